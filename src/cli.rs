@@ -1,0 +1,286 @@
+//! The `tongban` command line: `serve`, `init`, `client`, `account`, `enterprise`, `keys`.
+//! Administrative commands work directly on the database and key directory named by the configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::crypto::keys::SigningAlg;
+use crate::domain::time::now;
+use crate::identity::{accounts, enterprises};
+use crate::oidc::clients::{self, AuthMethod, ClientConfig, GrantType, SubjectType};
+use crate::startup::{self, Server};
+use crate::state::AppState;
+
+#[derive(Parser)]
+#[command(name = "tongban", version, about = "Unified identity and electronic licence service")]
+struct Cli {
+    /// TOML configuration file; `TONGBAN_*` environment variables override it.
+    #[arg(long, global = true, env = "TONGBAN_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (SQLite under ./data and keys under ./keys by default, created on first start).
+    Serve,
+    /// Create the database and keys, then exit.
+    Init,
+    /// Register and inspect OAuth clients (portals and department systems).
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Citizen accounts, for service-counter staff and scripted set-ups.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Enterprises and their legal representatives.
+    #[command(subcommand)]
+    Enterprise(EnterpriseCmd),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+}
+
+#[derive(Subcommand)]
+enum ClientCmd {
+    Add(ClientAdd),
+    List,
+    Show { client_id: String },
+    Remove { client_id: String },
+}
+
+#[derive(Args)]
+struct ClientAdd {
+    #[arg(long)]
+    name: String,
+    /// Choose the client id (default: generated).
+    #[arg(long)]
+    id: Option<String>,
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    /// authorization_code, refresh_token, client_credentials (repeat).
+    #[arg(long = "grant-type", default_values = ["authorization_code", "refresh_token"])]
+    grant_types: Vec<String>,
+    /// client_secret_basic, client_secret_post, private_key_jwt or none.
+    #[arg(long, default_value = "client_secret_basic")]
+    auth_method: String,
+    #[arg(long = "scope", default_values = ["openid", "profile"])]
+    scopes: Vec<String>,
+    /// pairwise (default) or public.
+    #[arg(long, default_value = "pairwise")]
+    subject_type: String,
+    #[arg(long)]
+    sector: Option<String>,
+    /// ES256 or RS256.
+    #[arg(long, default_value = "RS256")]
+    id_token_alg: String,
+    /// A JWK Set file with the client's public keys (private_key_jwt).
+    #[arg(long)]
+    jwks: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AccountCmd {
+    /// Register a citizen in person. The password is read from standard input.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "resident")]
+        id_kind: String,
+        #[arg(long)]
+        id_number: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, default_value = "")]
+        phone: String,
+        /// The person's identity was verified at the counter (level of assurance 3).
+        #[arg(long)]
+        verified: bool,
+    },
+    /// Show an account by ID number, email or phone.
+    Show { identifier: String },
+    /// Disable an account and end its sessions.
+    Disable { identifier: String },
+}
+
+#[derive(Subcommand)]
+enum EnterpriseCmd {
+    /// Register an enterprise; the legal representative is given by ID number, email or phone.
+    Add {
+        #[arg(long)]
+        uscc: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        legal_representative: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Promote the next keys, retire the active ones, publish new next keys.
+    Rotate,
+    List,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TONGBAN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let json = std::env::var("TONGBAN_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+async fn offline_state(config: Config) -> anyhow::Result<AppState> {
+    let issuer = if config.issuer.is_empty() { format!("http://{}", config.listen) } else { config.issuer.clone() };
+    startup::build_state(config, issuer).await
+}
+
+fn print(v: serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    match cli.command {
+        Command::Serve => {
+            let server = Server::bind(config).await?;
+            tracing::info!(address = %server.addr, issuer = %server.state.issuer, "tongban is listening");
+            println!("tongban is listening on http://{} (issuer {})", server.addr, server.state.issuer);
+            server.run(startup::shutdown_signal()).await
+        }
+        Command::Init => {
+            let (_, keys) = startup::open(&config).await?;
+            print(json!({ "database": config.database_url, "keys": keys.entries()? }));
+            Ok(())
+        }
+        Command::Client(cmd) => client(config, cmd).await,
+        Command::Account(cmd) => account(config, cmd).await,
+        Command::Enterprise(EnterpriseCmd::Add { uscc, name, legal_representative }) => {
+            let state = offline_state(config).await?;
+            let rep = accounts::find_by_identifier(&state, &legal_representative).await?.context("no such legal representative")?;
+            let e = enterprises::create(&state, &uscc, &name, &rep.id, now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(json!({ "id": e.id, "uscc": e.uscc, "name": e.name }));
+            Ok(())
+        }
+        Command::Keys(KeysCmd::Rotate) => {
+            let (_, keys) = startup::open(&config).await?;
+            print(json!({ "keys": keys.rotate(now(), config.max_token_ttl())? }));
+            Ok(())
+        }
+        Command::Keys(KeysCmd::List) => {
+            let (_, keys) = startup::open(&config).await?;
+            print(json!({ "keys": keys.entries()? }));
+            Ok(())
+        }
+    }
+}
+
+fn parse_list<T>(items: &[String], f: impl Fn(&str) -> Option<T>, what: &str) -> anyhow::Result<Vec<T>> {
+    items.iter().map(|i| f(i).with_context(|| format!("unknown {what} {i:?}"))).collect()
+}
+
+async fn client(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
+    let state = offline_state(config).await?;
+    match cmd {
+        ClientCmd::Add(a) => {
+            let jwks = match &a.jwks {
+                Some(p) => Some(serde_json::from_slice(&std::fs::read(p)?).context("the JWK Set file is not JSON")?),
+                None => None,
+            };
+            let cfg = ClientConfig {
+                name: a.name,
+                redirect_uris: a.redirect_uris,
+                post_logout_redirect_uris: a.post_logout_redirect_uris,
+                backchannel_logout_uri: a.backchannel_logout_uri,
+                grant_types: parse_list(&a.grant_types, GrantType::parse, "grant type")?,
+                auth_method: AuthMethod::parse(&a.auth_method).context("unknown auth method")?,
+                scopes: a.scopes,
+                subject_type: match a.subject_type.as_str() {
+                    "public" => SubjectType::Public,
+                    "pairwise" => SubjectType::Pairwise,
+                    s => anyhow::bail!("unknown subject type {s:?}"),
+                },
+                sector: a.sector,
+                id_token_alg: SigningAlg::parse(&a.id_token_alg).context("id token algorithm must be ES256 or RS256")?,
+                jwks,
+            };
+            let (c, secret) = clients::register(&state.db, a.id, cfg, now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(json!({ "client_id": c.id, "client_secret": secret, "config": c.config }));
+        }
+        ClientCmd::List => {
+            let list: Vec<_> = clients::list(&state.db).await?.into_iter().map(|c| json!({ "client_id": c.id, "name": c.config.name })).collect();
+            print(json!(list));
+        }
+        ClientCmd::Show { client_id } => {
+            let c = clients::get(&state, &client_id).await?.context("no such client")?;
+            print(json!({ "client_id": c.id, "config": c.config }));
+        }
+        ClientCmd::Remove { client_id } => {
+            anyhow::ensure!(crate::storage::clients::remove(&state.db, &client_id).await?, "no such client");
+            print(json!({ "removed": client_id }));
+        }
+    }
+    Ok(())
+}
+
+async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<()> {
+    let state = offline_state(config).await?;
+    match cmd {
+        AccountCmd::Add { name, id_kind, id_number, email, phone, verified } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
+            let reg = accounts::Registration { name, id_kind, id_number, email, phone, password: password.trim_end_matches(['\r', '\n']).to_owned() };
+            let id = accounts::register(&state, &reg, if verified { 3 } else { 1 }, now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(json!({ "id": id }));
+        }
+        AccountCmd::Show { identifier } => {
+            let a = accounts::find_by_identifier(&state, &identifier).await?.context("no such account")?;
+            let masked = accounts::id_number(&state, &a).map(|n| accounts::mask(&n));
+            print(json!({ "id": a.id, "name": a.name, "id_kind": a.id_kind, "id_number": masked, "email": a.email, "phone": a.phone, "loa": a.loa, "disabled": a.disabled_at.is_some() }));
+        }
+        AccountCmd::Disable { identifier } => {
+            let a = accounts::find_by_identifier(&state, &identifier).await?.context("no such account")?;
+            let t = now();
+            let mut tx = state.db.begin().await?;
+            crate::storage::accounts::set_disabled(&mut tx, &a.id, Some(t), t).await?;
+            tx.commit().await?;
+            let sessions: Vec<String> = crate::storage::sessions::active_for_account(&state.db, &a.id, t).await?.into_iter().map(|s| s.id).collect();
+            crate::oidc::logout::end_sessions(&state, &sessions, t).await?;
+            print(json!({ "disabled": a.id, "sessions_ended": sessions.len() }));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Configuration: defaults that run with no setup, overridden by a TOML file (`--config`) and then by
+//! `TONGBAN_*` environment variables (e.g. `TONGBAN_DATABASE_URL`, `TONGBAN_ISSUER`). Every field is
+//! documented in the README.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    /// The public base URL, the `iss` of every token. Empty: `http://<listen address>`.
+    pub issuer: String,
+    /// `sqlite://data/tongban.db?mode=rwc` (default) or `postgres://user@host/db`.
+    pub database_url: String,
+    pub database_max_connections: u32,
+    /// Directory of signing keys and data keys, created on first start.
+    pub key_dir: PathBuf,
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    /// Authorization codes live at most this long (DESIGN: 60 s at most).
+    pub code_ttl: i64,
+    /// SSO session idle and absolute timeouts.
+    pub session_idle_ttl: i64,
+    pub session_absolute_ttl: i64,
+    /// argon2id parameters (OWASP minimum: 19456 KiB, t = 2, p = 1).
+    pub argon2_m_kib: u32,
+    pub argon2_t: u32,
+    pub argon2_p: u32,
+    /// Failed logins in a row before an account is throttled, and for how long.
+    pub login_max_failures: u32,
+    pub login_throttle_secs: u64,
+    /// Failed logins from one client address within the throttle window before it is throttled.
+    pub login_max_failures_per_address: u32,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: String::new(),
+            database_url: "sqlite://data/tongban.db?mode=rwc".into(),
+            database_max_connections: 16,
+            key_dir: PathBuf::from("keys"),
+            access_token_ttl: 600,
+            id_token_ttl: 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            code_ttl: 60,
+            session_idle_ttl: 30 * 60,
+            session_absolute_ttl: 12 * 3600,
+            argon2_m_kib: 19456,
+            argon2_t: 2,
+            argon2_p: 1,
+            login_max_failures: 10,
+            login_throttle_secs: 15 * 60,
+            login_max_failures_per_address: 100,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then `TONGBAN_*` variables from `env`.
+    pub fn load(file: Option<&std::path::Path>, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Self> {
+        let mut table = match file {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .parse::<toml::Table>()
+                .with_context(|| format!("parsing {}", p.display()))?,
+            None => toml::Table::new(),
+        };
+        for (k, v) in env {
+            let Some(key) = k.strip_prefix("TONGBAN_") else { continue };
+            let key = key.to_ascii_lowercase();
+            // Numbers stay numbers so serde sees the right type; everything else is a string.
+            let value = v.parse::<i64>().map(toml::Value::Integer).unwrap_or(toml::Value::String(v));
+            table.insert(key, value);
+        }
+        let cfg: Config = table.try_into().context("invalid configuration")?;
+        anyhow::ensure!(cfg.code_ttl > 0 && cfg.code_ttl <= 60, "code_ttl must be 1 to 60 seconds");
+        anyhow::ensure!(cfg.access_token_ttl > 0 && cfg.id_token_ttl > 0, "token lifetimes must be positive");
+        Ok(cfg)
+    }
+
+    /// The longest a token signed by a key can live: how long a retired key stays published.
+    pub fn max_token_ttl(&self) -> i64 {
+        self.access_token_ttl.max(self.id_token_ttl)
+    }
+}

@@ -1,0 +1,63 @@
+//! Cryptographic building blocks: random tokens, hashes, constant-time comparison, the JWS signer and
+//! verifier (`jwt`), the signing key store (`keys`), the personal-data cipher (`pii`) and password
+//! hashing (`password`). Everything here is synchronous and CPU-bound; callers on the async runtime
+//! keep the slow parts (argon2id, RSA signing) on blocking threads.
+
+pub mod jwt;
+pub mod keys;
+pub mod password;
+pub mod pii;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+
+pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(s).ok()
+}
+
+/// A fresh 256-bit random secret, base64url-encoded (43 characters): session ids, codes, refresh
+/// tokens, client secrets.
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b64url(b)
+}
+
+/// A shorter random identifier (128 bits) for public ids: accounts, sessions' `sid`, jti.
+pub fn random_id() -> String {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b64url(b)
+}
+
+pub fn sha256(data: impl AsRef<[u8]>) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, data.as_ref());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// The stored form of a high-entropy secret (code, refresh token, session id, client secret).
+/// A plain SHA-256 suffices for 256-bit random secrets: nobody can guess the preimage, and a slow hash
+/// would cap the token endpoint at a few dozen requests per second. Passwords use argon2id instead.
+pub fn secret_hash(secret: &str) -> Vec<u8> {
+    sha256(secret.as_bytes()).to_vec()
+}
+
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let tag = ring::hmac::sign(&k, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}

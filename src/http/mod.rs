@@ -1,0 +1,81 @@
+//! The only layer that knows axum: the route table, middleware (request ids, tracing, security headers,
+//! body limit), error mapping, extractors and the HTML pages.
+
+pub mod error;
+pub mod extract;
+pub mod oauth;
+pub mod pages;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::oidc::discovery::paths;
+use crate::state::AppState;
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn app(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route(paths::DISCOVERY, get(oauth::discovery))
+        .route(paths::AS_METADATA, get(oauth::discovery))
+        .route(paths::JWKS, get(oauth::jwks))
+        .route(paths::AUTHORIZE, get(pages::flow::authorize).post(pages::flow::authorize))
+        .route(paths::AUTHORIZE_RESUME, get(pages::flow::resume))
+        .route(paths::TOKEN, post(oauth::token))
+        .route(paths::USERINFO, get(oauth::userinfo).post(oauth::userinfo))
+        .route(paths::INTROSPECT, post(oauth::introspect))
+        .route(paths::REVOKE, post(oauth::revoke))
+        .route(paths::LOGOUT, get(pages::flow::logout).post(pages::flow::logout))
+        .route("/login", get(pages::login::login_page).post(pages::login::login_submit))
+        .route("/register", get(pages::login::register_page).post(pages::login::register_submit))
+        .route("/select", get(pages::flow::select_page).post(pages::flow::select_submit))
+        .route("/consent", get(pages::flow::consent_page).post(pages::flow::consent_submit))
+        .route("/account", get(pages::account::page))
+        .route("/account/password", post(pages::account::action))
+        .route("/account/sessions/end", post(pages::account::action))
+        .route("/account/consents/withdraw", post(pages::account::action))
+        .route("/account/agents/grant", post(pages::account::action))
+        .route("/account/agents/revoke", post(pages::account::action))
+        .route("/account/logout-all", post(pages::account::action))
+        .route("/static/tongban.css", get(pages::stylesheet))
+        .route("/", get(|| async { pages::redirect("/account") }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            // Path only: query strings carry codes, tokens and personal data.
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+async fn not_found() -> Response {
+    error::ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such resource").into_response()
+}

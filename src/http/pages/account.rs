@@ -1,0 +1,139 @@
+//! The account page: profile, password, active sessions, authorised portals, enterprises one may act
+//! for and, for a legal representative, the agents (grant, revoke); log out everywhere.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::login::current_session;
+use super::{cookie_header, format_time, redirect, Ui};
+use crate::domain::time::now;
+use crate::http::extract::OAuthParams;
+use crate::identity::accounts::{self, AccountError};
+use crate::identity::enterprises::{self, EnterpriseError};
+use crate::identity::sessions::COOKIE;
+use crate::oidc::{clients, logout};
+use crate::state::AppState;
+use crate::storage::{self, accounts::AccountRow, sessions::SessionRow};
+
+async fn render(state: &AppState, ui: &Ui, s: &SessionRow, a: &AccountRow, message: Option<&str>, error: Option<&str>, status: StatusCode) -> Response {
+    let now = now();
+    let db = &state.db;
+    let sessions: Vec<Value> = storage::sessions::active_for_account(db, &a.id, now)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|x| json!({ "id": x.id, "created": format_time(x.created_at), "last_seen": format_time(x.last_seen), "current": x.id == s.id }))
+        .collect();
+    let mut consents = Vec::new();
+    for c in storage::grants::consents_of(db, &a.id).await.unwrap_or_default() {
+        let name = clients::get(state, &c.client_id).await.ok().flatten().map(|c| c.config.name.clone()).unwrap_or_else(|| c.client_id.clone());
+        let acting = if c.acting_for.is_empty() { None } else { storage::enterprises::by_id(db, &c.acting_for).await.ok().flatten().map(|e| e.name) };
+        let scopes: Vec<&str> = c.scopes.split(' ').collect();
+        consents.push(json!({ "client_id": c.client_id, "client_name": name, "scopes": scopes, "acting_for_name": acting, "granted": format_time(c.granted_at) }));
+    }
+    let actable: Vec<Value> = storage::enterprises::actable_by(db, &a.id, now)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|e| json!({ "name": e.name, "uscc": e.uscc, "role": e.role, "expires": e.expires_at.map(format_time) }))
+        .collect();
+    let mut represented = Vec::new();
+    for e in storage::enterprises::represented_by(db, &a.id).await.unwrap_or_default() {
+        let agents: Vec<Value> = storage::enterprises::agents_of(db, &e.id)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|g| json!({ "id": g.id, "agent_name": g.agent_name, "role": g.role, "expires": format_time(g.expires_at), "active": g.revoked_at.is_none() && g.expires_at > now }))
+            .collect();
+        represented.push(json!({ "id": e.id, "name": e.name, "uscc": e.uscc, "agents": agents }));
+    }
+    let masked = accounts::id_number(state, a).map(|n| accounts::mask(&n)).unwrap_or_default();
+    let ctx = json!({
+        "account": { "name": a.name, "email": a.email, "phone": a.phone, "id_kind": a.id_kind, "id_number_masked": masked, "loa": a.loa },
+        "message": message, "error": error, "sessions": sessions, "consents": consents, "actable": actable, "represented": represented,
+    });
+    ui.render(state, "account.html", status, ctx)
+}
+
+pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+    let ui = Ui::new(&headers, &uri, None);
+    let Some((s, a)) = current_session(&state, &headers, now()).await else { return redirect("/login") };
+    let message = p.one("message").ok().flatten().filter(|m| MESSAGES.contains(m));
+    render(&state, &ui, &s, &a, message, None, StatusCode::OK).await
+}
+
+const MESSAGES: [&str; 6] = ["password_changed", "session_ended", "consent_withdrawn", "agent_granted", "agent_revoked", "logged_out_everywhere"];
+
+/// One account action: checks session and CSRF, runs `act`, then redirects with a message (PRG) or
+/// re-renders with the error.
+pub async fn action(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+    let ui = Ui::new(&headers, &uri, None);
+    let now = now();
+    let Some((s, a)) = current_session(&state, &headers, now).await else { return redirect("/login") };
+    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
+        return ui.csrf_failed(&state);
+    }
+    let get = |k: &str| p.one(k).ok().flatten().unwrap_or("").to_owned();
+    let result: Result<&'static str, &'static str> = match uri.path() {
+        "/account/password" => {
+            if get("new_password") != get("new_password_confirm") {
+                Err("password_mismatch")
+            } else {
+                match accounts::change_password(&state, &a, &get("current_password"), &get("new_password"), now).await {
+                    Ok(()) => Ok("password_changed"),
+                    Err(AccountError::Invalid(k)) => Err(k),
+                    Err(e) => Err({ tracing::error!(error = %e, "password change failed"); "server_error" }),
+                }
+            }
+        }
+        "/account/sessions/end" => {
+            let sid = get("session_id");
+            let own = storage::sessions::active_for_account(&state.db, &a.id, now).await.unwrap_or_default().iter().any(|x| x.id == sid);
+            if !own {
+                Err("invalid_request")
+            } else {
+                logout::end_sessions(&state, &[sid], now).await.map(|_| "session_ended").map_err(|_| "server_error")
+            }
+        }
+        "/account/consents/withdraw" => {
+            logout::withdraw_consent(&state, &a.id, &get("client_id"), now).await.map(|_| "consent_withdrawn").map_err(|_| "server_error")
+        }
+        "/account/agents/grant" => {
+            let days = get("days").parse::<i64>().unwrap_or(0);
+            match enterprises::grant_agent(&state, &a.id, &get("enterprise_id"), &get("agent"), &get("role"), days, now).await {
+                Ok(_) => Ok("agent_granted"),
+                Err(EnterpriseError::Invalid(k)) => Err(k),
+                Err(e) => Err({ tracing::error!(error = %e, "agent grant failed"); "server_error" }),
+            }
+        }
+        "/account/agents/revoke" => match enterprises::revoke_agent(&state, &a.id, &get("grant_id"), now).await {
+            Ok(()) => Ok("agent_revoked"),
+            Err(EnterpriseError::Invalid(k)) => Err(k),
+            Err(e) => Err({ tracing::error!(error = %e, "agent revocation failed"); "server_error" }),
+        },
+        "/account/logout-all" => {
+            let others: Vec<String> =
+                storage::sessions::active_for_account(&state.db, &a.id, now).await.unwrap_or_default().into_iter().map(|x| x.id).filter(|id| *id != s.id).collect();
+            logout::end_sessions(&state, &others, now).await.map(|_| "logged_out_everywhere").map_err(|_| "server_error")
+        }
+        _ => Err("not_found"),
+    };
+    match result {
+        Ok(message) => {
+            // Ending one's own current session from the list signs this browser out too.
+            let still_in = current_session(&state, &headers, now).await.is_some();
+            if !still_in {
+                let mut resp = redirect("/login");
+                resp.headers_mut().append(header::SET_COOKIE, cookie_header(&state, COOKIE, "", Some(0)));
+                return resp;
+            }
+            redirect(&format!("/account?message={message}"))
+        }
+        Err(key) => {
+            let status = if key == "server_error" { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
+            render(&state, &ui, &s, &a, None, Some(key), status).await
+        }
+    }
+}

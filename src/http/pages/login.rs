@@ -1,0 +1,137 @@
+//! Login, registration, and the current-session lookup the other pages share.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::json;
+
+use super::{cookie_header, redirect, Ui};
+use crate::domain::time::now;
+use crate::http::extract::{cookie, ClientAddr, OAuthParams};
+use crate::identity::accounts::{self, AccountError, Registration};
+use crate::identity::sessions::{self, COOKIE};
+use crate::oidc::params::Params;
+use crate::state::AppState;
+use crate::storage::{self, accounts::AccountRow, sessions::SessionRow};
+
+/// The live SSO session of this browser and its (enabled) account.
+pub async fn current_session(state: &AppState, headers: &HeaderMap, now: i64) -> Option<(SessionRow, AccountRow)> {
+    let secret = cookie(headers, COOKIE)?;
+    let s = sessions::current(state, &secret, now).await.ok().flatten()?;
+    let a = storage::accounts::by_id(&state.db, &s.account_id).await.ok().flatten()?;
+    a.disabled_at.is_none().then_some((s, a))
+}
+
+/// The pending authorization request id, if it is well-formed.
+fn req_id(p: &Params) -> Option<String> {
+    p.one("req").ok().flatten().filter(|r| r.len() <= 64 && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')).map(str::to_owned)
+}
+
+/// Language hints stored with the pending request (`ui_locales`) and its client's name.
+async fn request_context(state: &AppState, req: Option<&str>) -> (Option<String>, Option<String>, Option<String>) {
+    let Some(id) = req else { return (None, None, None) };
+    let Ok(Some(row)) = storage::sessions::auth_request(&state.db, id, now()).await else { return (None, None, None) };
+    let Ok(r) = serde_json::from_str::<crate::oidc::authorize::AuthRequest>(&row.params) else { return (None, None, None) };
+    let name = crate::oidc::clients::get(state, &r.client_id).await.ok().flatten().map(|c| c.config.name.clone());
+    (r.ui_locales, name, r.login_hint)
+}
+
+pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+    let req = req_id(&p);
+    let (locales, client_name, hint) = request_context(&state, req.as_deref()).await;
+    let ui = Ui::new(&headers, &uri, locales.as_deref());
+    ui.render(&state, "login.html", StatusCode::OK, json!({ "req": req, "client_name": client_name, "login_hint": hint, "error": null }))
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ClientAddr(addr): ClientAddr,
+    OAuthParams(p): OAuthParams,
+) -> Response {
+    let req = req_id(&p);
+    let (locales, client_name, _) = request_context(&state, req.as_deref()).await;
+    let ui = Ui::new(&headers, &uri, locales.as_deref());
+    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
+        return ui.csrf_failed(&state);
+    }
+    let username = p.one("username").ok().flatten().unwrap_or("");
+    let password = p.one("password").ok().flatten().unwrap_or("");
+    let account = match accounts::authenticate(&state, username, password, &addr).await {
+        Ok(a) => a,
+        Err(e) => {
+            if matches!(e, accounts::LoginError::Storage(_) | accounts::LoginError::Hashing) {
+                tracing::error!(error = %e, "login failed on our side");
+            }
+            let status = match e {
+                accounts::LoginError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+                accounts::LoginError::Storage(_) | accounts::LoginError::Hashing => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let ctx = json!({ "req": req, "client_name": client_name, "login_hint": username, "error": e.key() });
+            return ui.render(&state, "login.html", status, ctx);
+        }
+    };
+    let now = now();
+    let acr = if account.loa >= 3 { "urn:tongban:loa:3" } else { "urn:tongban:loa:1" };
+    let (secret, _) = match sessions::create(&state, &account.id, acr, &["pwd"], now).await {
+        Ok(s) => s,
+        Err(e) => return ui.error(&state, StatusCode::INTERNAL_SERVER_ERROR, "server_error", &{ tracing::error!(error = %e, "session creation failed"); String::new() }),
+    };
+    tracing::info!("login succeeded");
+    let to = match req {
+        Some(r) => format!("{}?req={r}", crate::oidc::discovery::paths::AUTHORIZE_RESUME),
+        None => "/account".to_owned(),
+    };
+    let mut resp = redirect(&to);
+    resp.headers_mut().append(header::SET_COOKIE, cookie_header(&state, COOKIE, &secret, None));
+    ui.add_cookies(&state, &mut resp);
+    resp
+}
+
+pub async fn register_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+    let req = req_id(&p);
+    let (locales, _, _) = request_context(&state, req.as_deref()).await;
+    let ui = Ui::new(&headers, &uri, locales.as_deref());
+    ui.render(&state, "register.html", StatusCode::OK, json!({ "req": req, "values": {}, "error": null }))
+}
+
+pub async fn register_submit(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+    let req = req_id(&p);
+    let (locales, _, _) = request_context(&state, req.as_deref()).await;
+    let ui = Ui::new(&headers, &uri, locales.as_deref());
+    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
+        return ui.csrf_failed(&state);
+    }
+    let get = |k: &str| p.one(k).ok().flatten().unwrap_or("").to_owned();
+    let reg = Registration {
+        name: get("name"),
+        id_kind: get("id_kind"),
+        id_number: get("id_number"),
+        email: get("email"),
+        phone: get("phone"),
+        password: get("password"),
+    };
+    let fail = |key: &str, status: StatusCode| {
+        ui.render(&state, "register.html", status, json!({ "req": req, "values": reg, "error": key }))
+    };
+    if reg.password != get("password_confirm") {
+        return fail("password_mismatch", StatusCode::BAD_REQUEST);
+    }
+    match accounts::register(&state, &reg, 1, now()).await {
+        Ok(_) => {
+            tracing::info!("citizen registered");
+            let to = match &req {
+                Some(r) => format!("/login?req={r}"),
+                None => "/login".to_owned(),
+            };
+            redirect(&to)
+        }
+        Err(AccountError::Invalid(key)) => fail(key, StatusCode::BAD_REQUEST),
+        Err(e) => {
+            tracing::error!(error = %e, "registration failed on our side");
+            fail("server_error", StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}

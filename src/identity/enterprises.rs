@@ -1,0 +1,89 @@
+//! Enterprises (legal persons, keyed by their unified social credit code) and the agents their legal
+//! representative grants. Revoking an agent ends the agent's sessions for that enterprise at every portal.
+
+use crate::crypto::random_id;
+use crate::domain::Uscc;
+use crate::state::AppState;
+use crate::storage::{self, enterprises::EnterpriseRow, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnterpriseError {
+    #[error("invalid input: {0}")]
+    Invalid(&'static str),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Register an enterprise with its legal representative (an existing citizen account).
+pub async fn create(state: &AppState, uscc: &str, name: &str, legal_rep_id: &str, now: i64) -> Result<EnterpriseRow, EnterpriseError> {
+    let uscc = Uscc::parse(uscc).map_err(|_| EnterpriseError::Invalid("uscc_invalid"))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(EnterpriseError::Invalid("name_invalid"));
+    }
+    if storage::accounts::by_id(&state.db, legal_rep_id).await?.is_none() {
+        return Err(EnterpriseError::Invalid("agent_not_found"));
+    }
+    let row = EnterpriseRow {
+        id: format!("e_{}", random_id()),
+        uscc: uscc.as_str().to_owned(),
+        name: name.to_owned(),
+        legal_rep_id: legal_rep_id.to_owned(),
+    };
+    storage::enterprises::insert(&state.db, &row, now).await.map_err(|e| match e {
+        StorageError::Conflict(_) => EnterpriseError::Invalid("uscc_taken"),
+        e => e.into(),
+    })?;
+    Ok(row)
+}
+
+/// The legal representative `rep_id` grants `agent_ident` (ID number, email or phone) a role for `days`.
+pub async fn grant_agent(
+    state: &AppState,
+    rep_id: &str,
+    enterprise_id: &str,
+    agent_ident: &str,
+    role: &str,
+    days: i64,
+    now: i64,
+) -> Result<String, EnterpriseError> {
+    let e = storage::enterprises::by_id(&state.db, enterprise_id).await?.ok_or(EnterpriseError::Invalid("grant_invalid"))?;
+    if e.legal_rep_id != rep_id {
+        return Err(EnterpriseError::Invalid("grant_invalid"));
+    }
+    let role = role.trim();
+    if role.is_empty() || role.chars().count() > 64 || role == "legal_representative" || !(1..=1825).contains(&days) {
+        return Err(EnterpriseError::Invalid("grant_invalid"));
+    }
+    let agent = super::accounts::find_by_identifier(state, agent_ident).await?.ok_or(EnterpriseError::Invalid("agent_not_found"))?;
+    if agent.id == rep_id {
+        return Err(EnterpriseError::Invalid("agent_is_self"));
+    }
+    let id = format!("g_{}", random_id());
+    storage::enterprises::insert_agent(
+        &state.db,
+        storage::enterprises::NewAgentGrant {
+            id: &id,
+            enterprise_id,
+            agent_id: &agent.id,
+            role,
+            granted_by: rep_id,
+            expires_at: now + days * 86_400,
+            now,
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The legal representative revokes an agent grant: the agent can no longer choose the enterprise, and
+/// every portal where they act for it is signed out (back-channel) and its tokens revoked.
+pub async fn revoke_agent(state: &AppState, rep_id: &str, grant_id: &str, now: i64) -> Result<(), EnterpriseError> {
+    let g = storage::enterprises::agent_grant(&state.db, grant_id).await?.ok_or(EnterpriseError::Invalid("grant_invalid"))?;
+    let e = storage::enterprises::by_id(&state.db, &g.enterprise_id).await?.ok_or(EnterpriseError::Invalid("grant_invalid"))?;
+    if e.legal_rep_id != rep_id {
+        return Err(EnterpriseError::Invalid("grant_invalid"));
+    }
+    crate::oidc::logout::revoke_agent(state, grant_id, &g.agent_id, &g.enterprise_id, now).await?;
+    Ok(())
+}

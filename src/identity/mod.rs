@@ -1,0 +1,7 @@
+//! Citizens, enterprises and their agents, credentials, SSO sessions and login throttling.
+//! No HTTP here: handlers call these functions with parsed input and `now`.
+
+pub mod accounts;
+pub mod enterprises;
+pub mod sessions;
+pub mod throttle;

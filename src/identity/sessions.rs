@@ -1,0 +1,38 @@
+//! SSO sessions: created at login, found by the cookie's secret (stored hashed), bounded by an idle and
+//! an absolute timeout.
+
+use crate::crypto::{random_id, random_token, secret_hash};
+use crate::state::AppState;
+use crate::storage::{self, sessions::SessionRow, StorageError};
+
+pub const COOKIE: &str = "tongban_session";
+
+/// Start a session; returns the cookie secret (to set in the browser) and the row.
+pub async fn create(state: &AppState, account_id: &str, acr: &str, amr: &[&str], now: i64) -> Result<(String, SessionRow), StorageError> {
+    let secret = random_token();
+    let row = SessionRow {
+        id: random_id(),
+        account_id: account_id.to_owned(),
+        auth_time: now,
+        acr: acr.to_owned(),
+        amr: amr.join(" "),
+        created_at: now,
+        last_seen: now,
+        expires_at: now + state.config.session_absolute_ttl,
+        ended_at: None,
+    };
+    storage::sessions::insert(&state.db, &row, &secret_hash(&secret)).await?;
+    Ok((secret, row))
+}
+
+/// The live session behind a cookie secret, if any. Refreshes `last_seen` at most once a minute.
+pub async fn current(state: &AppState, secret: &str, now: i64) -> Result<Option<SessionRow>, StorageError> {
+    let Some(s) = storage::sessions::by_secret(&state.db, &secret_hash(secret)).await? else { return Ok(None) };
+    if s.ended_at.is_some() || s.expires_at <= now || s.last_seen + state.config.session_idle_ttl <= now {
+        return Ok(None);
+    }
+    if now - s.last_seen >= 60 {
+        storage::sessions::touch(&state.db, &s.id, now).await?;
+    }
+    Ok(Some(s))
+}

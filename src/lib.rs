@@ -1,0 +1,21 @@
+//! tongban (通办): a unified identity service (an OpenID Connect provider for citizens and enterprises)
+//! that will also hold signed electronic licences. See ARCHITECTURE.md for the map; in short:
+//!
+//! - [`http`]: axum routes, extractors, error mapping, HTML pages — the only layer that knows HTTP;
+//! - [`oidc`]: the OpenID provider protocol (authorize, token, userinfo, introspection, revocation, logout);
+//! - [`identity`]: citizens, enterprises and agents, passwords, SSO sessions, login throttling;
+//! - [`crypto`]: keys, JWS, personal-data encryption, argon2id;
+//! - [`storage`]: all SQL, for SQLite and PostgreSQL;
+//! - [`domain`]: identifiers (GB 11643, GB 32100) and time;
+//! - [`config`], [`state`], [`startup`], [`cli`]: wiring.
+
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod http;
+pub mod identity;
+pub mod oidc;
+pub mod startup;
+pub mod state;
+pub mod storage;

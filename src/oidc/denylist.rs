@@ -1,0 +1,58 @@
+//! Revoked access-token handles, held in memory so introspection and userinfo never query the database.
+//! Entries come from the `denylist` table: written by this node on revocation (and inserted here at once),
+//! reloaded at start and, with PostgreSQL, refreshed periodically so a revocation made on another node is
+//! seen within the refresh interval (see `startup::spawn_background`).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DenyKind {
+    /// One access token.
+    Jti,
+    /// Every token of a grant (token family).
+    Grant,
+}
+
+impl DenyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jti => "jti",
+            Self::Grant => "grant",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "jti" => Some(Self::Jti),
+            "grant" => Some(Self::Grant),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct DenyList {
+    entries: RwLock<HashMap<(DenyKind, String), i64>>,
+}
+
+impl DenyList {
+    pub fn insert(&self, kind: DenyKind, value: &str, expires_at: i64) {
+        if let Ok(mut m) = self.entries.write() {
+            m.insert((kind, value.to_owned()), expires_at);
+        }
+    }
+
+    pub fn contains(&self, kind: DenyKind, value: &str) -> bool {
+        // A poisoned lock means a writer panicked mid-insert; fail closed.
+        self.entries.read().map(|m| m.contains_key(&(kind, value.to_owned()))).unwrap_or(true)
+    }
+
+    /// Replace the contents with the database's view, dropping expired entries.
+    pub fn replace(&self, rows: Vec<(String, String, i64)>) {
+        let fresh: HashMap<_, _> =
+            rows.into_iter().filter_map(|(k, v, e)| Some(((DenyKind::parse(&k)?, v), e))).collect();
+        if let Ok(mut m) = self.entries.write() {
+            *m = fresh;
+        }
+    }
+}

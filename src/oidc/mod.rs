@@ -1,0 +1,14 @@
+//! The OpenID provider protocol: discovery, authorization, tokens, userinfo, introspection, revocation,
+//! logout (RP-initiated and back-channel), consent and clients. No HTTP types here: handlers in
+//! `http::oauth` parse requests into [`params::Params`] and call these functions.
+
+pub mod authorize;
+pub mod clients;
+pub mod denylist;
+pub mod discovery;
+pub mod error;
+pub mod logout;
+pub mod params;
+pub mod subject;
+pub mod token;
+pub mod tokens;

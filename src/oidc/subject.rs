@@ -1,0 +1,58 @@
+//! Subjects and claims as a given client sees them: pairwise `sub` per sector by default, the national
+//! number only under the `id_number` scope, and the enterprise view (`sub` of the enterprise, `act.sub`
+//! of the agent, `org_*` claims) when the person acts for an enterprise.
+
+use serde_json::{json, Map, Value};
+
+use super::clients::{Client, SubjectType};
+use crate::identity::accounts;
+use crate::state::AppState;
+use crate::storage::accounts::AccountRow;
+use crate::storage::enterprises::EnterpriseRow;
+
+/// `local_id` is an account id (`p_…`) or an enterprise id (`e_…`).
+pub fn subject(state: &AppState, client: &Client, local_id: &str) -> String {
+    match client.config.subject_type {
+        SubjectType::Public => local_id.to_owned(),
+        SubjectType::Pairwise => state.keys.data().pairwise_subject(&client.sector(), local_id),
+    }
+}
+
+/// Claims about the person allowed by `scopes`, for the ID token and userinfo.
+pub fn person_claims(state: &AppState, a: &AccountRow, scopes: &[&str]) -> Map<String, Value> {
+    let mut c = Map::new();
+    let has = |s: &str| scopes.contains(&s);
+    if has("profile") || has("id_number") {
+        c.insert("name".into(), json!(a.name));
+    }
+    if has("email") {
+        if let Some(e) = &a.email {
+            c.insert("email".into(), json!(e));
+            // Email addresses are not verified by a confirmation mail yet: say so.
+            c.insert("email_verified".into(), json!(false));
+        }
+    }
+    if has("phone") {
+        if let Some(p) = &a.phone {
+            c.insert("phone_number".into(), json!(format!("+86{p}")));
+            c.insert("phone_number_verified".into(), json!(false));
+        }
+    }
+    if has("id_number") {
+        if let Some(n) = accounts::id_number(state, a) {
+            c.insert("id_number".into(), json!(n));
+            c.insert("id_type".into(), json!(a.id_kind));
+        }
+    }
+    c
+}
+
+/// The enterprise view: `act` carries the agent, `org_*` the enterprise.
+pub fn enterprise_claims(state: &AppState, client: &Client, e: &EnterpriseRow, agent_id: &str, role: &str) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("act".into(), json!({ "sub": subject(state, client, agent_id) }));
+    c.insert("org_uscc".into(), json!(e.uscc));
+    c.insert("org_name".into(), json!(e.name));
+    c.insert("agent_role".into(), json!(role));
+    c
+}

@@ -1,0 +1,299 @@
+//! The token endpoint's grants: authorization_code (with PKCE and single-use codes: a reused code
+//! revokes what it issued), refresh_token (rotated on every use; a spent token presented again revokes
+//! the whole family), and client_credentials (JWT access token, no database write).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::authorize::CodeData;
+use super::clients::{Client, GrantType};
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use super::subject::{enterprise_claims, person_claims, subject};
+use super::tokens::{self, Act, AccessGrant};
+use crate::crypto::{b64url, constant_time_eq, random_token, secret_hash, sha256};
+use crate::state::AppState;
+use crate::storage::{self, grants::GrantRow, StorageError};
+
+/// Stored with each refresh token: what the grant covers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RefreshData {
+    scopes: Vec<String>,
+    auth_time: i64,
+    acr: String,
+    amr: Vec<String>,
+}
+
+pub async fn exchange(state: &AppState, client: &Arc<Client>, p: &Params, now: i64) -> Result<Value, OAuthError> {
+    match p.required("grant_type")? {
+        "authorization_code" => authorization_code(state, client, p, now).await,
+        "refresh_token" => refresh_token(state, client, p, now).await,
+        "client_credentials" => client_credentials(state, client, p, now),
+        _ => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type is not supported")),
+    }
+}
+
+fn require_grant(client: &Client, g: GrantType) -> Result<(), OAuthError> {
+    if client.allows_grant(g) {
+        Ok(())
+    } else {
+        Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use this grant type"))
+    }
+}
+
+/// RFC 7636: 43-128 unreserved characters; BASE64URL(SHA256(verifier)) must equal the challenge.
+fn pkce_ok(challenge: &str, verifier: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    well_formed && constant_time_eq(b64url(sha256(verifier.as_bytes())).as_bytes(), challenge.as_bytes())
+}
+
+async fn authorization_code(state: &AppState, client: &Arc<Client>, p: &Params, now: i64) -> Result<Value, OAuthError> {
+    require_grant(client, GrantType::AuthorizationCode)?;
+    let code = p.required("code")?;
+    let redirect_uri = p.one("redirect_uri")?;
+    let verifier = p.one("code_verifier")?;
+    let mut tx = state.db.begin().await?;
+    let Some((row, won)) = storage::grants::claim_code(&mut tx, &secret_hash(code), now).await? else {
+        return Err(OAuthError::invalid_grant("the code is unknown"));
+    };
+    if !won {
+        // A code presented twice: someone else may hold it. Revoke everything it issued.
+        tx.commit().await.map_err(StorageError::from)?;
+        super::logout::revoke_grant(state, &row.grant_id, "code_reused", now).await?;
+        tracing::warn!(client_id = %client.id, "authorization code reused; its grant is revoked");
+        return Err(OAuthError::invalid_grant("the code was already used"));
+    }
+    if row.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the code has expired"));
+    }
+    if row.client_id != client.id {
+        return Err(OAuthError::invalid_grant("the code was issued to another client"));
+    }
+    let data: CodeData = serde_json::from_str(&row.data).map_err(StorageError::from)?;
+    if redirect_uri.is_some_and(|r| r != data.redirect_uri) || (redirect_uri.is_none() && client.config.redirect_uris.len() > 1) {
+        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+    }
+    match (&data.code_challenge, verifier) {
+        (Some(c), Some(v)) if pkce_ok(c, v) => {}
+        (Some(_), _) => return Err(OAuthError::invalid_grant("the PKCE code_verifier does not match")),
+        (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier sent but no code_challenge was")),
+        (None, None) => {}
+    }
+    let offline = data.scopes.iter().any(|s| s == "offline_access");
+    let grant = GrantRow {
+        id: row.grant_id.clone(),
+        client_id: client.id.clone(),
+        account_id: data.account_id.clone(),
+        session_id: Some(data.session_id.clone()),
+        acting_for: data.acting_for.clone(),
+        offline: i64::from(offline),
+        created_at: now,
+        revoked_at: None,
+    };
+    storage::grants::insert_grant(&mut tx, &grant).await?;
+    let rd = RefreshData { scopes: data.scopes.clone(), auth_time: data.auth_time, acr: data.acr.clone(), amr: data.amr.clone() };
+    let refresh = issue_refresh(state, &mut tx, client, &grant, &rd, now).await?;
+    let response = respond(state, client, &grant, &rd, data.nonce.as_deref(), refresh, now).await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(response)
+}
+
+async fn issue_refresh(state: &AppState, tx: &mut storage::Tx, client: &Client, grant: &GrantRow, rd: &RefreshData, now: i64) -> Result<Option<String>, OAuthError> {
+    if !client.allows_grant(GrantType::RefreshToken) {
+        return Ok(None);
+    }
+    let token = random_token();
+    let json = serde_json::to_string(rd).map_err(StorageError::from)?;
+    storage::grants::insert_refresh(tx, &secret_hash(&token), &grant.id, &json, now, now + state.config.refresh_token_ttl).await?;
+    Ok(Some(token))
+}
+
+async fn refresh_token(state: &AppState, client: &Arc<Client>, p: &Params, now: i64) -> Result<Value, OAuthError> {
+    require_grant(client, GrantType::RefreshToken)?;
+    let token = p.required("refresh_token")?;
+    let mut tx = state.db.begin().await?;
+    let Some((row, won)) = storage::grants::claim_refresh(&mut tx, &secret_hash(token), now).await? else {
+        return Err(OAuthError::invalid_grant("the refresh token is unknown"));
+    };
+    let grant = storage::grants::grant(&state.db, &row.grant_id).await?.ok_or_else(|| OAuthError::invalid_grant("the grant is gone"))?;
+    if grant.client_id != client.id {
+        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+    }
+    if !won {
+        tx.commit().await.map_err(StorageError::from)?;
+        super::logout::revoke_grant(state, &grant.id, "refresh_token_reused", now).await?;
+        tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
+        return Err(OAuthError::invalid_grant("the refresh token was already used; the whole grant is revoked"));
+    }
+    if grant.revoked_at.is_some() {
+        return Err(OAuthError::invalid_grant("the grant has been revoked"));
+    }
+    if row.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
+    }
+    let mut rd: RefreshData = serde_json::from_str(&row.data).map_err(StorageError::from)?;
+    if let Some(requested) = p.one("scope")? {
+        let requested: Vec<String> = requested.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        if let Some(s) = requested.iter().find(|s| !rd.scopes.contains(s)) {
+            return Err(OAuthError::new(ErrorCode::InvalidScope, format!("scope {s} was not granted")));
+        }
+        rd.scopes = requested;
+    }
+    let refresh = issue_refresh(state, &mut tx, client, &grant, &rd, now).await?;
+    let response = respond(state, client, &grant, &rd, None, refresh, now).await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(response)
+}
+
+/// The subject and enterprise claims for a grant, checking the account and any agent grant are still good.
+async fn grant_view(state: &AppState, client: &Client, grant: &GrantRow, now: i64) -> Result<(String, Option<serde_json::Map<String, Value>>), OAuthError> {
+    let account = storage::accounts::by_id(&state.db, &grant.account_id).await?;
+    if account.as_ref().is_none_or(|a| a.disabled_at.is_some()) {
+        return Err(OAuthError::invalid_grant("the account is disabled"));
+    }
+    if grant.acting_for.is_empty() {
+        return Ok((subject(state, client, &grant.account_id), None));
+    }
+    let actable = storage::enterprises::actable_by(&state.db, &grant.account_id, now).await?;
+    let Some(a) = actable.into_iter().find(|e| e.id == grant.acting_for) else {
+        return Err(OAuthError::invalid_grant("the person may no longer act for this enterprise"));
+    };
+    let e = storage::enterprises::by_id(&state.db, &a.id).await?.ok_or_else(|| OAuthError::invalid_grant("the enterprise is gone"))?;
+    Ok((subject(state, client, &e.id), Some(enterprise_claims(state, client, &e, &grant.account_id, &a.role))))
+}
+
+/// Build the token response: access token, ID token (with `openid`), refresh token (if any).
+async fn respond(state: &AppState, client: &Client, grant: &GrantRow, rd: &RefreshData, nonce: Option<&str>, refresh: Option<String>, now: i64) -> Result<Value, OAuthError> {
+    let (sub, org) = grant_view(state, client, grant, now).await?;
+    let scope = rd.scopes.join(" ");
+    let act = org.as_ref().and_then(|o| o.get("act")).and_then(|a| a["sub"].as_str()).map(|s| Act { sub: s.to_owned() });
+    let (access, ttl) = tokens::mint_access(
+        state,
+        AccessGrant { sub: sub.clone(), client_id: &client.id, scope: &scope, auth_time: Some(rd.auth_time), acr: Some(rd.acr.clone()), gid: Some(grant.id.clone()), act },
+        now,
+    )?;
+    let mut body = json!({ "access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope });
+    if rd.scopes.iter().any(|s| s == "openid") {
+        let sid = grant.session_id.as_deref().map(|s| tokens::client_sid(state, &client.id, s));
+        let mut claims = tokens::id_token_claims(state, &sub, &client.id, now, rd.auth_time, nonce, &rd.acr, &rd.amr, sid.as_deref(), Some(&access));
+        if let Some(a) = storage::accounts::by_id(&state.db, &grant.account_id).await? {
+            let scopes: Vec<&str> = rd.scopes.iter().map(String::as_str).collect();
+            claims.extend(person_claims(state, &a, &scopes));
+        }
+        if let Some(org) = org {
+            claims.extend(org);
+        }
+        body["id_token"] = json!(tokens::sign_for_client(state, client.config.id_token_alg, "JWT", Value::Object(claims)).await?);
+    }
+    if let Some(r) = refresh {
+        body["refresh_token"] = json!(r);
+    }
+    Ok(body)
+}
+
+fn client_credentials(state: &AppState, client: &Arc<Client>, p: &Params, now: i64) -> Result<Value, OAuthError> {
+    require_grant(client, GrantType::ClientCredentials)?;
+    let api_scopes: Vec<&str> = client.config.scopes.iter().map(String::as_str).filter(|s| s.starts_with("licences:")).collect();
+    let scope = match p.one("scope")? {
+        Some(req) => {
+            let req: Vec<&str> = req.split(' ').filter(|s| !s.is_empty()).collect();
+            if let Some(s) = req.iter().find(|s| !api_scopes.contains(s)) {
+                return Err(OAuthError::new(ErrorCode::InvalidScope, format!("scope {s} is not allowed for this client")));
+            }
+            req.join(" ")
+        }
+        None => api_scopes.join(" "),
+    };
+    let (access, ttl) = tokens::mint_access(
+        state,
+        AccessGrant { sub: client.id.clone(), client_id: &client.id, scope: &scope, auth_time: None, acr: None, gid: None, act: None },
+        now,
+    )?;
+    Ok(json!({ "access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope }))
+}
+
+/// Userinfo for a verified access token. The response depends only on the grant and scope, so it is
+/// cached per (grant, scope) for a minute; revocation is checked before the cache on every request.
+pub async fn userinfo(state: &AppState, claims: &tokens::AccessClaims, now: i64) -> Result<Arc<Value>, OAuthError> {
+    let gid = claims.gid.as_deref().ok_or_else(|| OAuthError::invalid_token("the token does not represent a person"))?;
+    if !claims.has_scope("openid") {
+        return Err(OAuthError::new(ErrorCode::InsufficientScope, "userinfo needs the openid scope"));
+    }
+    let key = format!("{gid} {}", claims.scope);
+    if let Some(v) = state.userinfo.get(&key) {
+        return Ok(v);
+    }
+    let grant = storage::grants::grant(&state.db, gid).await?.ok_or_else(|| OAuthError::invalid_token("the grant is gone"))?;
+    if grant.revoked_at.is_some() {
+        return Err(OAuthError::invalid_token("the token has been revoked"));
+    }
+    let client = super::clients::get(state, &grant.client_id).await?.ok_or_else(|| OAuthError::invalid_token("the client is gone"))?;
+    let (sub, org) = grant_view(state, &client, &grant, now).await.map_err(|e| OAuthError::invalid_token(e.description))?;
+    let mut body = serde_json::Map::new();
+    body.insert("sub".into(), json!(sub));
+    if let Some(a) = storage::accounts::by_id(&state.db, &grant.account_id).await? {
+        let scopes: Vec<&str> = claims.scope.split(' ').collect();
+        body.extend(person_claims(state, &a, &scopes));
+    }
+    if let Some(org) = org {
+        body.extend(org);
+    }
+    let v = Arc::new(Value::Object(body));
+    state.userinfo.insert(key, v.clone());
+    Ok(v)
+}
+
+/// RFC 7662 introspection. Any authenticated client may introspect access tokens (resource servers do);
+/// refresh tokens only by the client they were issued to.
+pub async fn introspect(state: &AppState, client: &Client, p: &Params, now: i64) -> Result<Value, OAuthError> {
+    let token = p.required("token")?;
+    let inactive = json!({ "active": false });
+    if p.one("token_type_hint")? != Some("refresh_token") {
+        if let Ok(c) = tokens::verify_access(state, token, now) {
+            let mut v = json!({
+                "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id, "sub": c.sub,
+                "exp": c.exp, "iat": c.iat, "iss": c.iss, "aud": c.aud, "jti": c.jti,
+            });
+            if let Some(act) = &c.act {
+                v["act"] = json!({ "sub": act.sub });
+            }
+            return Ok(v);
+        }
+    }
+    let Some(gid) = storage::grants::refresh_grant(&state.db, &secret_hash(token)).await? else { return Ok(inactive) };
+    let Some(grant) = storage::grants::grant(&state.db, &gid).await? else { return Ok(inactive) };
+    let mut tx = state.db.begin().await?;
+    // Peek without spending: claim inside a transaction we roll back.
+    let claimed = storage::grants::claim_refresh(&mut tx, &secret_hash(token), now).await?;
+    tx.rollback().await.map_err(StorageError::from)?;
+    match claimed {
+        Some((r, true)) if grant.client_id == client.id && grant.revoked_at.is_none() && r.expires_at > now => {
+            Ok(json!({ "active": true, "token_type": "refresh_token", "client_id": grant.client_id, "exp": r.expires_at }))
+        }
+        _ => Ok(inactive),
+    }
+}
+
+/// RFC 7009 revocation: an access token is denied by `jti`; a refresh token revokes its whole grant.
+/// Unknown tokens, and tokens of other clients, are answered with success and left alone.
+pub async fn revoke(state: &AppState, client: &Client, p: &Params, now: i64) -> Result<(), OAuthError> {
+    let token = p.required("token")?;
+    if let Ok(c) = tokens::verify_access(state, token, now) {
+        if c.client_id == client.id {
+            let mut tx = state.db.begin().await?;
+            storage::grants::deny(&mut tx, super::denylist::DenyKind::Jti.as_str(), &c.jti, c.exp).await?;
+            tx.commit().await.map_err(StorageError::from)?;
+            state.deny.insert(super::denylist::DenyKind::Jti, &c.jti, c.exp);
+        }
+        return Ok(());
+    }
+    if let Some(gid) = storage::grants::refresh_grant(&state.db, &secret_hash(token)).await? {
+        if storage::grants::grant(&state.db, &gid).await?.is_some_and(|g| g.client_id == client.id) {
+            super::logout::revoke_grant(state, &gid, "revoked_by_client", now).await?;
+        }
+    }
+    Ok(())
+}

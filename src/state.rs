@@ -1,0 +1,84 @@
+//! `AppState`: everything a request needs, cheap to clone (one `Arc`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use crate::config::Config;
+use crate::crypto::keys::KeyDir;
+use crate::crypto::password::PasswordHasherPool;
+use crate::http::pages::Pages;
+use crate::identity::throttle::Throttle;
+use crate::oidc::clients::Client;
+use crate::oidc::denylist::DenyList;
+use crate::oidc::tokens::AccessClaims;
+use crate::storage::Db;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    /// Settings, with `issuer` resolved to the real listening address.
+    pub config: Config,
+    /// The issuer URL without a trailing slash; every token's `iss`.
+    pub issuer: String,
+    pub db: Db,
+    /// Signing keys (reloadable) and data keys.
+    pub keys: Arc<KeyDir>,
+    pub passwords: PasswordHasherPool,
+    /// Registered clients by id. Invalidated when a client is changed through this node.
+    pub clients: Cache<String, Arc<Client>>,
+    /// Access tokens that verified, by token string, so repeated introspection and userinfo calls cost
+    /// no signature check. Entries expire with the token; revocation is checked on every hit.
+    pub verified: Cache<String, Arc<AccessClaims>>,
+    /// Revoked `jti`s and grants, in memory.
+    pub deny: DenyList,
+    /// Userinfo responses by (grant, scope); revocation is checked before this cache is consulted.
+    pub userinfo: Cache<String, Arc<serde_json::Value>>,
+    /// `jti`s of client assertions already used (private_key_jwt replay protection).
+    pub assertion_jtis: Cache<String, ()>,
+    pub throttle: Throttle,
+    pub pages: Pages,
+    /// HTTP client for back-channel logout delivery.
+    pub http: reqwest::Client,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, issuer: String, db: Db, keys: Arc<KeyDir>, passwords: PasswordHasherPool) -> anyhow::Result<Self> {
+        let throttle = Throttle::new(
+            config.login_max_failures,
+            config.login_max_failures_per_address,
+            Duration::from_secs(config.login_throttle_secs),
+        );
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self(Arc::new(Inner {
+            clients: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
+            verified: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(config.access_token_ttl.max(1) as u64))
+                .build(),
+            deny: DenyList::default(),
+            userinfo: Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(60)).build(),
+            assertion_jtis: Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(600)).build(),
+            throttle,
+            pages: Pages::load()?,
+            http,
+            config,
+            issuer,
+            db,
+            keys,
+            passwords,
+        })))
+    }
+}

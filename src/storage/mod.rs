@@ -1,0 +1,103 @@
+//! All SQL lives here. One set of repository functions serves SQLite (the embedded default) and
+//! PostgreSQL through sqlx's `Any` driver: the backend is chosen once, from the database URL, and the SQL
+//! is written in the dialect both accept (`$n` placeholders in ascending order, BIGINT times, `RETURNING`,
+//! `ON CONFLICT`). Writes that must commit together take a `&mut Tx`.
+//!
+//! SQLite runs with a single connection in WAL mode: SQLite allows one writer at a time anyway, and a
+//! single connection turns "database is locked" races into an orderly queue. PostgreSQL uses a pool.
+
+pub mod accounts;
+pub mod clients;
+pub mod enterprises;
+pub mod grants;
+pub mod sessions;
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool};
+
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored JSON does not parse: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("a record with this {0} already exists")]
+    Conflict(&'static str),
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://...`) and apply pending migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        if backend == Backend::Sqlite {
+            if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p)) {
+                if let Some(parent) = std::path::Path::new(path).parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+            }
+        }
+        let opts = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 1 } else { max_connections.max(2) })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Map a unique-constraint violation to `Conflict(what)`, anything else to `Database`.
+pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
+    move |e| match e.as_database_error() {
+        Some(d) if d.is_unique_violation() => StorageError::Conflict(what),
+        _ => StorageError::Database(e),
+    }
+}
