@@ -74,7 +74,7 @@ CREATE TABLE session_clients (
     client_id  TEXT NOT NULL,
     acting_for TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    PRIMARY KEY (session_id, client_id)
+    PRIMARY KEY (session_id, client_id, acting_for)
 );
 
 -- Authorization requests waiting for login, enterprise choice or consent. Short-lived.

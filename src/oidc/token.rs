@@ -52,19 +52,14 @@ fn pkce_ok(challenge: &str, verifier: &str) -> bool {
 
 async fn authorization_code(state: &AppState, client: &Arc<Client>, p: &Params, now: i64) -> Result<Value, OAuthError> {
     require_grant(client, GrantType::AuthorizationCode)?;
-    let code = p.required("code")?;
+    let code_hash = secret_hash(p.required("code")?);
     let redirect_uri = p.one("redirect_uri")?;
     let verifier = p.one("code_verifier")?;
-    let mut tx = state.db.begin().await?;
-    let Some((row, won)) = storage::grants::claim_code(&mut tx, &secret_hash(code), now).await? else {
-        return Err(OAuthError::invalid_grant("the code is unknown"));
-    };
-    if !won {
-        // A code presented twice: someone else may hold it. Revoke everything it issued.
-        tx.commit().await.map_err(StorageError::from)?;
-        super::logout::revoke_grant(state, &row.grant_id, "code_reused", now).await?;
-        tracing::warn!(client_id = %client.id, "authorization code reused; its grant is revoked");
-        return Err(OAuthError::invalid_grant("the code was already used"));
+    // Read and check everything first; the write transaction below stays short and touches only its
+    // own connection (SQLite has one).
+    let row = storage::grants::code(&state.db, &code_hash).await?.ok_or_else(|| OAuthError::invalid_grant("the code is unknown"))?;
+    if row.used_at.is_some() {
+        return Err(code_reused(state, client, &row.grant_id, now).await);
     }
     if row.expires_at <= now {
         return Err(OAuthError::invalid_grant("the code has expired"));
@@ -82,23 +77,38 @@ async fn authorization_code(state: &AppState, client: &Arc<Client>, p: &Params, 
         (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier sent but no code_challenge was")),
         (None, None) => {}
     }
-    let offline = data.scopes.iter().any(|s| s == "offline_access");
     let grant = GrantRow {
         id: row.grant_id.clone(),
         client_id: client.id.clone(),
         account_id: data.account_id.clone(),
         session_id: Some(data.session_id.clone()),
         acting_for: data.acting_for.clone(),
-        offline: i64::from(offline),
+        offline: i64::from(data.scopes.iter().any(|s| s == "offline_access")),
         created_at: now,
         revoked_at: None,
     };
-    storage::grants::insert_grant(&mut tx, &grant).await?;
+    let view = grant_view(state, client, &grant, now).await?;
     let rd = RefreshData { scopes: data.scopes.clone(), auth_time: data.auth_time, acr: data.acr.clone(), amr: data.amr.clone() };
+
+    let mut tx = state.db.begin().await?;
+    if !storage::grants::spend_code(&mut tx, &code_hash, now).await? {
+        // Lost a race with a concurrent redemption of the same code: that is a reuse too.
+        drop(tx);
+        return Err(code_reused(state, client, &row.grant_id, now).await);
+    }
+    storage::grants::insert_grant(&mut tx, &grant).await?;
     let refresh = issue_refresh(state, &mut tx, client, &grant, &rd, now).await?;
-    let response = respond(state, client, &grant, &rd, data.nonce.as_deref(), refresh, now).await?;
     tx.commit().await.map_err(StorageError::from)?;
-    Ok(response)
+    respond(state, client, &grant, &rd, view, data.nonce.as_deref(), refresh, now).await
+}
+
+/// A code presented twice: someone else may hold it. Revoke everything it issued.
+async fn code_reused(state: &AppState, client: &Client, grant_id: &str, now: i64) -> OAuthError {
+    if let Err(e) = super::logout::revoke_grant(state, grant_id, "code_reused", now).await {
+        return e.into();
+    }
+    tracing::warn!(client_id = %client.id, "authorization code reused; its grant is revoked");
+    OAuthError::invalid_grant("the code was already used")
 }
 
 async fn issue_refresh(state: &AppState, tx: &mut storage::Tx, client: &Client, grant: &GrantRow, rd: &RefreshData, now: i64) -> Result<Option<String>, OAuthError> {
@@ -113,20 +123,14 @@ async fn issue_refresh(state: &AppState, tx: &mut storage::Tx, client: &Client, 
 
 async fn refresh_token(state: &AppState, client: &Arc<Client>, p: &Params, now: i64) -> Result<Value, OAuthError> {
     require_grant(client, GrantType::RefreshToken)?;
-    let token = p.required("refresh_token")?;
-    let mut tx = state.db.begin().await?;
-    let Some((row, won)) = storage::grants::claim_refresh(&mut tx, &secret_hash(token), now).await? else {
-        return Err(OAuthError::invalid_grant("the refresh token is unknown"));
-    };
+    let token_hash = secret_hash(p.required("refresh_token")?);
+    let row = storage::grants::refresh(&state.db, &token_hash).await?.ok_or_else(|| OAuthError::invalid_grant("the refresh token is unknown"))?;
     let grant = storage::grants::grant(&state.db, &row.grant_id).await?.ok_or_else(|| OAuthError::invalid_grant("the grant is gone"))?;
     if grant.client_id != client.id {
         return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
     }
-    if !won {
-        tx.commit().await.map_err(StorageError::from)?;
-        super::logout::revoke_grant(state, &grant.id, "refresh_token_reused", now).await?;
-        tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
-        return Err(OAuthError::invalid_grant("the refresh token was already used; the whole grant is revoked"));
+    if row.used_at.is_some() {
+        return Err(refresh_reused(state, client, &grant.id, now).await);
     }
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the grant has been revoked"));
@@ -142,48 +146,68 @@ async fn refresh_token(state: &AppState, client: &Arc<Client>, p: &Params, now: 
         }
         rd.scopes = requested;
     }
+    let view = grant_view(state, client, &grant, now).await?;
+    let mut tx = state.db.begin().await?;
+    if !storage::grants::spend_refresh(&mut tx, &token_hash, now).await? {
+        drop(tx);
+        return Err(refresh_reused(state, client, &grant.id, now).await);
+    }
     let refresh = issue_refresh(state, &mut tx, client, &grant, &rd, now).await?;
-    let response = respond(state, client, &grant, &rd, None, refresh, now).await?;
     tx.commit().await.map_err(StorageError::from)?;
-    Ok(response)
+    respond(state, client, &grant, &rd, view, None, refresh, now).await
 }
 
-/// The subject and enterprise claims for a grant, checking the account and any agent grant are still good.
-async fn grant_view(state: &AppState, client: &Client, grant: &GrantRow, now: i64) -> Result<(String, Option<serde_json::Map<String, Value>>), OAuthError> {
-    let account = storage::accounts::by_id(&state.db, &grant.account_id).await?;
-    if account.as_ref().is_none_or(|a| a.disabled_at.is_some()) {
-        return Err(OAuthError::invalid_grant("the account is disabled"));
+/// A spent refresh token presented again: the family may be stolen. Revoke all of it.
+async fn refresh_reused(state: &AppState, client: &Client, grant_id: &str, now: i64) -> OAuthError {
+    if let Err(e) = super::logout::revoke_grant(state, grant_id, "refresh_token_reused", now).await {
+        return e.into();
     }
+    tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
+    OAuthError::invalid_grant("the refresh token was already used; the whole grant is revoked")
+}
+
+/// What a client sees of a grant, read before any write: the subject, the person, and the enterprise
+/// view when the person acts for one (checking the account and any agent grant are still good).
+struct GrantView {
+    sub: String,
+    account: storage::accounts::AccountRow,
+    org: Option<serde_json::Map<String, Value>>,
+}
+
+async fn grant_view(state: &AppState, client: &Client, grant: &GrantRow, now: i64) -> Result<GrantView, OAuthError> {
+    let account = storage::accounts::by_id(&state.db, &grant.account_id).await?;
+    let Some(account) = account.filter(|a| a.disabled_at.is_none()) else {
+        return Err(OAuthError::invalid_grant("the account is disabled"));
+    };
     if grant.acting_for.is_empty() {
-        return Ok((subject(state, client, &grant.account_id), None));
+        return Ok(GrantView { sub: subject(state, client, &grant.account_id), account, org: None });
     }
     let actable = storage::enterprises::actable_by(&state.db, &grant.account_id, now).await?;
     let Some(a) = actable.into_iter().find(|e| e.id == grant.acting_for) else {
         return Err(OAuthError::invalid_grant("the person may no longer act for this enterprise"));
     };
     let e = storage::enterprises::by_id(&state.db, &a.id).await?.ok_or_else(|| OAuthError::invalid_grant("the enterprise is gone"))?;
-    Ok((subject(state, client, &e.id), Some(enterprise_claims(state, client, &e, &grant.account_id, &a.role))))
+    let org = enterprise_claims(state, client, &e, &grant.account_id, &a.role);
+    Ok(GrantView { sub: subject(state, client, &e.id), account, org: Some(org) })
 }
 
-/// Build the token response: access token, ID token (with `openid`), refresh token (if any).
-async fn respond(state: &AppState, client: &Client, grant: &GrantRow, rd: &RefreshData, nonce: Option<&str>, refresh: Option<String>, now: i64) -> Result<Value, OAuthError> {
-    let (sub, org) = grant_view(state, client, grant, now).await?;
+/// Build the token response: access token, ID token (with `openid`), refresh token (if any). No I/O.
+#[allow(clippy::too_many_arguments)]
+async fn respond(state: &AppState, client: &Client, grant: &GrantRow, rd: &RefreshData, view: GrantView, nonce: Option<&str>, refresh: Option<String>, now: i64) -> Result<Value, OAuthError> {
     let scope = rd.scopes.join(" ");
-    let act = org.as_ref().and_then(|o| o.get("act")).and_then(|a| a["sub"].as_str()).map(|s| Act { sub: s.to_owned() });
+    let act = view.org.as_ref().and_then(|o| o.get("act")).and_then(|a| a["sub"].as_str()).map(|s| Act { sub: s.to_owned() });
     let (access, ttl) = tokens::mint_access(
         state,
-        AccessGrant { sub: sub.clone(), client_id: &client.id, scope: &scope, auth_time: Some(rd.auth_time), acr: Some(rd.acr.clone()), gid: Some(grant.id.clone()), act },
+        AccessGrant { sub: view.sub.clone(), client_id: &client.id, scope: &scope, auth_time: Some(rd.auth_time), acr: Some(rd.acr.clone()), gid: Some(grant.id.clone()), act },
         now,
     )?;
     let mut body = json!({ "access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope });
     if rd.scopes.iter().any(|s| s == "openid") {
         let sid = grant.session_id.as_deref().map(|s| tokens::client_sid(state, &client.id, s));
-        let mut claims = tokens::id_token_claims(state, &sub, &client.id, now, rd.auth_time, nonce, &rd.acr, &rd.amr, sid.as_deref(), Some(&access));
-        if let Some(a) = storage::accounts::by_id(&state.db, &grant.account_id).await? {
-            let scopes: Vec<&str> = rd.scopes.iter().map(String::as_str).collect();
-            claims.extend(person_claims(state, &a, &scopes));
-        }
-        if let Some(org) = org {
+        let mut claims = tokens::id_token_claims(state, &view.sub, &client.id, now, rd.auth_time, nonce, &rd.acr, &rd.amr, sid.as_deref(), Some(&access));
+        let scopes: Vec<&str> = rd.scopes.iter().map(String::as_str).collect();
+        claims.extend(person_claims(state, &view.account, &scopes));
+        if let Some(org) = view.org {
             claims.extend(org);
         }
         body["id_token"] = json!(tokens::sign_for_client(state, client.config.id_token_alg, "JWT", Value::Object(claims)).await?);
@@ -231,14 +255,12 @@ pub async fn userinfo(state: &AppState, claims: &tokens::AccessClaims, now: i64)
         return Err(OAuthError::invalid_token("the token has been revoked"));
     }
     let client = super::clients::get(state, &grant.client_id).await?.ok_or_else(|| OAuthError::invalid_token("the client is gone"))?;
-    let (sub, org) = grant_view(state, &client, &grant, now).await.map_err(|e| OAuthError::invalid_token(e.description))?;
+    let view = grant_view(state, &client, &grant, now).await.map_err(|e| OAuthError::invalid_token(e.description))?;
     let mut body = serde_json::Map::new();
-    body.insert("sub".into(), json!(sub));
-    if let Some(a) = storage::accounts::by_id(&state.db, &grant.account_id).await? {
-        let scopes: Vec<&str> = claims.scope.split(' ').collect();
-        body.extend(person_claims(state, &a, &scopes));
-    }
-    if let Some(org) = org {
+    body.insert("sub".into(), json!(view.sub));
+    let scopes: Vec<&str> = claims.scope.split(' ').collect();
+    body.extend(person_claims(state, &view.account, &scopes));
+    if let Some(org) = view.org {
         body.extend(org);
     }
     let v = Arc::new(Value::Object(body));
@@ -263,18 +285,12 @@ pub async fn introspect(state: &AppState, client: &Client, p: &Params, now: i64)
             return Ok(v);
         }
     }
-    let Some(gid) = storage::grants::refresh_grant(&state.db, &secret_hash(token)).await? else { return Ok(inactive) };
-    let Some(grant) = storage::grants::grant(&state.db, &gid).await? else { return Ok(inactive) };
-    let mut tx = state.db.begin().await?;
-    // Peek without spending: claim inside a transaction we roll back.
-    let claimed = storage::grants::claim_refresh(&mut tx, &secret_hash(token), now).await?;
-    tx.rollback().await.map_err(StorageError::from)?;
-    match claimed {
-        Some((r, true)) if grant.client_id == client.id && grant.revoked_at.is_none() && r.expires_at > now => {
-            Ok(json!({ "active": true, "token_type": "refresh_token", "client_id": grant.client_id, "exp": r.expires_at }))
-        }
-        _ => Ok(inactive),
+    let Some(r) = storage::grants::refresh(&state.db, &secret_hash(token)).await? else { return Ok(inactive) };
+    let Some(grant) = storage::grants::grant(&state.db, &r.grant_id).await? else { return Ok(inactive) };
+    if grant.client_id == client.id && grant.revoked_at.is_none() && r.used_at.is_none() && r.expires_at > now {
+        return Ok(json!({ "active": true, "token_type": "refresh_token", "client_id": grant.client_id, "exp": r.expires_at }));
     }
+    Ok(inactive)
 }
 
 /// RFC 7009 revocation: an access token is denied by `jti`; a refresh token revokes its whole grant.
@@ -290,9 +306,9 @@ pub async fn revoke(state: &AppState, client: &Client, p: &Params, now: i64) -> 
         }
         return Ok(());
     }
-    if let Some(gid) = storage::grants::refresh_grant(&state.db, &secret_hash(token)).await? {
-        if storage::grants::grant(&state.db, &gid).await?.is_some_and(|g| g.client_id == client.id) {
-            super::logout::revoke_grant(state, &gid, "revoked_by_client", now).await?;
+    if let Some(r) = storage::grants::refresh(&state.db, &secret_hash(token)).await? {
+        if storage::grants::grant(&state.db, &r.grant_id).await?.is_some_and(|g| g.client_id == client.id) {
+            super::logout::revoke_grant(state, &r.grant_id, "revoked_by_client", now).await?;
         }
     }
     Ok(())

@@ -102,23 +102,22 @@ pub struct CodeRow {
     pub used_at: Option<i64>,
 }
 
-/// Claim a code: mark it used and return it as it was before, so the caller sees an earlier use.
-/// The `UPDATE ... WHERE used_at IS NULL` makes redemption single-use even under concurrent requests.
-pub async fn claim_code(tx: &mut Tx, code_hash: &[u8], now: i64) -> Result<Option<(CodeRow, bool)>> {
-    let row: Option<CodeRow> =
-        sqlx::query_as("SELECT grant_id, client_id, data, expires_at, used_at FROM auth_codes WHERE code_hash = $1")
-            .bind(code_hash.to_vec())
-            .fetch_optional(&mut **tx)
-            .await?;
-    let Some(row) = row else { return Ok(None) };
-    let won = sqlx::query("UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
+pub async fn code(db: &Db, code_hash: &[u8]) -> Result<Option<CodeRow>> {
+    Ok(sqlx::query_as("SELECT grant_id, client_id, data, expires_at, used_at FROM auth_codes WHERE code_hash = $1")
+        .bind(code_hash.to_vec())
+        .fetch_optional(&db.pool)
+        .await?)
+}
+
+/// Mark a code used. `false` if it already was: the `WHERE used_at IS NULL` makes redemption single-use
+/// even when two requests race.
+pub async fn spend_code(tx: &mut Tx, code_hash: &[u8], now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
         .bind(now)
         .bind(code_hash.to_vec())
         .execute(&mut **tx)
-        .await?
-        .rows_affected()
-        == 1;
-    Ok(Some((row, won)))
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 pub async fn insert_refresh(tx: &mut Tx, token_hash: &[u8], grant_id: &str, data: &str, now: i64, expires_at: i64) -> Result<()> {
@@ -143,30 +142,21 @@ pub struct RefreshRow {
     pub used_at: Option<i64>,
 }
 
-/// Claim a refresh token (rotation): like [`claim_code`], reports whether this call spent it.
-pub async fn claim_refresh(tx: &mut Tx, token_hash: &[u8], now: i64) -> Result<Option<(RefreshRow, bool)>> {
-    let row: Option<RefreshRow> =
-        sqlx::query_as("SELECT grant_id, data, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
-            .bind(token_hash.to_vec())
-            .fetch_optional(&mut **tx)
-            .await?;
-    let Some(row) = row else { return Ok(None) };
-    let won = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+pub async fn refresh(db: &Db, token_hash: &[u8]) -> Result<Option<RefreshRow>> {
+    Ok(sqlx::query_as("SELECT grant_id, data, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
+        .bind(token_hash.to_vec())
+        .fetch_optional(&db.pool)
+        .await?)
+}
+
+/// Spend a refresh token (rotation); `false` if it was already spent.
+pub async fn spend_refresh(tx: &mut Tx, token_hash: &[u8], now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
         .bind(now)
         .bind(token_hash.to_vec())
         .execute(&mut **tx)
-        .await?
-        .rows_affected()
-        == 1;
-    Ok(Some((row, won)))
-}
-
-pub async fn refresh_grant(db: &Db, token_hash: &[u8]) -> Result<Option<String>> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT grant_id FROM refresh_tokens WHERE token_hash = $1")
-        .bind(token_hash.to_vec())
-        .fetch_optional(&db.pool)
         .await?;
-    Ok(row.map(|r| r.0))
+    Ok(r.rows_affected() == 1)
 }
 
 pub async fn consent(db: &Db, account_id: &str, client_id: &str, acting_for: &str) -> Result<Option<String>> {

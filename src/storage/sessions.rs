@@ -78,7 +78,7 @@ pub async fn end(tx: &mut Tx, id: &str, now: i64) -> Result<bool> {
 pub async fn add_client(db: &Db, session_id: &str, client_id: &str, acting_for: &str, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO session_clients (session_id, client_id, acting_for, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (session_id, client_id) DO UPDATE SET acting_for = excluded.acting_for",
+         ON CONFLICT (session_id, client_id, acting_for) DO NOTHING",
     )
     .bind(session_id)
     .bind(client_id)

@@ -1,0 +1,238 @@
+//! A real browser for end-to-end tests: a `chromedriver` process on a free port (in its own process
+//! group, so the Chromium it starts is ended with it) and a W3C WebDriver session on headless Chromium
+//! with a fresh profile. Waiting for an element is WebDriver's implicit wait (the driver waits for the
+//! element, up to `ELEMENT_TIMEOUT`); on a timeout the panic message carries the current URL and the
+//! start of the page source.
+//!
+//! The WebDriver client is a few calls over `reqwest` rather than fantoccini: fantoccini 0.21's
+//! `ClientBuilder::rustls()` panics in this dependency graph ("Could not automatically determine the
+//! process-level CryptoProvider"), because its hyper-rustls enables rustls' `aws-lc-rs` provider while
+//! reqwest enables `ring`, and installing a default provider needs `rustls` as a direct dependency.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long to wait for an element to appear (page loads, redirects, a password hash on login).
+pub const ELEMENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The `chromedriver` process; killed (with its process group, i.e. the browser) on drop.
+pub struct ChromeDriver {
+    child: Child,
+    pub url: String,
+}
+
+impl ChromeDriver {
+    pub async fn start() -> ChromeDriver {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+            l.local_addr().unwrap().port()
+        };
+        let mut cmd = Command::new(CHROMEDRIVER);
+        cmd.arg(format!("--port={port}")).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+        // Its own process group: Chromium inherits it, so dropping the driver can end the browser too.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().expect("spawn chromedriver");
+        let mut driver = ChromeDriver { child, url: format!("http://127.0.0.1:{port}") };
+        driver.wait_ready().await;
+        driver
+    }
+
+    /// Wait until `GET /status` says ready, retrying on connection failures; bounded by a timeout.
+    async fn wait_ready(&mut self) {
+        let http = reqwest::Client::new();
+        let status_url = format!("{}/status", self.url);
+        let ready = tokio::time::timeout(Duration::from_secs(20), async {
+            let mut tick = tokio::time::interval(Duration::from_millis(25));
+            loop {
+                tick.tick().await;
+                if let Ok(Some(exit)) = self.child.try_wait() {
+                    panic!("chromedriver exited before it was ready: {exit}");
+                }
+                if let Ok(r) = http.get(&status_url).send().await {
+                    let body: serde_json::Value = r.json().await.unwrap_or_default();
+                    if body["value"]["ready"] == json!(true) {
+                        return;
+                    }
+                }
+            }
+        })
+        .await;
+        ready.expect("chromedriver did not answer /status within 20 s");
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // Normally the session was closed and Chromium has quit; after a failed test it may still run.
+        // Kill the whole group (its id is chromedriver's pid: Chromium and its helpers), then reap
+        // chromedriver.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A WebDriver error: the W3C error code (e.g. "no such element") and message.
+#[derive(Debug)]
+pub struct WdError {
+    pub error: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for WdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error, self.message.lines().next().unwrap_or(""))
+    }
+}
+
+/// The W3C key under which an element reference is returned.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// An element on the current page (a WebDriver element reference).
+pub struct Element(String);
+
+/// A headless Chromium driven through WebDriver.
+pub struct Browser {
+    http: reqwest::Client,
+    /// `{driver}/session/{id}`
+    session: String,
+    // Dropped in order: the driver (and with it the browser), then the profile directory.
+    _driver: ChromeDriver,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let driver = ChromeDriver::start().await;
+        let profile = tempfile::tempdir().expect("profile dir");
+        let args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--window-size=1024,768".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+            "pageLoadStrategy": "normal",
+            "timeouts": { "implicit": ELEMENT_TIMEOUT.as_millis() as u64, "pageLoad": 30_000, "script": 10_000 },
+        }}});
+        // Every WebDriver call is bounded: element waits end at ELEMENT_TIMEOUT, page loads at 30 s.
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let r = http.post(format!("{}/session", driver.url)).json(&caps).send().await.expect("new WebDriver session");
+        let v: Value = r.json().await.expect("new session response");
+        let id = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session: {v}")).to_owned();
+        Browser { http, session: format!("{}/session/{id}", driver.url), _driver: driver, _profile: profile }
+    }
+
+    /// One WebDriver command; `body` None means GET.
+    async fn cmd(&self, path: &str, body: Option<Value>) -> Result<Value, WdError> {
+        let url = format!("{}{path}", self.session);
+        let rb = match body {
+            Some(b) => self.http.post(&url).json(&b),
+            None => self.http.get(&url),
+        };
+        let r = rb.send().await.map_err(|e| WdError { error: "transport".into(), message: e.to_string() })?;
+        let ok = r.status().is_success();
+        let v: Value = r.json().await.map_err(|e| WdError { error: "transport".into(), message: e.to_string() })?;
+        if ok {
+            Ok(v["value"].clone())
+        } else {
+            let s = |k: &str| v["value"][k].as_str().unwrap_or("").to_owned();
+            Err(WdError { error: s("error"), message: s("message") })
+        }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        if let Err(e) = self.cmd("/url", Some(json!({ "url": url }))).await {
+            panic!("navigate to {url}: {e}; {}", self.describe().await);
+        }
+    }
+
+    pub async fn url(&self) -> url::Url {
+        let v = self.cmd("/url", None).await.unwrap_or_else(|e| panic!("current URL: {e}"));
+        url::Url::parse(v.as_str().unwrap_or_default()).expect("current URL parses")
+    }
+
+    /// Where the browser is and the start of the page, for failure messages.
+    pub async fn describe(&self) -> String {
+        let url = self.cmd("/url", None).await.map(|v| v.as_str().unwrap_or_default().to_owned()).unwrap_or_else(|e| format!("<no URL: {e}>"));
+        let source = self.cmd("/source", None).await.map(|v| v.as_str().unwrap_or_default().to_owned()).unwrap_or_else(|e| format!("<no source: {e}>"));
+        let head: String = source.chars().take(3000).collect();
+        format!("at {url}\n--- page source (start) ---\n{head}\n---")
+    }
+
+    /// Find by CSS selector; the driver waits up to ELEMENT_TIMEOUT for a match (implicit wait).
+    async fn wait_css(&self, css: &str) -> Element {
+        match self.cmd("/element", Some(json!({ "using": "css selector", "value": css }))).await {
+            Ok(v) => Element(v[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element reference in {v}")).to_owned()),
+            Err(e) => panic!("waiting {}s for {css}: {e}; {}", ELEMENT_TIMEOUT.as_secs(), self.describe().await),
+        }
+    }
+
+    /// Wait for the element with this id.
+    pub async fn wait_id(&self, id: &str) -> Element {
+        self.wait_css(&format!("#{id}")).await
+    }
+
+    /// Wait for the first of several element ids to appear; returns which one and the element.
+    pub async fn wait_any(&self, ids: &[&str]) -> (String, Element) {
+        let css = ids.iter().map(|i| format!("#{i}")).collect::<Vec<_>>().join(", ");
+        let el = self.wait_css(&css).await;
+        let id = self.cmd(&format!("/element/{}/attribute/id", el.0), None).await.unwrap_or_else(|e| panic!("id attribute: {e}"));
+        (id.as_str().unwrap_or_default().to_owned(), el)
+    }
+
+    /// Whether the current page has an element with this id, right now (no waiting).
+    pub async fn has_id(&self, id: &str) -> bool {
+        let script = "return document.getElementById(arguments[0]) !== null;";
+        match self.cmd("/execute/sync", Some(json!({ "script": script, "args": [id] }))).await {
+            Ok(v) => v.as_bool().unwrap_or(false),
+            Err(e) => panic!("looking for #{id}: {e}"),
+        }
+    }
+
+    /// The text of the element with this id, waiting for it.
+    pub async fn text_of(&self, id: &str) -> String {
+        let el = self.wait_id(id).await;
+        let v = self.cmd(&format!("/element/{}/text", el.0), None).await.unwrap_or_else(|e| panic!("text of #{id}: {e}"));
+        v.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Type into the input with this id (after clearing it).
+    pub async fn fill(&self, id: &str, value: &str) {
+        let el = self.wait_id(id).await;
+        self.cmd(&format!("/element/{}/clear", el.0), Some(json!({}))).await.unwrap_or_else(|e| panic!("clear #{id}: {e}"));
+        self.cmd(&format!("/element/{}/value", el.0), Some(json!({ "text": value }))).await.unwrap_or_else(|e| panic!("type into #{id}: {e}"));
+    }
+
+    /// Click the element with this id (the driver waits for a navigation it starts).
+    pub async fn click(&self, id: &str) {
+        let el = self.wait_id(id).await;
+        if let Err(e) = self.cmd(&format!("/element/{}/click", el.0), Some(json!({}))).await {
+            panic!("click #{id}: {e}; {}", self.describe().await);
+        }
+    }
+
+    /// End the WebDriver session (Chromium quits); the driver process ends on drop.
+    pub async fn close(self) {
+        if let Err(e) = self.http.delete(&self.session).send().await {
+            eprintln!("closing the WebDriver session: {e}");
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! `spawn_app()`: a server on port 0 with a fresh database (SQLite in a temporary directory, or a new
+//! PostgreSQL database when `TONGBAN_TEST_DATABASE=postgres`) and fresh keys; typed helpers to register
+//! clients, citizens and enterprises; and `Driver`, which walks the login, enterprise-choice and consent
+//! pages with plain HTTP (the pages work without JavaScript), keeping cookies like a browser.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use reqwest::redirect::Policy;
+use serde_json::Value;
+use tongban::config::Config;
+use tongban::crypto::keys::SigningAlg;
+use tongban::oidc::clients::{self, AuthMethod, ClientConfig, GrantType, SubjectType};
+use tongban::startup::Server;
+use tongban::state::AppState;
+
+pub const PASSWORD: &str = "Correct-Horse-9-Battery";
+
+pub struct TestApp {
+    /// The issuer, e.g. `http://127.0.0.1:41234`.
+    pub addr: String,
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(1);
+
+/// A valid resident identity number, different for each call in this process.
+pub fn resident_id() -> String {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let base = format!("110101{}0101{:03}", 1950 + (n / 1000) % 60, n % 1000);
+    let check = tongban::domain::ResidentId::check_char(base.as_bytes());
+    format!("{base}{}", check as char)
+}
+
+pub fn is_postgres() -> bool {
+    std::env::var("TONGBAN_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+async fn database_url(dir: &std::path::Path) -> String {
+    if !is_postgres() {
+        return format!("sqlite://{}/tongban.db?mode=rwc", dir.display());
+    }
+    let base = std::env::var("TONGBAN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("tongban_test_{}", tongban::crypto::random_id().to_lowercase().replace(['-', '_'], ""));
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{base}/test")).await.expect("connect to PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    format!("{base}/{name}")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url(dir.path()).await,
+        database_max_connections: 5,
+        key_dir: dir.path().join("keys"),
+        ..Config::default()
+    };
+    configure(&mut config);
+    let server = Server::bind(config).await.expect("bind");
+    let addr = server.state.issuer.clone();
+    let state = server.state.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    TestApp { addr, state, _dir: dir, _shutdown: tx }
+}
+
+/// What a test client looks like; `Default` is a confidential portal on the code flow.
+pub struct ClientSpec {
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub grant_types: Vec<GrantType>,
+    pub auth_method: AuthMethod,
+    pub scopes: Vec<&'static str>,
+    pub subject_type: SubjectType,
+    pub sector: Option<String>,
+    pub alg: SigningAlg,
+    pub jwks: Option<Value>,
+}
+
+impl Default for ClientSpec {
+    fn default() -> Self {
+        Self {
+            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+            post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            auth_method: AuthMethod::ClientSecretBasic,
+            scopes: vec!["openid", "profile", "email", "phone", "offline_access", "id_number", "enterprise"],
+            subject_type: SubjectType::Pairwise,
+            sector: None,
+            alg: SigningAlg::ES256,
+            jwks: None,
+        }
+    }
+}
+
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+impl TestApp {
+    pub async fn client(&self, spec: ClientSpec) -> TestClient {
+        let redirect_uri = spec.redirect_uris.first().cloned().unwrap_or_default();
+        let cfg = ClientConfig {
+            name: "Test portal 测试门户".into(),
+            redirect_uris: spec.redirect_uris,
+            post_logout_redirect_uris: spec.post_logout_redirect_uris,
+            backchannel_logout_uri: spec.backchannel_logout_uri,
+            grant_types: spec.grant_types,
+            auth_method: spec.auth_method,
+            scopes: spec.scopes.into_iter().map(str::to_owned).collect(),
+            subject_type: spec.subject_type,
+            sector: spec.sector,
+            id_token_alg: spec.alg,
+            jwks: spec.jwks,
+        };
+        let (c, secret) = clients::register(&self.state.db, None, cfg, tongban::domain::time::now()).await.expect("register client");
+        TestClient { id: c.id, secret, redirect_uri }
+    }
+
+    /// A citizen with the test password; returns (account id, resident id number, email).
+    pub async fn citizen(&self, name: &str) -> (String, String, String) {
+        let id_number = resident_id();
+        let email = format!("{}@example.cn", id_number.to_lowercase());
+        let reg = tongban::identity::accounts::Registration {
+            name: name.into(),
+            id_kind: "resident".into(),
+            id_number: id_number.clone(),
+            email: email.clone(),
+            phone: String::new(),
+            password: PASSWORD.into(),
+        };
+        let id = tongban::identity::accounts::register(&self.state, &reg, 1, tongban::domain::time::now()).await.expect("register citizen");
+        (id, id_number, email)
+    }
+
+    pub async fn enterprise(&self, uscc: &str, name: &str, rep: &str) -> String {
+        tongban::identity::enterprises::create(&self.state, uscc, name, rep, tongban::domain::time::now()).await.expect("enterprise").id
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+    }
+
+    pub fn driver(&self) -> Driver {
+        Driver { http: reqwest::Client::builder().redirect(Policy::none()).cookie_store(true).build().unwrap(), base: self.addr.clone() }
+    }
+
+    /// POST a form to an endpoint with optional HTTP Basic client credentials.
+    pub async fn post_form(&self, path: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> (u16, Value) {
+        let mut rb = self.http().post(format!("{}{path}", self.addr)).form(form);
+        if let Some((id, secret)) = basic {
+            rb = rb.basic_auth(id, Some(secret));
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Extract `<input ... name="NAME" value="...">` from a page.
+pub fn form_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].replace("&amp;", "&"))
+}
+
+/// A cookie-keeping HTTP client that walks the pages as a person would.
+pub struct Driver {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+/// Where a walk through the pages ended.
+#[derive(Debug)]
+pub enum Landing {
+    /// Redirected to the client with these query parameters.
+    Client(String, Vec<(String, String)>),
+    /// Stopped at one of our pages (path, status, body).
+    Page(String, u16, String),
+}
+
+impl Landing {
+    pub fn param(&self, k: &str) -> Option<String> {
+        match self {
+            Landing::Client(_, q) => q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+            Landing::Page(..) => None,
+        }
+    }
+    pub fn code(&self) -> String {
+        self.param("code").unwrap_or_else(|| panic!("no code in {self:?}"))
+    }
+}
+
+impl Driver {
+    fn abs(&self, loc: &str) -> String {
+        if loc.starts_with('/') { format!("{}{loc}", self.base) } else { loc.to_owned() }
+    }
+
+    /// GET `url` and follow redirects while they stay on our pages and need no input.
+    pub async fn get(&self, url: &str) -> Landing {
+        let mut url = self.abs(url);
+        for _ in 0..10 {
+            if !url.starts_with(&self.base) {
+                let u = url::Url::parse(&url).unwrap();
+                let q = u.query_pairs().into_owned().collect();
+                return Landing::Client(url, q);
+            }
+            let r = self.http.get(&url).send().await.unwrap();
+            if r.status().is_redirection() {
+                url = self.abs(r.headers()["location"].to_str().unwrap());
+                continue;
+            }
+            let path = url::Url::parse(&url).unwrap().path().to_owned();
+            return Landing::Page(path, r.status().as_u16(), r.text().await.unwrap());
+        }
+        panic!("redirect loop at {url}");
+    }
+
+    /// POST a form from the page `html` (its csrf and req are taken from it) and follow on.
+    pub async fn submit(&self, action: &str, html: &str, fields: &[(&str, &str)]) -> Landing {
+        let mut form: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        form.push(("csrf".into(), form_value(html, "csrf").unwrap_or_default()));
+        if let Some(req) = form_value(html, "req") {
+            form.push(("req".into(), req));
+        }
+        let r = self.http.post(self.abs(action)).form(&form).send().await.unwrap();
+        if r.status().is_redirection() {
+            return self.get(r.headers()["location"].to_str().unwrap()).await;
+        }
+        let status = r.status().as_u16();
+        Landing::Page(action.to_owned(), status, r.text().await.unwrap())
+    }
+
+    /// Continue from a page already shown (`html` at `path`) with the same rules as [`Driver::authorize`].
+    pub async fn authorize_from(&self, html: &str, path: &str, acting_for: &str) -> Landing {
+        let first = match path {
+            "/select" => self.submit("/select", html, &[("acting_for", acting_for)]).await,
+            "/consent" => self.submit("/consent", html, &[("decision", "allow")]).await,
+            _ => panic!("unexpected page {path}"),
+        };
+        match &first {
+            Landing::Page(p, 200, html) if p == "/consent" => self.submit("/consent", html, &[("decision", "allow")]).await,
+            _ => first,
+        }
+    }
+
+    /// Start at an authorization URL and go through login (if asked), the enterprise choice (`acting_for`:
+    /// "" for oneself) and consent (allowed), until the client is redirected to.
+    pub async fn authorize(&self, auth_url: &str, username: &str, acting_for: &str) -> Landing {
+        let mut landing = self.get(auth_url).await;
+        for _ in 0..5 {
+            landing = match &landing {
+                Landing::Page(p, 200, html) if p == "/login" => {
+                    self.submit("/login", html, &[("username", username), ("password", PASSWORD)]).await
+                }
+                Landing::Page(p, 200, html) if p == "/select" => self.submit("/select", html, &[("acting_for", acting_for)]).await,
+                Landing::Page(p, 200, html) if p == "/consent" => self.submit("/consent", html, &[("decision", "allow")]).await,
+                _ => return landing,
+            };
+        }
+        landing
+    }
+}
+
+/// A plain authorization URL for `client` with PKCE; returns (url, verifier).
+pub fn auth_url(app: &TestApp, client: &TestClient, scope: &str, extra: &[(&str, &str)]) -> (String, String) {
+    let verifier = tongban::crypto::random_token();
+    let challenge = tongban::crypto::b64url(tongban::crypto::sha256(verifier.as_bytes()));
+    let mut u = url::Url::parse(&format!("{}/authorize", app.addr)).unwrap();
+    u.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client.id)
+        .append_pair("redirect_uri", &client.redirect_uri)
+        .append_pair("scope", scope)
+        .append_pair("state", "st-1")
+        .append_pair("nonce", "n-1")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        u.query_pairs_mut().append_pair(k, v);
+    }
+    (u.to_string(), verifier)
+}
+
+/// Exchange a code at the token endpoint with client_secret_basic.
+pub async fn exchange(app: &TestApp, client: &TestClient, code: &str, verifier: &str) -> (u16, Value) {
+    app.post_form(
+        "/token",
+        Some((&client.id, client.secret.as_deref().unwrap_or(""))),
+        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", &client.redirect_uri), ("code_verifier", verifier)],
+    )
+    .await
+}
+
+/// The payload of a JWT, unverified (the tests that need verification use real verifiers).
+pub fn claims(jwt: &str) -> Value {
+    let p = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&tongban::crypto::b64url_decode(p).unwrap()).unwrap()
+}

@@ -1,0 +1,12 @@
+//! One integration test binary (fast to link). Every test starts its own server on port 0 with a fresh
+//! database; `TONGBAN_TEST_DATABASE=postgres` runs the same suite against PostgreSQL.
+
+mod helpers;
+
+mod enterprise;
+mod negative;
+mod oidc_rp;
+mod pairwise;
+mod portal;
+mod browser;
+mod sso_browser;
