@@ -17,7 +17,11 @@ use crate::startup::{self, Server};
 use crate::state::AppState;
 
 #[derive(Parser)]
-#[command(name = "tongban", version, about = "Unified identity and electronic licence service")]
+#[command(
+    name = "tongban",
+    version,
+    about = "Unified identity and electronic licence service"
+)]
 struct Cli {
     /// TOML configuration file; `TONGBAN_*` environment variables override it.
     #[arg(long, global = true, env = "TONGBAN_CONFIG")]
@@ -48,7 +52,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ClientCmd {
-    Add(ClientAdd),
+    Add(Box<ClientAdd>),
     List,
     Show { client_id: String },
     Remove { client_id: String },
@@ -153,9 +157,12 @@ pub fn main() -> ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("TONGBAN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_env("TONGBAN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let json = std::env::var("TONGBAN_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         b.json().init();
     } else {
@@ -164,7 +171,11 @@ fn init_tracing() {
 }
 
 async fn offline_state(config: Config) -> anyhow::Result<AppState> {
-    let issuer = if config.issuer.is_empty() { format!("http://{}", config.listen) } else { config.issuer.clone() };
+    let issuer = if config.issuer.is_empty() {
+        format!("http://{}", config.listen)
+    } else {
+        config.issuer.clone()
+    };
     startup::build_state(config, issuer).await
 }
 
@@ -178,7 +189,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let server = Server::bind(config).await?;
             tracing::info!(address = %server.addr, issuer = %server.state.issuer, "tongban is listening");
-            println!("tongban is listening on http://{} (issuer {})", server.addr, server.state.issuer);
+            println!(
+                "tongban is listening on http://{} (issuer {})",
+                server.addr, server.state.issuer
+            );
             server.run(startup::shutdown_signal()).await
         }
         Command::Init => {
@@ -188,10 +202,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Client(cmd) => client(config, cmd).await,
         Command::Account(cmd) => account(config, cmd).await,
-        Command::Enterprise(EnterpriseCmd::Add { uscc, name, legal_representative }) => {
+        Command::Enterprise(EnterpriseCmd::Add {
+            uscc,
+            name,
+            legal_representative,
+        }) => {
             let state = offline_state(config).await?;
-            let rep = accounts::find_by_identifier(&state, &legal_representative).await?.context("no such legal representative")?;
-            let e = enterprises::create(&state, &uscc, &name, &rep.id, now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let rep = accounts::find_by_identifier(&state, &legal_representative)
+                .await?
+                .context("no such legal representative")?;
+            let e = enterprises::create(&state, &uscc, &name, &rep.id, now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(json!({ "id": e.id, "uscc": e.uscc, "name": e.name }));
             Ok(())
         }
@@ -208,8 +230,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn parse_list<T>(items: &[String], f: impl Fn(&str) -> Option<T>, what: &str) -> anyhow::Result<Vec<T>> {
-    items.iter().map(|i| f(i).with_context(|| format!("unknown {what} {i:?}"))).collect()
+fn parse_list<T>(
+    items: &[String],
+    f: impl Fn(&str) -> Option<T>,
+    what: &str,
+) -> anyhow::Result<Vec<T>> {
+    items
+        .iter()
+        .map(|i| f(i).with_context(|| format!("unknown {what} {i:?}")))
+        .collect()
 }
 
 async fn client(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
@@ -217,7 +246,10 @@ async fn client(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
     match cmd {
         ClientCmd::Add(a) => {
             let jwks = match &a.jwks {
-                Some(p) => Some(serde_json::from_slice(&std::fs::read(p)?).context("the JWK Set file is not JSON")?),
+                Some(p) => Some(
+                    serde_json::from_slice(&std::fs::read(p)?)
+                        .context("the JWK Set file is not JSON")?,
+                ),
                 None => None,
             };
             let cfg = ClientConfig {
@@ -234,22 +266,34 @@ async fn client(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
                     s => anyhow::bail!("unknown subject type {s:?}"),
                 },
                 sector: a.sector,
-                id_token_alg: SigningAlg::parse(&a.id_token_alg).context("id token algorithm must be ES256 or RS256")?,
+                id_token_alg: SigningAlg::parse(&a.id_token_alg)
+                    .context("id token algorithm must be ES256 or RS256")?,
                 jwks,
             };
-            let (c, secret) = clients::register(&state.db, a.id, cfg, now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (c, secret) = clients::register(&state.db, a.id, cfg, now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(json!({ "client_id": c.id, "client_secret": secret, "config": c.config }));
         }
         ClientCmd::List => {
-            let list: Vec<_> = clients::list(&state.db).await?.into_iter().map(|c| json!({ "client_id": c.id, "name": c.config.name })).collect();
+            let list: Vec<_> = clients::list(&state.db)
+                .await?
+                .into_iter()
+                .map(|c| json!({ "client_id": c.id, "name": c.config.name }))
+                .collect();
             print(json!(list));
         }
         ClientCmd::Show { client_id } => {
-            let c = clients::get(&state, &client_id).await?.context("no such client")?;
+            let c = clients::get(&state, &client_id)
+                .await?
+                .context("no such client")?;
             print(json!({ "client_id": c.id, "config": c.config }));
         }
         ClientCmd::Remove { client_id } => {
-            anyhow::ensure!(crate::storage::clients::remove(&state.db, &client_id).await?, "no such client");
+            anyhow::ensure!(
+                crate::storage::clients::remove(&state.db, &client_id).await?,
+                "no such client"
+            );
             print(json!({ "removed": client_id }));
         }
     }
@@ -259,25 +303,54 @@ async fn client(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
 async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<()> {
     let state = offline_state(config).await?;
     match cmd {
-        AccountCmd::Add { name, id_kind, id_number, email, phone, verified } => {
+        AccountCmd::Add {
+            name,
+            id_kind,
+            id_number,
+            email,
+            phone,
+            verified,
+        } => {
             let mut password = String::new();
-            std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
-            let reg = accounts::Registration { name, id_kind, id_number, email, phone, password: password.trim_end_matches(['\r', '\n']).to_owned() };
-            let id = accounts::register(&state, &reg, if verified { 3 } else { 1 }, now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let reg = accounts::Registration {
+                name,
+                id_kind,
+                id_number,
+                email,
+                phone,
+                password: password.trim_end_matches(['\r', '\n']).to_owned(),
+            };
+            let id = accounts::register(&state, &reg, if verified { 3 } else { 1 }, now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(json!({ "id": id }));
         }
         AccountCmd::Show { identifier } => {
-            let a = accounts::find_by_identifier(&state, &identifier).await?.context("no such account")?;
+            let a = accounts::find_by_identifier(&state, &identifier)
+                .await?
+                .context("no such account")?;
             let masked = accounts::id_number(&state, &a).map(|n| accounts::mask(&n));
-            print(json!({ "id": a.id, "name": a.name, "id_kind": a.id_kind, "id_number": masked, "email": a.email, "phone": a.phone, "loa": a.loa, "disabled": a.disabled_at.is_some() }));
+            print(
+                json!({ "id": a.id, "name": a.name, "id_kind": a.id_kind, "id_number": masked, "email": a.email, "phone": a.phone, "loa": a.loa, "disabled": a.disabled_at.is_some() }),
+            );
         }
         AccountCmd::Disable { identifier } => {
-            let a = accounts::find_by_identifier(&state, &identifier).await?.context("no such account")?;
+            let a = accounts::find_by_identifier(&state, &identifier)
+                .await?
+                .context("no such account")?;
             let t = now();
             let mut tx = state.db.begin().await?;
             crate::storage::accounts::set_disabled(&mut tx, &a.id, Some(t), t).await?;
             tx.commit().await?;
-            let sessions: Vec<String> = crate::storage::sessions::active_for_account(&state.db, &a.id, t).await?.into_iter().map(|s| s.id).collect();
+            let sessions: Vec<String> =
+                crate::storage::sessions::active_for_account(&state.db, &a.id, t)
+                    .await?
+                    .into_iter()
+                    .map(|s| s.id)
+                    .collect();
             crate::oidc::logout::end_sessions(&state, &sessions, t).await?;
             print(json!({ "disabled": a.id, "sessions_ended": sessions.len() }));
         }

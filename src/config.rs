@@ -68,7 +68,10 @@ impl Default for Config {
 
 impl Config {
     /// Defaults, then the file (if any), then `TONGBAN_*` variables from `env`.
-    pub fn load(file: Option<&std::path::Path>, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Self> {
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
         let mut table = match file {
             Some(p) => std::fs::read_to_string(p)
                 .with_context(|| format!("reading {}", p.display()))?
@@ -77,15 +80,26 @@ impl Config {
             None => toml::Table::new(),
         };
         for (k, v) in env {
-            let Some(key) = k.strip_prefix("TONGBAN_") else { continue };
+            let Some(key) = k.strip_prefix("TONGBAN_") else {
+                continue;
+            };
             let key = key.to_ascii_lowercase();
             // Numbers stay numbers so serde sees the right type; everything else is a string.
-            let value = v.parse::<i64>().map(toml::Value::Integer).unwrap_or(toml::Value::String(v));
+            let value = v
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .unwrap_or(toml::Value::String(v));
             table.insert(key, value);
         }
         let cfg: Config = table.try_into().context("invalid configuration")?;
-        anyhow::ensure!(cfg.code_ttl > 0 && cfg.code_ttl <= 60, "code_ttl must be 1 to 60 seconds");
-        anyhow::ensure!(cfg.access_token_ttl > 0 && cfg.id_token_ttl > 0, "token lifetimes must be positive");
+        anyhow::ensure!(
+            cfg.code_ttl > 0 && cfg.code_ttl <= 60,
+            "code_ttl must be 1 to 60 seconds"
+        );
+        anyhow::ensure!(
+            cfg.access_token_ttl > 0 && cfg.id_token_ttl > 0,
+            "token lifetimes must be positive"
+        );
         Ok(cfg)
     }
 

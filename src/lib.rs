@@ -9,6 +9,8 @@
 //! - [`domain`]: identifiers (GB 11643, GB 32100) and time;
 //! - [`config`], [`state`], [`startup`], [`cli`]: wiring.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -30,10 +30,15 @@ pub async fn open(config: &Config) -> anyhow::Result<(Db, Arc<KeyDir>)> {
 
 pub async fn build_state(config: Config, issuer: String) -> anyhow::Result<AppState> {
     let (db, keys) = open(&config).await?;
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let passwords = PasswordHasherPool::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, cores)?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let passwords =
+        PasswordHasherPool::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, cores)?;
     let state = AppState::new(config, issuer, db, keys, passwords)?;
-    state.deny.replace(storage::grants::denied_since(&state.db, now()).await?);
+    state
+        .deny
+        .replace(storage::grants::denied_since(&state.db, now()).await?);
     Ok(state)
 }
 
@@ -47,17 +52,32 @@ pub struct Server {
 impl Server {
     /// Bind `config.listen`; the issuer defaults to `http://<bound address>`.
     pub async fn bind(config: Config) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
-        let issuer = if config.issuer.is_empty() { format!("http://{addr}") } else { config.issuer.trim_end_matches('/').to_owned() };
+        let issuer = if config.issuer.is_empty() {
+            format!("http://{addr}")
+        } else {
+            config.issuer.trim_end_matches('/').to_owned()
+        };
         let state = build_state(config, issuer).await?;
-        Ok(Self { listener, addr, state })
+        Ok(Self {
+            listener,
+            addr,
+            state,
+        })
     }
 
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         spawn_background(self.state.clone());
         let app = crate::http::app(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
         Ok(())
     }
 }
@@ -102,7 +122,8 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -52,7 +52,13 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, issuer: String, db: Db, keys: Arc<KeyDir>, passwords: PasswordHasherPool) -> anyhow::Result<Self> {
+    pub fn new(
+        config: Config,
+        issuer: String,
+        db: Db,
+        keys: Arc<KeyDir>,
+        passwords: PasswordHasherPool,
+    ) -> anyhow::Result<Self> {
         let throttle = Throttle::new(
             config.login_max_failures,
             config.login_max_failures_per_address,
@@ -63,14 +69,23 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self(Arc::new(Inner {
-            clients: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
+            clients: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
             verified: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(config.access_token_ttl.max(1) as u64))
                 .build(),
             deny: DenyList::default(),
-            userinfo: Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(60)).build(),
-            assertion_jtis: Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(600)).build(),
+            userinfo: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            assertion_jtis: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(600))
+                .build(),
             throttle,
             pages: Pages::load()?,
             http,

@@ -27,7 +27,12 @@ pub enum JwtError {
 }
 
 /// Sign `claims` with the store's active key for `alg`, with the given `typ` header.
-pub fn sign<C: Serialize>(keys: &KeyStore, alg: SigningAlg, typ: &str, claims: &C) -> Result<String, JwtError> {
+pub fn sign<C: Serialize>(
+    keys: &KeyStore,
+    alg: SigningAlg,
+    typ: &str,
+    claims: &C,
+) -> Result<String, JwtError> {
     let key = keys.active(alg).ok_or(JwtError::Signing)?;
     let header = serde_json::json!({"alg": alg.as_str(), "typ": typ, "kid": key.kid});
     let payload = serde_json::to_vec(claims).map_err(|_| JwtError::Signing)?;
@@ -66,10 +71,23 @@ pub fn parse(token: &str) -> Result<Parsed<'_>, JwtError> {
 }
 
 /// Verify a JWT we issued: known `kid`, matching `alg`, valid signature, expected `typ`, not expired at `now`.
-pub fn verify<C: DeserializeOwned>(keys: &KeyStore, token: &str, typ: &str, now: i64) -> Result<C, JwtError> {
+pub fn verify<C: DeserializeOwned>(
+    keys: &KeyStore,
+    token: &str,
+    typ: &str,
+    now: i64,
+) -> Result<C, JwtError> {
     let parsed = parse(token)?;
-    let kid = parsed.header.get("kid").and_then(Value::as_str).ok_or(JwtError::UnknownKey)?;
-    let alg = parsed.header.get("alg").and_then(Value::as_str).ok_or(JwtError::Malformed)?;
+    let kid = parsed
+        .header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or(JwtError::UnknownKey)?;
+    let alg = parsed
+        .header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(JwtError::Malformed)?;
     if parsed.header.get("typ").and_then(Value::as_str) != Some(typ) {
         return Err(JwtError::WrongType);
     }

@@ -12,8 +12,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ring::rand::SystemRandom;
 use ring::signature::{
-    EcdsaKeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
-    ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
+    EcdsaKeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_2048_8192_SHA256,
+    RSA_PKCS1_SHA256,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -102,20 +103,32 @@ impl SigningKey {
                 (Private::Ec(kp), public, vec![])
             }
             SigningAlg::RS256 => {
-                let kp = RsaKeyPair::from_pkcs8(der).map_err(|e| anyhow::anyhow!("RS256 key {kid}: {e}"))?;
+                let kp = RsaKeyPair::from_pkcs8(der)
+                    .map_err(|e| anyhow::anyhow!("RS256 key {kid}: {e}"))?;
                 let c = RsaPublicKeyComponents::<Vec<u8>>::from(kp.public());
                 (Private::Rsa(kp), c.n, c.e)
             }
         };
-        Ok(Self { kid, alg, private, public, rsa_e, rng })
+        Ok(Self {
+            kid,
+            alg,
+            private,
+            public,
+            rsa_e,
+            rng,
+        })
     }
 
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyUnusable> {
         match &self.private {
-            Private::Ec(kp) => kp.sign(&self.rng, msg).map(|s| s.as_ref().to_vec()).map_err(|_| KeyUnusable),
+            Private::Ec(kp) => kp
+                .sign(&self.rng, msg)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| KeyUnusable),
             Private::Rsa(kp) => {
                 let mut sig = vec![0; kp.public().modulus_len()];
-                kp.sign(&RSA_PKCS1_SHA256, &self.rng, msg, &mut sig).map_err(|_| KeyUnusable)?;
+                kp.sign(&RSA_PKCS1_SHA256, &self.rng, msg, &mut sig)
+                    .map_err(|_| KeyUnusable)?;
                 Ok(sig)
             }
         }
@@ -123,9 +136,14 @@ impl SigningKey {
 
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), KeyUnusable> {
         match self.alg {
-            SigningAlg::ES256 => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.public).verify(msg, sig),
-            SigningAlg::RS256 => RsaPublicKeyComponents { n: &self.public, e: &self.rsa_e }
-                .verify(&RSA_PKCS1_2048_8192_SHA256, msg, sig),
+            SigningAlg::ES256 => {
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.public).verify(msg, sig)
+            }
+            SigningAlg::RS256 => RsaPublicKeyComponents {
+                n: &self.public,
+                e: &self.rsa_e,
+            }
+            .verify(&RSA_PKCS1_2048_8192_SHA256, msg, sig),
         }
         .map_err(|_| KeyUnusable)
     }
@@ -198,7 +216,9 @@ fn write_secret(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     opts.mode(0o600);
-    let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut f = opts
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
     f.write_all(contents)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
@@ -207,9 +227,11 @@ fn write_secret(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 
 fn generate(alg: SigningAlg) -> anyhow::Result<Vec<u8>> {
     match alg {
-        SigningAlg::ES256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .map(|d| d.as_ref().to_vec())
-            .map_err(|_| anyhow::anyhow!("ES256 key generation failed")),
+        SigningAlg::ES256 => {
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map(|d| d.as_ref().to_vec())
+                .map_err(|_| anyhow::anyhow!("ES256 key generation failed"))
+        }
         // ring cannot generate RSA keys; josekit (OpenSSL) can.
         SigningAlg::RS256 => josekit::jws::RS256
             .generate_key_pair(2048)
@@ -222,11 +244,15 @@ impl KeyDir {
     /// Open `dir`, creating data keys and a first key set (an active and a next key per algorithm) if
     /// there are none. Returns the directory and whether it was created now.
     pub fn open_or_init(dir: &Path, now: i64) -> anyhow::Result<(Self, bool)> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating key directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating key directory {}", dir.display()))?;
         let data_path = dir.join("data-keys.json");
         let created = !data_path.exists();
         if created {
-            write_secret(&data_path, serde_json::to_string_pretty(&DataKeysFile::generate())?.as_bytes())?;
+            write_secret(
+                &data_path,
+                serde_json::to_string_pretty(&DataKeysFile::generate())?.as_bytes(),
+            )?;
         }
         let data_file: DataKeysFile = serde_json::from_slice(&std::fs::read(&data_path)?)
             .with_context(|| format!("reading {}", data_path.display()))?;
@@ -241,11 +267,21 @@ impl KeyDir {
             save_manifest(dir, &m)?;
         }
         let store = load(dir)?;
-        Ok((Self { dir: dir.to_owned(), store: RwLock::new(Arc::new(store)), data }, created))
+        Ok((
+            Self {
+                dir: dir.to_owned(),
+                store: RwLock::new(Arc::new(store)),
+                data,
+            },
+            created,
+        ))
     }
 
     pub fn current(&self) -> Arc<KeyStore> {
-        self.store.read().map(|g| g.clone()).unwrap_or_else(|e| e.into_inner().clone())
+        self.store
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     pub fn data(&self) -> &DataKeys {
@@ -263,14 +299,18 @@ impl KeyDir {
     }
 
     pub fn manifest_modified(&self) -> Option<std::time::SystemTime> {
-        std::fs::metadata(self.dir.join("keyset.json")).and_then(|m| m.modified()).ok()
+        std::fs::metadata(self.dir.join("keyset.json"))
+            .and_then(|m| m.modified())
+            .ok()
     }
 
     /// Rotate every algorithm: `next` starts signing, `active` retires, a new `next` is published.
     /// Retired keys older than `keep_retired_secs` (the longest token lifetime) are dropped.
     pub fn rotate(&self, now: i64, keep_retired_secs: i64) -> anyhow::Result<Vec<KeyEntry>> {
         let mut m = read_manifest(&self.dir)?;
-        m.keys.retain(|k| !(k.state == KeyState::Retired && k.retired_at.unwrap_or(0) + keep_retired_secs < now));
+        m.keys.retain(|k| {
+            !(k.state == KeyState::Retired && k.retired_at.unwrap_or(0) + keep_retired_secs < now)
+        });
         for k in &mut m.keys {
             match k.state {
                 KeyState::Active => {
@@ -305,9 +345,19 @@ impl KeyDir {
 
 fn new_key(dir: &Path, alg: SigningAlg, state: KeyState, now: i64) -> anyhow::Result<KeyEntry> {
     let der = generate(alg)?;
-    let kid = format!("{}-{}", alg.as_str().to_lowercase(), &super::random_id()[..12]);
+    let kid = format!(
+        "{}-{}",
+        alg.as_str().to_lowercase(),
+        &super::random_id()[..12]
+    );
     write_secret(&dir.join(format!("{kid}.pem")), pem_encode(&der).as_bytes())?;
-    Ok(KeyEntry { kid, alg, state, created_at: now, retired_at: None })
+    Ok(KeyEntry {
+        kid,
+        alg,
+        state,
+        created_at: now,
+        retired_at: None,
+    })
 }
 
 fn read_manifest(dir: &Path) -> anyhow::Result<Manifest> {
@@ -317,7 +367,10 @@ fn read_manifest(dir: &Path) -> anyhow::Result<Manifest> {
 }
 
 fn save_manifest(dir: &Path, m: &Manifest) -> anyhow::Result<()> {
-    write_secret(&dir.join("keyset.json"), serde_json::to_string_pretty(m)?.as_bytes())
+    write_secret(
+        &dir.join("keyset.json"),
+        serde_json::to_string_pretty(m)?.as_bytes(),
+    )
 }
 
 fn load(dir: &Path) -> anyhow::Result<KeyStore> {
@@ -328,7 +381,11 @@ fn load(dir: &Path) -> anyhow::Result<KeyStore> {
     for e in &m.keys {
         let pem = std::fs::read_to_string(dir.join(format!("{}.pem", e.kid)))
             .with_context(|| format!("reading key {}", e.kid))?;
-        let key = Arc::new(SigningKey::from_pkcs8(e.kid.clone(), e.alg, &pem_decode(&pem)?)?);
+        let key = Arc::new(SigningKey::from_pkcs8(
+            e.kid.clone(),
+            e.alg,
+            &pem_decode(&pem)?,
+        )?);
         published.push(key.public_jwk());
         if e.state == KeyState::Active {
             active.insert(e.alg, key.clone());
@@ -336,7 +393,16 @@ fn load(dir: &Path) -> anyhow::Result<KeyStore> {
         by_kid.insert(e.kid.clone(), key);
     }
     for alg in SigningAlg::ALL {
-        anyhow::ensure!(active.contains_key(&alg), "no active {} key in {}", alg.as_str(), dir.display());
+        anyhow::ensure!(
+            active.contains_key(&alg),
+            "no active {} key in {}",
+            alg.as_str(),
+            dir.display()
+        );
     }
-    Ok(KeyStore { active, by_kid, jwks: json!({ "keys": published }) })
+    Ok(KeyStore {
+        active,
+        by_kid,
+        jwks: json!({ "keys": published }),
+    })
 }

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
@@ -25,7 +27,9 @@ pub struct PasswordHasherPool {
 
 impl std::fmt::Debug for PasswordHasherPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasherPool").field("params", &self.params).finish()
+        f.debug_struct("PasswordHasherPool")
+            .field("params", &self.params)
+            .finish()
     }
 }
 
@@ -35,11 +39,20 @@ fn argon(params: &Params) -> Argon2<'static> {
 
 pub fn hash_blocking(params: &Params, password: &str) -> Result<String, PasswordError> {
     let salt = SaltString::generate(&mut OsRng);
-    argon(params).hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| PasswordError::Hash)
+    argon(params)
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| PasswordError::Hash)
 }
 
 pub fn verify_blocking(params: &Params, password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).map(|h| argon(params).verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
+    PasswordHash::new(phc)
+        .map(|h| {
+            argon(params)
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
 }
 
 impl PasswordHasherPool {
@@ -47,11 +60,19 @@ impl PasswordHasherPool {
     pub fn new(m_kib: u32, t: u32, p: u32, concurrency: usize) -> Result<Self, PasswordError> {
         let params = Params::new(m_kib, t, p, None).map_err(|_| PasswordError::Hash)?;
         let dummy = hash_blocking(&params, "dummy password for unknown accounts")?;
-        Ok(Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), params, dummy: Arc::new(dummy) })
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            params,
+            dummy: Arc::new(dummy),
+        })
     }
 
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Closed)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
         let params = self.params.clone();
         tokio::task::spawn_blocking(move || hash_blocking(&params, &password))
             .await
@@ -60,8 +81,16 @@ impl PasswordHasherPool {
 
     /// Verify against `phc`, or against the dummy hash when the account is unknown (`None`): the
     /// answer is then always `false`, after the same work.
-    pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Closed)?;
+    pub async fn verify(
+        &self,
+        password: String,
+        phc: Option<String>,
+    ) -> Result<bool, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
         let params = self.params.clone();
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy.as_ref().clone());
@@ -91,13 +120,24 @@ pub fn check_policy(password: &str, identifiers: &[&str]) -> Result<(), &'static
     if classes.iter().filter(|c| **c).count() < 2 {
         return Err("password_too_simple");
     }
-    const COMMON: [&str; 8] =
-        ["1234567890", "password12", "qwertyuiop", "1q2w3e4r5t", "a123456789", "woaini1314", "iloveyou12", "abc1234567"];
+    const COMMON: [&str; 8] = [
+        "1234567890",
+        "password12",
+        "qwertyuiop",
+        "1q2w3e4r5t",
+        "a123456789",
+        "woaini1314",
+        "iloveyou12",
+        "abc1234567",
+    ];
     let lower = password.to_lowercase();
     if COMMON.iter().any(|c| lower.contains(c)) {
         return Err("password_too_common");
     }
-    if identifiers.iter().any(|i| i.len() >= 4 && lower.contains(&i.to_lowercase())) {
+    if identifiers
+        .iter()
+        .any(|i| i.len() >= 4 && lower.contains(&i.to_lowercase()))
+    {
         return Err("password_contains_identifier");
     }
     Ok(())

@@ -40,7 +40,9 @@ pub enum PiiError {
 }
 
 fn key32(s: &str) -> Result<[u8; 32], PiiError> {
-    b64url_decode(s).and_then(|v| v.try_into().ok()).ok_or(PiiError::BadKey)
+    b64url_decode(s)
+        .and_then(|v| v.try_into().ok())
+        .ok_or(PiiError::BadKey)
 }
 
 impl DataKeysFile {
@@ -50,13 +52,19 @@ impl DataKeysFile {
             rand::rngs::OsRng.fill_bytes(&mut b);
             b64url(b)
         };
-        Self { pii_aes256gcm: g(), blind_index_hmac: g(), pairwise_hmac: g(), csrf_hmac: g() }
+        Self {
+            pii_aes256gcm: g(),
+            blind_index_hmac: g(),
+            pairwise_hmac: g(),
+            csrf_hmac: g(),
+        }
     }
 }
 
 impl DataKeys {
     pub fn from_file(f: &DataKeysFile) -> Result<Self, PiiError> {
-        let pii = UnboundKey::new(&AES_256_GCM, &key32(&f.pii_aes256gcm)?).map_err(|_| PiiError::BadKey)?;
+        let pii = UnboundKey::new(&AES_256_GCM, &key32(&f.pii_aes256gcm)?)
+            .map_err(|_| PiiError::BadKey)?;
         Ok(Self {
             pii: LessSafeKey::new(pii),
             blind_index: key32(&f.blind_index_hmac)?,
@@ -89,7 +97,10 @@ impl DataKeys {
         let (n, ct) = sealed.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(n).map_err(|_| PiiError::Open)?;
         let mut buf = ct.to_vec();
-        let pt = self.pii.open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf).map_err(|_| PiiError::Open)?;
+        let pt = self
+            .pii
+            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf)
+            .map_err(|_| PiiError::Open)?;
         String::from_utf8(pt.to_vec()).map_err(|_| PiiError::Open)
     }
 

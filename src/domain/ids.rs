@@ -5,7 +5,9 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("a resident identity number has 18 characters: 17 digits and a check character (0-9 or X)")]
+    #[error(
+        "a resident identity number has 18 characters: 17 digits and a check character (0-9 or X)"
+    )]
     ResidentIdFormat,
     #[error("the resident identity number's check character does not match")]
     ResidentIdCheck,
@@ -55,7 +57,11 @@ impl ResidentId {
     /// ISO 7064 MOD 11-2 over the first 17 digits.
     pub fn check_char(first17: &[u8]) -> u8 {
         const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-        let sum: u32 = first17.iter().zip(W).map(|(d, w)| u32::from(d - b'0') * w).sum();
+        let sum: u32 = first17
+            .iter()
+            .zip(W)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
         b"10X98765432"[(sum % 11) as usize]
     }
 
@@ -67,7 +73,12 @@ impl ResidentId {
 /// Never print a national number by accident: `Debug` masks all but the region and check character.
 impl fmt::Debug for ResidentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ResidentId({}************{})", &self.0[..2], &self.0[14..])
+        write!(
+            f,
+            "ResidentId({}************{})",
+            &self.0[..2],
+            &self.0[14..]
+        )
     }
 }
 
@@ -115,7 +126,8 @@ impl IdDocument {
                 let n = number.trim().to_ascii_uppercase();
                 let ok = (5..=32).contains(&n.len())
                     && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
-                ok.then(|| Self::Other { kind, number: n }).ok_or(IdError::DocumentFormat)
+                ok.then_some(Self::Other { kind, number: n })
+                    .ok_or(IdError::DocumentFormat)
             }
         }
     }
@@ -164,7 +176,9 @@ impl Uscc {
 
     /// Weighted sum modulo 31 over the first 17 characters (GB 32100-2015, 5.3).
     pub fn check_char(first17: &[u8]) -> Option<u8> {
-        const W: [usize; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+        const W: [usize; 17] = [
+            1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+        ];
         let mut sum = 0;
         for (c, w) in first17.iter().zip(W) {
             sum += USCC_ALPHABET.iter().position(|a| a == c)? * w;
@@ -192,13 +206,25 @@ mod tests {
         // GB 11643-1999 annex example and commonly published samples.
         assert!(ResidentId::parse("11010519491231002X").is_ok());
         assert!(ResidentId::parse("440524188001010014").is_ok());
-        assert!(ResidentId::parse("11010519491231002x").is_ok(), "lower-case x is accepted");
-        assert_eq!(ResidentId::parse("110105194912310021"), Err(IdError::ResidentIdCheck));
-        assert_eq!(ResidentId::parse("1101051949123100"), Err(IdError::ResidentIdFormat));
+        assert!(
+            ResidentId::parse("11010519491231002x").is_ok(),
+            "lower-case x is accepted"
+        );
+        assert_eq!(
+            ResidentId::parse("110105194912310021"),
+            Err(IdError::ResidentIdCheck)
+        );
+        assert_eq!(
+            ResidentId::parse("1101051949123100"),
+            Err(IdError::ResidentIdFormat)
+        );
         // 1949-02-30 does not exist; check digit recomputed so only the date is wrong.
         let mut s = b"11010519490230002".to_vec();
         s.push(ResidentId::check_char(&s));
-        assert_eq!(ResidentId::parse(std::str::from_utf8(&s).unwrap()), Err(IdError::ResidentIdBirthDate));
+        assert_eq!(
+            ResidentId::parse(std::str::from_utf8(&s).unwrap()),
+            Err(IdError::ResidentIdBirthDate)
+        );
     }
 
     #[test]
@@ -214,7 +240,11 @@ mod tests {
         assert!(Uscc::parse("91110000802100433B").is_ok());
         assert!(Uscc::parse("9144030071526726XG").is_ok());
         assert_eq!(Uscc::parse("91350100M000100Y44"), Err(IdError::UsccCheck));
-        assert_eq!(Uscc::parse("91350100M000100YI3"), Err(IdError::UsccFormat), "I is not in the alphabet");
+        assert_eq!(
+            Uscc::parse("91350100M000100YI3"),
+            Err(IdError::UsccFormat),
+            "I is not in the alphabet"
+        );
     }
 
     #[test]

@@ -12,14 +12,21 @@ impl IntoResponse for OAuthError {
         let status = StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
         let mut resp = (
             status,
-            [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
-            axum::Json(json!({ "error": self.code.as_str(), "error_description": self.description })),
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
+            axum::Json(
+                json!({ "error": self.code.as_str(), "error_description": self.description }),
+            ),
         )
             .into_response();
         let challenge = match self.code {
-            ErrorCode::InvalidToken | ErrorCode::InsufficientScope => {
-                Some(format!("Bearer error=\"{}\", error_description=\"{}\"", self.code.as_str(), self.description.replace('"', "'")))
-            }
+            ErrorCode::InvalidToken | ErrorCode::InsufficientScope => Some(format!(
+                "Bearer error=\"{}\", error_description=\"{}\"",
+                self.code.as_str(),
+                self.description.replace('"', "'")
+            )),
             ErrorCode::InvalidClient => Some("Basic realm=\"tongban\"".to_owned()),
             _ => None,
         };
@@ -40,15 +47,35 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, kind, title, detail: detail.into() }
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+        }
     }
     pub fn bad_request(kind: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, kind, "The request is invalid", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            kind,
+            "The request is invalid",
+            detail,
+        )
     }
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the server could not complete the request")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server could not complete the request",
+        )
     }
 }
 
@@ -60,6 +87,11 @@ impl IntoResponse for ApiError {
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
-        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response()
     }
 }

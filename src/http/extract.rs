@@ -18,7 +18,10 @@ pub fn parse_form_strict(body: &[u8]) -> Result<Params, OAuthError> {
         let mut it = pair.splitn(2, |b| *b == b'=');
         let (k, v) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
         let decode = |s: &[u8]| -> Result<String, OAuthError> {
-            let plus: Vec<u8> = s.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+            let plus: Vec<u8> = s
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
             String::from_utf8(percent_decode(&plus).collect()).map_err(|_| bad())
         };
         out.push((decode(k)?, decode(v)?));
@@ -36,28 +39,58 @@ impl<S: Send + Sync> FromRequest<S> for OAuthParams {
         if req.method() == Method::GET {
             return parse_form_strict(req.uri().query().unwrap_or("").as_bytes()).map(Self);
         }
-        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        {
+            return Err(OAuthError::invalid_request(
+                "the body must be application/x-www-form-urlencoded",
+            ));
         }
         let body = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|_| OAuthError::invalid_request("the request body is too large or unreadable"))?;
+            .map_err(|_| {
+                OAuthError::invalid_request("the request body is too large or unreadable")
+            })?;
         parse_form_strict(&body).map(Self)
     }
 }
 
 /// The client credentials a token, introspection or revocation request presents.
 pub fn credentials(parts: &axum::http::HeaderMap, p: &Params) -> Result<Credentials, OAuthError> {
-    let basic = match parts.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    let basic = match parts
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
-            let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, h[6..].trim())
-                .map_err(|_| OAuthError::invalid_client("the Basic credentials are not base64"))?;
-            let raw = String::from_utf8(raw).map_err(|_| OAuthError::invalid_client("the Basic credentials are not UTF-8"))?;
-            let (id, secret) = raw.split_once(':').ok_or_else(|| OAuthError::invalid_client("the Basic credentials lack a colon"))?;
+            let raw = base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                h[6..].trim(),
+            )
+            .map_err(|_| OAuthError::invalid_client("the Basic credentials are not base64"))?;
+            let raw = String::from_utf8(raw)
+                .map_err(|_| OAuthError::invalid_client("the Basic credentials are not UTF-8"))?;
+            let (id, secret) = raw
+                .split_once(':')
+                .ok_or_else(|| OAuthError::invalid_client("the Basic credentials lack a colon"))?;
             // RFC 6749 §2.3.1: both parts are form-urlencoded.
-            let dec = |s: &str| percent_decode(s.replace('+', " ").as_bytes()).decode_utf8().map(|c| c.into_owned());
-            Some((dec(id).map_err(|_| OAuthError::invalid_client("bad client id"))?, dec(secret).map_err(|_| OAuthError::invalid_client("bad secret"))?))
+            let dec = |s: &str| {
+                percent_decode(s.replace('+', " ").as_bytes())
+                    .decode_utf8()
+                    .map(|c| c.into_owned())
+            };
+            Some((
+                dec(id).map_err(|_| OAuthError::invalid_client("bad client id"))?,
+                dec(secret).map_err(|_| OAuthError::invalid_client("bad secret"))?,
+            ))
         }
         _ => None,
     };
@@ -72,13 +105,20 @@ pub fn credentials(parts: &axum::http::HeaderMap, p: &Params) -> Result<Credenti
 
 /// The bearer token of a userinfo request: the Authorization header, or `access_token` in a form body.
 pub fn bearer(headers: &axum::http::HeaderMap, p: &Params) -> Result<String, OAuthError> {
-    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let form = p.one("access_token")?;
     match (header, form) {
-        (Some(h), None) if h.len() > 7 && h[..7].eq_ignore_ascii_case("bearer ") => Ok(h[7..].trim().to_owned()),
+        (Some(h), None) if h.len() > 7 && h[..7].eq_ignore_ascii_case("bearer ") => {
+            Ok(h[7..].trim().to_owned())
+        }
         (None, Some(t)) => Ok(t.to_owned()),
         (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the token once")),
-        _ => Err(OAuthError::new(crate::oidc::error::ErrorCode::InvalidToken, "no bearer token")),
+        _ => Err(OAuthError::new(
+            crate::oidc::error::ErrorCode::InvalidToken,
+            "no bearer token",
+        )),
     }
 }
 
@@ -102,7 +142,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
         Ok(Self(addr.unwrap_or_else(|| "unknown".into())))
     }
 }

@@ -77,5 +77,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn not_found() -> Response {
-    error::ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such resource").into_response()
+    error::ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "no such resource",
+    )
+    .into_response()
 }

@@ -12,26 +12,51 @@ use crate::oidc::error::OAuthError;
 use crate::oidc::{clients, token, tokens};
 use crate::state::AppState;
 
-const NO_STORE: [(header::HeaderName, &str); 2] = [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")];
+const NO_STORE: [(header::HeaderName, &str); 2] = [
+    (header::CACHE_CONTROL, "no-store"),
+    (header::PRAGMA, "no-cache"),
+];
 
 pub async fn discovery(State(state): State<AppState>) -> Response {
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(metadata(&state.issuer))).into_response()
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(metadata(&state.issuer)),
+    )
+        .into_response()
 }
 
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let keys = state.keys.current();
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(keys.jwks().clone())).into_response()
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(keys.jwks().clone()),
+    )
+        .into_response()
 }
 
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, OAuthParams(p): OAuthParams) -> Result<Response, OAuthError> {
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OAuthParams(p): OAuthParams,
+) -> Result<Response, OAuthError> {
     let now = now();
     let creds = credentials(&headers, &p)?;
-    let client = clients::authenticate(&state, &creds, &format!("{}{}", state.issuer, paths::TOKEN), now).await?;
+    let client = clients::authenticate(
+        &state,
+        &creds,
+        &format!("{}{}", state.issuer, paths::TOKEN),
+        now,
+    )
+    .await?;
     let body = token::exchange(&state, &client, &p, now).await?;
     Ok((NO_STORE, Json(body)).into_response())
 }
 
-pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap, OAuthParams(p): OAuthParams) -> Result<Response, OAuthError> {
+pub async fn userinfo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OAuthParams(p): OAuthParams,
+) -> Result<Response, OAuthError> {
     let now = now();
     let t = bearer(&headers, &p)?;
     let claims = tokens::verify_access(&state, &t, now)?;
@@ -39,18 +64,38 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap, OAuthPa
     Ok((NO_STORE, Json(body.as_ref().clone())).into_response())
 }
 
-pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, OAuthParams(p): OAuthParams) -> Result<Response, OAuthError> {
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OAuthParams(p): OAuthParams,
+) -> Result<Response, OAuthError> {
     let now = now();
     let creds = credentials(&headers, &p)?;
-    let client = clients::authenticate(&state, &creds, &format!("{}{}", state.issuer, paths::INTROSPECT), now).await?;
+    let client = clients::authenticate(
+        &state,
+        &creds,
+        &format!("{}{}", state.issuer, paths::INTROSPECT),
+        now,
+    )
+    .await?;
     let body = token::introspect(&state, &client, &p, now).await?;
     Ok((NO_STORE, Json(body)).into_response())
 }
 
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, OAuthParams(p): OAuthParams) -> Result<Response, OAuthError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OAuthParams(p): OAuthParams,
+) -> Result<Response, OAuthError> {
     let now = now();
     let creds = credentials(&headers, &p)?;
-    let client = clients::authenticate(&state, &creds, &format!("{}{}", state.issuer, paths::REVOKE), now).await?;
+    let client = clients::authenticate(
+        &state,
+        &creds,
+        &format!("{}{}", state.issuer, paths::REVOKE),
+        now,
+    )
+    .await?;
     token::revoke(&state, &client, &p, now).await?;
     Ok((NO_STORE, "").into_response())
 }

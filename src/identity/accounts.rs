@@ -38,30 +38,46 @@ fn normalise_email(s: &str) -> Result<Option<String>, AccountError> {
         return Ok(None);
     }
     let ok = s.len() <= 254
-        && s.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        && s.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        })
         && !s.chars().any(char::is_whitespace);
-    ok.then(|| Some(s.to_lowercase())).ok_or(AccountError::Invalid("email_invalid"))
+    ok.then(|| Some(s.to_lowercase()))
+        .ok_or(AccountError::Invalid("email_invalid"))
 }
 
 /// Mainland mobile numbers (11 digits starting with 1), optionally written with +86.
 fn normalise_phone(s: &str) -> Result<Option<String>, AccountError> {
-    let s: String = s.trim().chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let s: String = s
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect();
     if s.is_empty() {
         return Ok(None);
     }
     let digits = s.strip_prefix("+86").unwrap_or(&s);
-    let ok = digits.len() == 11 && digits.starts_with('1') && digits.bytes().all(|b| b.is_ascii_digit());
-    ok.then(|| Some(digits.to_owned())).ok_or(AccountError::Invalid("phone_invalid"))
+    let ok =
+        digits.len() == 11 && digits.starts_with('1') && digits.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| Some(digits.to_owned()))
+        .ok_or(AccountError::Invalid("phone_invalid"))
 }
 
 /// Register a citizen. `loa` is 1 for self-registration, 3 when a service counter verified the person.
-pub async fn register(state: &AppState, r: &Registration, loa: i64, now: i64) -> Result<String, AccountError> {
+pub async fn register(
+    state: &AppState,
+    r: &Registration,
+    loa: i64,
+    now: i64,
+) -> Result<String, AccountError> {
     let name = r.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(AccountError::Invalid("name_invalid"));
     }
-    let kind = DocumentKind::parse(r.id_kind.trim()).ok_or(AccountError::Invalid("id_number_invalid"))?;
-    let doc = IdDocument::parse(kind, &r.id_number).map_err(|_| AccountError::Invalid("id_number_invalid"))?;
+    let kind =
+        DocumentKind::parse(r.id_kind.trim()).ok_or(AccountError::Invalid("id_number_invalid"))?;
+    let doc = IdDocument::parse(kind, &r.id_number)
+        .map_err(|_| AccountError::Invalid("id_number_invalid"))?;
     let email = normalise_email(&r.email)?;
     let phone = normalise_phone(&r.phone)?;
     if email.is_none() && phone.is_none() {
@@ -73,10 +89,17 @@ pub async fn register(state: &AppState, r: &Registration, loa: i64, now: i64) ->
     check_policy(&r.password, &idents).map_err(AccountError::Invalid)?;
     let data = state.keys.data();
     let index = data.blind_index(&doc.canonical());
-    if storage::accounts::by_id_index(&state.db, &index).await?.is_some() {
+    if storage::accounts::by_id_index(&state.db, &index)
+        .await?
+        .is_some()
+    {
         return Err(AccountError::Invalid("id_number_taken"));
     }
-    let hash = state.passwords.hash(r.password.clone()).await.map_err(|_| AccountError::Hashing)?;
+    let hash = state
+        .passwords
+        .hash(r.password.clone())
+        .await
+        .map_err(|_| AccountError::Hashing)?;
     let id = format!("p_{}", random_id());
     let mut tx = state.db.begin().await?;
     storage::accounts::insert(
@@ -104,7 +127,10 @@ pub async fn register(state: &AppState, r: &Registration, loa: i64, now: i64) ->
 }
 
 /// Find an account by what a person types to log in: email, mobile number or identity document number.
-pub async fn find_by_identifier(state: &AppState, ident: &str) -> Result<Option<AccountRow>, StorageError> {
+pub async fn find_by_identifier(
+    state: &AppState,
+    ident: &str,
+) -> Result<Option<AccountRow>, StorageError> {
     let ident = ident.trim();
     if ident.contains('@') {
         return match normalise_email(ident) {
@@ -116,9 +142,17 @@ pub async fn find_by_identifier(state: &AppState, ident: &str) -> Result<Option<
         return storage::accounts::by_phone(&state.db, &p).await;
     }
     let data = state.keys.data();
-    for kind in [DocumentKind::Resident, DocumentKind::Passport, DocumentKind::HkMacaoPermit, DocumentKind::TaiwanPermit] {
+    for kind in [
+        DocumentKind::Resident,
+        DocumentKind::Passport,
+        DocumentKind::HkMacaoPermit,
+        DocumentKind::TaiwanPermit,
+    ] {
         if let Ok(doc) = IdDocument::parse(kind, ident) {
-            if let Some(a) = storage::accounts::by_id_index(&state.db, &data.blind_index(&doc.canonical())).await? {
+            if let Some(a) =
+                storage::accounts::by_id_index(&state.db, &data.blind_index(&doc.canonical()))
+                    .await?
+            {
                 return Ok(Some(a));
             }
         }
@@ -153,14 +187,26 @@ impl LoginError {
 }
 
 /// Check a password login. Unknown identifiers cost one argon2id verification, like a wrong password.
-pub async fn authenticate(state: &AppState, ident: &str, password: &str, address: &str) -> Result<AccountRow, LoginError> {
+pub async fn authenticate(
+    state: &AppState,
+    ident: &str,
+    password: &str,
+    address: &str,
+) -> Result<AccountRow, LoginError> {
     let account = find_by_identifier(state, ident).await?;
-    let key = account.as_ref().map(|a| a.id.clone()).unwrap_or_else(|| ident.trim().to_lowercase());
+    let key = account
+        .as_ref()
+        .map(|a| a.id.clone())
+        .unwrap_or_else(|| ident.trim().to_lowercase());
     if state.throttle.is_throttled(&key, address) {
         return Err(LoginError::Throttled);
     }
     let phc = account.as_ref().map(|a| a.password_hash.clone());
-    let ok = state.passwords.verify(password.to_owned(), phc).await.map_err(|_| LoginError::Hashing)?;
+    let ok = state
+        .passwords
+        .verify(password.to_owned(), phc)
+        .await
+        .map_err(|_| LoginError::Hashing)?;
     match account {
         Some(a) if ok => {
             state.throttle.record_success(&key);
@@ -176,8 +222,18 @@ pub async fn authenticate(state: &AppState, ident: &str, password: &str, address
     }
 }
 
-pub async fn change_password(state: &AppState, account: &AccountRow, current: &str, new: &str, now: i64) -> Result<(), AccountError> {
-    let ok = state.passwords.verify(current.to_owned(), Some(account.password_hash.clone())).await.map_err(|_| AccountError::Hashing)?;
+pub async fn change_password(
+    state: &AppState,
+    account: &AccountRow,
+    current: &str,
+    new: &str,
+    now: i64,
+) -> Result<(), AccountError> {
+    let ok = state
+        .passwords
+        .verify(current.to_owned(), Some(account.password_hash.clone()))
+        .await
+        .map_err(|_| AccountError::Hashing)?;
     if !ok {
         return Err(AccountError::Invalid("wrong_current_password"));
     }
@@ -185,7 +241,11 @@ pub async fn change_password(state: &AppState, account: &AccountRow, current: &s
     idents.extend(account.email.as_deref());
     idents.extend(account.phone.as_deref());
     check_policy(new, &idents).map_err(AccountError::Invalid)?;
-    let hash = state.passwords.hash(new.to_owned()).await.map_err(|_| AccountError::Hashing)?;
+    let hash = state
+        .passwords
+        .hash(new.to_owned())
+        .await
+        .map_err(|_| AccountError::Hashing)?;
     storage::accounts::set_password(&state.db, &account.id, &hash, now).await?;
     Ok(())
 }
@@ -198,5 +258,9 @@ pub fn id_number(state: &AppState, a: &AccountRow) -> Option<String> {
 /// `110105**********2X`-style masking for display.
 pub fn mask(number: &str) -> String {
     let n = number.chars().count();
-    number.chars().enumerate().map(|(i, c)| if i < 4 || i + 2 >= n { c } else { '*' }).collect()
+    number
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < 4 || i + 2 >= n { c } else { '*' })
+        .collect()
 }

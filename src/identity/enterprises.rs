@@ -15,13 +15,22 @@ pub enum EnterpriseError {
 }
 
 /// Register an enterprise with its legal representative (an existing citizen account).
-pub async fn create(state: &AppState, uscc: &str, name: &str, legal_rep_id: &str, now: i64) -> Result<EnterpriseRow, EnterpriseError> {
+pub async fn create(
+    state: &AppState,
+    uscc: &str,
+    name: &str,
+    legal_rep_id: &str,
+    now: i64,
+) -> Result<EnterpriseRow, EnterpriseError> {
     let uscc = Uscc::parse(uscc).map_err(|_| EnterpriseError::Invalid("uscc_invalid"))?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(EnterpriseError::Invalid("name_invalid"));
     }
-    if storage::accounts::by_id(&state.db, legal_rep_id).await?.is_none() {
+    if storage::accounts::by_id(&state.db, legal_rep_id)
+        .await?
+        .is_none()
+    {
         return Err(EnterpriseError::Invalid("agent_not_found"));
     }
     let row = EnterpriseRow {
@@ -30,10 +39,12 @@ pub async fn create(state: &AppState, uscc: &str, name: &str, legal_rep_id: &str
         name: name.to_owned(),
         legal_rep_id: legal_rep_id.to_owned(),
     };
-    storage::enterprises::insert(&state.db, &row, now).await.map_err(|e| match e {
-        StorageError::Conflict(_) => EnterpriseError::Invalid("uscc_taken"),
-        e => e.into(),
-    })?;
+    storage::enterprises::insert(&state.db, &row, now)
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(_) => EnterpriseError::Invalid("uscc_taken"),
+            e => e.into(),
+        })?;
     Ok(row)
 }
 
@@ -47,15 +58,23 @@ pub async fn grant_agent(
     days: i64,
     now: i64,
 ) -> Result<String, EnterpriseError> {
-    let e = storage::enterprises::by_id(&state.db, enterprise_id).await?.ok_or(EnterpriseError::Invalid("grant_invalid"))?;
+    let e = storage::enterprises::by_id(&state.db, enterprise_id)
+        .await?
+        .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
     if e.legal_rep_id != rep_id {
         return Err(EnterpriseError::Invalid("grant_invalid"));
     }
     let role = role.trim();
-    if role.is_empty() || role.chars().count() > 64 || role == "legal_representative" || !(1..=1825).contains(&days) {
+    if role.is_empty()
+        || role.chars().count() > 64
+        || role == "legal_representative"
+        || !(1..=1825).contains(&days)
+    {
         return Err(EnterpriseError::Invalid("grant_invalid"));
     }
-    let agent = super::accounts::find_by_identifier(state, agent_ident).await?.ok_or(EnterpriseError::Invalid("agent_not_found"))?;
+    let agent = super::accounts::find_by_identifier(state, agent_ident)
+        .await?
+        .ok_or(EnterpriseError::Invalid("agent_not_found"))?;
     if agent.id == rep_id {
         return Err(EnterpriseError::Invalid("agent_is_self"));
     }
@@ -78,9 +97,18 @@ pub async fn grant_agent(
 
 /// The legal representative revokes an agent grant: the agent can no longer choose the enterprise, and
 /// every portal where they act for it is signed out (back-channel) and its tokens revoked.
-pub async fn revoke_agent(state: &AppState, rep_id: &str, grant_id: &str, now: i64) -> Result<(), EnterpriseError> {
-    let g = storage::enterprises::agent_grant(&state.db, grant_id).await?.ok_or(EnterpriseError::Invalid("grant_invalid"))?;
-    let e = storage::enterprises::by_id(&state.db, &g.enterprise_id).await?.ok_or(EnterpriseError::Invalid("grant_invalid"))?;
+pub async fn revoke_agent(
+    state: &AppState,
+    rep_id: &str,
+    grant_id: &str,
+    now: i64,
+) -> Result<(), EnterpriseError> {
+    let g = storage::enterprises::agent_grant(&state.db, grant_id)
+        .await?
+        .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
+    let e = storage::enterprises::by_id(&state.db, &g.enterprise_id)
+        .await?
+        .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
     if e.legal_rep_id != rep_id {
         return Err(EnterpriseError::Invalid("grant_invalid"));
     }

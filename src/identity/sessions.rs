@@ -8,7 +8,13 @@ use crate::storage::{self, sessions::SessionRow, StorageError};
 pub const COOKIE: &str = "tongban_session";
 
 /// Start a session; returns the cookie secret (to set in the browser) and the row.
-pub async fn create(state: &AppState, account_id: &str, acr: &str, amr: &[&str], now: i64) -> Result<(String, SessionRow), StorageError> {
+pub async fn create(
+    state: &AppState,
+    account_id: &str,
+    acr: &str,
+    amr: &[&str],
+    now: i64,
+) -> Result<(String, SessionRow), StorageError> {
     let secret = random_token();
     let row = SessionRow {
         id: random_id(),
@@ -26,9 +32,18 @@ pub async fn create(state: &AppState, account_id: &str, acr: &str, amr: &[&str],
 }
 
 /// The live session behind a cookie secret, if any. Refreshes `last_seen` at most once a minute.
-pub async fn current(state: &AppState, secret: &str, now: i64) -> Result<Option<SessionRow>, StorageError> {
-    let Some(s) = storage::sessions::by_secret(&state.db, &secret_hash(secret)).await? else { return Ok(None) };
-    if s.ended_at.is_some() || s.expires_at <= now || s.last_seen + state.config.session_idle_ttl <= now {
+pub async fn current(
+    state: &AppState,
+    secret: &str,
+    now: i64,
+) -> Result<Option<SessionRow>, StorageError> {
+    let Some(s) = storage::sessions::by_secret(&state.db, &secret_hash(secret)).await? else {
+        return Ok(None);
+    };
+    if s.ended_at.is_some()
+        || s.expires_at <= now
+        || s.last_seen + state.config.session_idle_ttl <= now
+    {
         return Ok(None);
     }
     if now - s.last_seen >= 60 {

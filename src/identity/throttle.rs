@@ -14,7 +14,14 @@ pub struct Throttle {
 
 impl Throttle {
     pub fn new(max_per_account: u32, max_per_address: u32, window: Duration) -> Self {
-        Self { max_per_account, max_per_address, failures: Cache::builder().max_capacity(1_000_000).time_to_live(window).build() }
+        Self {
+            max_per_account,
+            max_per_address,
+            failures: Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(window)
+                .build(),
+        }
     }
 
     fn count(&self, key: &str) -> u32 {
@@ -52,7 +59,10 @@ mod tests {
             t.record_failure("alice", "1.2.3.4");
         }
         assert!(t.is_throttled("alice", "1.2.3.4"));
-        assert!(t.is_throttled("alice", "5.6.7.8"), "per account, whatever the address");
+        assert!(
+            t.is_throttled("alice", "5.6.7.8"),
+            "per account, whatever the address"
+        );
         assert!(!t.is_throttled("bob", "1.2.3.4"));
     }
 }

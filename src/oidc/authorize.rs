@@ -57,11 +57,21 @@ impl AuthRequest {
 }
 
 /// Phase one: the client and its redirect URI.
-pub async fn client_and_redirect(state: &AppState, p: &Params) -> Result<(Arc<Client>, String), PageError> {
+pub async fn client_and_redirect(
+    state: &AppState,
+    p: &Params,
+) -> Result<(Arc<Client>, String), PageError> {
     let show = |k: &'static str, d: &str| PageError::Show(k, d.to_owned());
-    let id = p.one("client_id").map_err(|e| show("invalid_request", &e.description))?.ok_or(show("invalid_request", "client_id is missing"))?;
-    let client = clients::get(state, id).await?.ok_or(show("invalid_client", "unknown client"))?;
-    let uri = p.one("redirect_uri").map_err(|e| show("invalid_request", &e.description))?;
+    let id = p
+        .one("client_id")
+        .map_err(|e| show("invalid_request", &e.description))?
+        .ok_or(show("invalid_request", "client_id is missing"))?;
+    let client = clients::get(state, id)
+        .await?
+        .ok_or(show("invalid_client", "unknown client"))?;
+    let uri = p
+        .one("redirect_uri")
+        .map_err(|e| show("invalid_request", &e.description))?;
     let uri = match uri {
         Some(u) => u.to_owned(),
         // OpenID Connect requires redirect_uri; we allow omitting it only with exactly one registered.
@@ -69,7 +79,10 @@ pub async fn client_and_redirect(state: &AppState, p: &Params) -> Result<(Arc<Cl
         None => return Err(show("invalid_redirect_uri", "redirect_uri is missing")),
     };
     if !client.has_redirect_uri(&uri) {
-        return Err(show("invalid_redirect_uri", "redirect_uri is not registered for this client"));
+        return Err(show(
+            "invalid_redirect_uri",
+            "redirect_uri is not registered for this client",
+        ));
     }
     Ok((client, uri))
 }
@@ -78,48 +91,109 @@ pub async fn client_and_redirect(state: &AppState, p: &Params) -> Result<(Arc<Cl
 pub fn parse(client: &Client, redirect_uri: String, p: &Params) -> Result<AuthRequest, OAuthError> {
     for unsupported in ["request", "request_uri", "registration"] {
         if p.one(unsupported)?.is_some() {
-            let code = if unsupported == "registration" { ErrorCode::InvalidRequest } else { ErrorCode::RequestNotSupported };
-            return Err(OAuthError::new(code, format!("{unsupported} is not supported")));
+            let code = if unsupported == "registration" {
+                ErrorCode::InvalidRequest
+            } else {
+                ErrorCode::RequestNotSupported
+            };
+            return Err(OAuthError::new(
+                code,
+                format!("{unsupported} is not supported"),
+            ));
         }
     }
     match p.one("response_type")? {
         Some("code") => {}
-        Some(_) => return Err(OAuthError::new(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
+        Some(_) => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ))
+        }
         None => return Err(OAuthError::invalid_request("response_type is missing")),
     }
     if let Some(m) = p.one("response_mode")? {
         if m != "query" {
-            return Err(OAuthError::invalid_request("only response_mode=query is supported"));
+            return Err(OAuthError::invalid_request(
+                "only response_mode=query is supported",
+            ));
         }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use the authorization code flow"));
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code flow",
+        ));
     }
-    let scopes: Vec<String> = p.one("scope")?.unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let scopes: Vec<String> = p
+        .one("scope")?
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     if scopes.is_empty() {
         return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is missing"));
     }
-    if let Some(s) = scopes.iter().find(|s| !client.allows_scope(s) || s.starts_with("licences:")) {
-        return Err(OAuthError::new(ErrorCode::InvalidScope, format!("scope {s} is not allowed for this client")));
+    if let Some(s) = scopes
+        .iter()
+        .find(|s| !client.allows_scope(s) || s.starts_with("licences:"))
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope {s} is not allowed for this client"),
+        ));
     }
     let code_challenge = p.owned("code_challenge")?;
     match (p.one("code_challenge_method")?, &code_challenge) {
-        (Some("S256"), Some(c)) if c.len() == 43 && crate::crypto::b64url_decode(c).is_some_and(|d| d.len() == 32) => {}
-        (Some("S256"), Some(_)) => return Err(OAuthError::invalid_request("code_challenge must be a base64url SHA-256 digest")),
-        (Some(_), _) => return Err(OAuthError::invalid_request("only code_challenge_method=S256 is supported")),
-        (None, Some(_)) => return Err(OAuthError::invalid_request("code_challenge_method=S256 is required (plain is not supported)")),
-        (None, None) if client.is_public() => return Err(OAuthError::invalid_request("public clients must use PKCE (S256)")),
+        (Some("S256"), Some(c))
+            if c.len() == 43 && crate::crypto::b64url_decode(c).is_some_and(|d| d.len() == 32) => {}
+        (Some("S256"), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge must be a base64url SHA-256 digest",
+            ))
+        }
+        (Some(_), _) => {
+            return Err(OAuthError::invalid_request(
+                "only code_challenge_method=S256 is supported",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method=S256 is required (plain is not supported)",
+            ))
+        }
+        (None, None) if client.is_public() => {
+            return Err(OAuthError::invalid_request(
+                "public clients must use PKCE (S256)",
+            ))
+        }
         (None, None) => {}
     }
-    let prompt: Vec<String> = p.one("prompt")?.unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    if let Some(bad) = prompt.iter().find(|x| !["none", "login", "consent", "select_account"].contains(&x.as_str())) {
-        return Err(OAuthError::invalid_request(format!("prompt value {bad} is not supported")));
+    let prompt: Vec<String> = p
+        .one("prompt")?
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(bad) = prompt
+        .iter()
+        .find(|x| !["none", "login", "consent", "select_account"].contains(&x.as_str()))
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "prompt value {bad} is not supported"
+        )));
     }
     if prompt.iter().any(|x| x == "none") && prompt.len() > 1 {
-        return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
     }
     let max_age = match p.one("max_age")? {
-        Some(m) => Some(m.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer"))?),
+        Some(m) => Some(m.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| {
+            OAuthError::invalid_request("max_age must be a non-negative integer")
+        })?),
         None => None,
     };
     let claims = match p.one("claims")? {
@@ -132,7 +206,9 @@ pub fn parse(client: &Client, redirect_uri: String, p: &Params) -> Result<AuthRe
         None => None,
     };
     let nonce = p.owned("nonce")?;
-    if nonce.as_ref().is_some_and(|n| n.len() > 512) || p.one("state")?.is_some_and(|s| s.len() > 2048) {
+    if nonce.as_ref().is_some_and(|n| n.len() > 512)
+        || p.one("state")?.is_some_and(|s| s.len() > 2048)
+    {
         return Err(OAuthError::invalid_request("nonce or state is too long"));
     }
     Ok(AuthRequest {
@@ -145,7 +221,13 @@ pub fn parse(client: &Client, redirect_uri: String, p: &Params) -> Result<AuthRe
         prompt,
         max_age,
         login_hint: p.owned("login_hint")?,
-        acr_values: p.one("acr_values")?.unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        acr_values: p
+            .one("acr_values")?
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         ui_locales: p.owned("ui_locales")?,
         claims,
         acting_for: None,
@@ -178,16 +260,29 @@ pub fn next_step(
     let need_login = match session {
         None => true,
         Some(s) => {
-            (req.has_prompt("login") && s.auth_time < created_at) || req.max_age.is_some_and(|m| now - s.auth_time > m)
+            (req.has_prompt("login") && s.auth_time < created_at)
+                || req.max_age.is_some_and(|m| now - s.auth_time > m)
         }
     };
     if need_login {
-        return if none { Err(OAuthError::new(ErrorCode::LoginRequired, "the person is not signed in")) } else { Ok(Step::Login) };
+        return if none {
+            Err(OAuthError::new(
+                ErrorCode::LoginRequired,
+                "the person is not signed in",
+            ))
+        } else {
+            Ok(Step::Login)
+        };
     }
     let wants_choice = req.has_scope("enterprise") && actable > 0;
-    if wants_choice && (req.acting_for.is_none() || (req.has_prompt("select_account") && !req.selected)) {
+    if wants_choice
+        && (req.acting_for.is_none() || (req.has_prompt("select_account") && !req.selected))
+    {
         return if none {
-            Err(OAuthError::new(ErrorCode::AccountSelectionRequired, "the person must choose whom to act for"))
+            Err(OAuthError::new(
+                ErrorCode::AccountSelectionRequired,
+                "the person must choose whom to act for",
+            ))
         } else {
             Ok(Step::SelectEnterprise)
         };
@@ -197,7 +292,14 @@ pub fn next_step(
         req.scopes.iter().all(|s| granted.contains(&s.as_str()))
     });
     if !req.consented && (!covered || req.has_prompt("consent")) {
-        return if none { Err(OAuthError::new(ErrorCode::ConsentRequired, "the person has not consented")) } else { Ok(Step::Consent) };
+        return if none {
+            Err(OAuthError::new(
+                ErrorCode::ConsentRequired,
+                "the person has not consented",
+            ))
+        } else {
+            Ok(Step::Consent)
+        };
     }
     Ok(Step::Issue)
 }
@@ -219,7 +321,12 @@ pub struct CodeData {
 }
 
 /// Issue a code for a finished request; returns the redirect URL with `code`, `state` and `iss`.
-pub async fn issue_code(state: &AppState, req: &AuthRequest, session: &SessionRow, now: i64) -> Result<String, OAuthError> {
+pub async fn issue_code(
+    state: &AppState,
+    req: &AuthRequest,
+    session: &SessionRow,
+    now: i64,
+) -> Result<String, OAuthError> {
     let code = random_token();
     let acting_for = req.acting_for.clone().unwrap_or_default();
     let data = CodeData {
@@ -238,14 +345,34 @@ pub async fn issue_code(state: &AppState, req: &AuthRequest, session: &SessionRo
     let json = serde_json::to_string(&data).map_err(|_| OAuthError::server_error())?;
     let grant_id = random_id();
     let mut tx = state.db.begin().await?;
-    storage::grants::insert_code(&mut tx, &secret_hash(&code), &grant_id, &req.client_id, &json, now, state.config.code_ttl).await?;
+    storage::grants::insert_code(
+        &mut tx,
+        &secret_hash(&code),
+        &grant_id,
+        &req.client_id,
+        &json,
+        now,
+        state.config.code_ttl,
+    )
+    .await?;
     tx.commit().await.map_err(StorageError::from)?;
     storage::sessions::add_client(&state.db, &session.id, &req.client_id, &acting_for, now).await?;
-    Ok(redirect_with(state, &req.redirect_uri, &[("code", Some(code.as_str())), ("state", req.state.as_deref())]))
+    Ok(redirect_with(
+        state,
+        &req.redirect_uri,
+        &[
+            ("code", Some(code.as_str())),
+            ("state", req.state.as_deref()),
+        ],
+    ))
 }
 
 /// The client's redirect URI with response parameters, always including RFC 9207 `iss`.
-pub fn redirect_with(state: &AppState, redirect_uri: &str, params: &[(&str, Option<&str>)]) -> String {
+pub fn redirect_with(
+    state: &AppState,
+    redirect_uri: &str,
+    params: &[(&str, Option<&str>)],
+) -> String {
     let mut url = match url::Url::parse(redirect_uri) {
         Ok(u) => u,
         Err(_) => return redirect_uri.to_owned(),
@@ -263,10 +390,19 @@ pub fn redirect_with(state: &AppState, redirect_uri: &str, params: &[(&str, Opti
 }
 
 /// The error redirect for a request that failed after its redirect URI was validated.
-pub fn error_redirect(state: &AppState, redirect_uri: &str, req_state: Option<&str>, e: &OAuthError) -> String {
+pub fn error_redirect(
+    state: &AppState,
+    redirect_uri: &str,
+    req_state: Option<&str>,
+    e: &OAuthError,
+) -> String {
     redirect_with(
         state,
         redirect_uri,
-        &[("error", Some(e.code.as_str())), ("error_description", Some(&e.description)), ("state", req_state)],
+        &[
+            ("error", Some(e.code.as_str())),
+            ("error_description", Some(&e.description)),
+            ("state", req_state),
+        ],
     )
 }

@@ -22,7 +22,12 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
-    pub const ALL: [&'static str; 4] = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
+    pub const ALL: [&'static str; 4] = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    ];
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(Value::String(s.into())).ok()
     }
@@ -83,8 +88,18 @@ pub struct Client {
 
 /// Scopes a client may be registered for.
 pub const KNOWN_SCOPES: [&str; 12] = [
-    "openid", "profile", "email", "phone", "offline_access", "id_number", "enterprise", "licences",
-    "licences:issue", "licences:query", "licences:verify", "licences:revoke",
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "offline_access",
+    "id_number",
+    "enterprise",
+    "licences",
+    "licences:issue",
+    "licences:query",
+    "licences:verify",
+    "licences:revoke",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -96,13 +111,19 @@ pub enum RegistrationError {
 }
 
 fn check_uri(uri: &str, what: &str) -> Result<(), RegistrationError> {
-    let u = url::Url::parse(uri).map_err(|_| RegistrationError::Invalid(format!("{what} {uri:?} is not an absolute URL")))?;
+    let u = url::Url::parse(uri).map_err(|_| {
+        RegistrationError::Invalid(format!("{what} {uri:?} is not an absolute URL"))
+    })?;
     let local = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     if !(u.scheme() == "https" || (u.scheme() == "http" && local)) {
-        return Err(RegistrationError::Invalid(format!("{what} {uri:?} must use https (http only for localhost)")));
+        return Err(RegistrationError::Invalid(format!(
+            "{what} {uri:?} must use https (http only for localhost)"
+        )));
     }
     if u.fragment().is_some() {
-        return Err(RegistrationError::Invalid(format!("{what} {uri:?} must not have a fragment")));
+        return Err(RegistrationError::Invalid(format!(
+            "{what} {uri:?} must not have a fragment"
+        )));
     }
     Ok(())
 }
@@ -125,11 +146,16 @@ impl ClientConfig {
         if self.grant_types.contains(&GrantType::RefreshToken) && !code {
             return bad("the refresh_token grant comes with the authorization_code grant");
         }
-        if self.auth_method == AuthMethod::None && self.grant_types.contains(&GrantType::ClientCredentials) {
+        if self.auth_method == AuthMethod::None
+            && self.grant_types.contains(&GrantType::ClientCredentials)
+        {
             return bad("a public client (auth method none) cannot use client_credentials");
         }
         if self.auth_method == AuthMethod::PrivateKeyJwt {
-            let jwks = self.jwks.as_ref().ok_or_else(|| RegistrationError::Invalid("private_key_jwt needs jwks".into()))?;
+            let jwks = self
+                .jwks
+                .as_ref()
+                .ok_or_else(|| RegistrationError::Invalid("private_key_jwt needs jwks".into()))?;
             josekit::jwk::JwkSet::from_map(jwks.as_object().cloned().unwrap_or_default())
                 .map_err(|e| RegistrationError::Invalid(format!("jwks is not a JWK Set: {e}")))?;
         }
@@ -143,8 +169,11 @@ impl ClientConfig {
             check_uri(u, "back-channel logout URI")?;
         }
         if self.subject_type == SubjectType::Pairwise && self.sector.is_none() {
-            let hosts: std::collections::BTreeSet<_> =
-                self.redirect_uris.iter().filter_map(|u| url::Url::parse(u).ok()?.host_str().map(str::to_owned)).collect();
+            let hosts: std::collections::BTreeSet<_> = self
+                .redirect_uris
+                .iter()
+                .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(str::to_owned))
+                .collect();
             if hosts.len() > 1 {
                 return bad("redirect URIs on several hosts need an explicit sector");
             }
@@ -184,18 +213,38 @@ impl Client {
     }
 
     fn from_row(row: ClientRow) -> Result<Self, storage::StorageError> {
-        Ok(Self { id: row.client_id, config: serde_json::from_str(&row.config)?, secret_hash: row.secret_hash })
+        Ok(Self {
+            id: row.client_id,
+            config: serde_json::from_str(&row.config)?,
+            secret_hash: row.secret_hash,
+        })
     }
 }
 
 /// Register a client; returns it with its secret (shown once) for secret-based auth methods.
-pub async fn register(db: &Db, client_id: Option<String>, config: ClientConfig, now: i64) -> Result<(Client, Option<String>), RegistrationError> {
+pub async fn register(
+    db: &Db,
+    client_id: Option<String>,
+    config: ClientConfig,
+    now: i64,
+) -> Result<(Client, Option<String>), RegistrationError> {
     config.validate()?;
     let id = client_id.unwrap_or_else(|| format!("c_{}", &crate::crypto::random_id()[..16]));
-    if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) {
-        return Err(RegistrationError::Invalid("client_id: 1 to 128 characters of A-Z a-z 0-9 - _ . :".into()));
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    {
+        return Err(RegistrationError::Invalid(
+            "client_id: 1 to 128 characters of A-Z a-z 0-9 - _ . :".into(),
+        ));
     }
-    let secret = matches!(config.auth_method, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost).then(random_token);
+    let secret = matches!(
+        config.auth_method,
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+    )
+    .then(random_token);
     let row = ClientRow {
         client_id: id.clone(),
         config: serde_json::to_string(&config).map_err(storage::StorageError::from)?,
@@ -206,15 +255,24 @@ pub async fn register(db: &Db, client_id: Option<String>, config: ClientConfig, 
 }
 
 pub async fn list(db: &Db) -> Result<Vec<Client>, storage::StorageError> {
-    storage::clients::list(db).await?.into_iter().map(Client::from_row).collect()
+    storage::clients::list(db)
+        .await?
+        .into_iter()
+        .map(Client::from_row)
+        .collect()
 }
 
 /// A client by id, through the cache.
-pub async fn get(state: &AppState, client_id: &str) -> Result<Option<Arc<Client>>, storage::StorageError> {
+pub async fn get(
+    state: &AppState,
+    client_id: &str,
+) -> Result<Option<Arc<Client>>, storage::StorageError> {
     if let Some(c) = state.clients.get(client_id) {
         return Ok(Some(c));
     }
-    let Some(row) = storage::clients::get(&state.db, client_id).await? else { return Ok(None) };
+    let Some(row) = storage::clients::get(&state.db, client_id).await? else {
+        return Ok(None);
+    };
     let client = Arc::new(Client::from_row(row)?);
     state.clients.insert(client_id.to_owned(), client.clone());
     Ok(Some(client))
@@ -245,38 +303,65 @@ impl Credentials {
         }
         if let Some(a) = &self.assertion {
             if let Ok(p) = crate::crypto::jwt::parse(a) {
-                if let Some(sub) = serde_json::from_slice::<Value>(&p.payload).ok().and_then(|v| v["sub"].as_str().map(str::to_owned)) {
+                if let Some(sub) = serde_json::from_slice::<Value>(&p.payload)
+                    .ok()
+                    .and_then(|v| v["sub"].as_str().map(str::to_owned))
+                {
                     ids.push(sub);
                 }
             }
         }
-        let first = ids.first().cloned().ok_or_else(|| OAuthError::invalid_client("no client authentication"))?;
+        let first = ids
+            .first()
+            .cloned()
+            .ok_or_else(|| OAuthError::invalid_client("no client authentication"))?;
         if ids.iter().any(|i| *i != first) {
-            return Err(OAuthError::invalid_request("the request names more than one client"));
+            return Err(OAuthError::invalid_request(
+                "the request names more than one client",
+            ));
         }
         Ok(first)
     }
 
     fn methods_used(&self) -> usize {
-        usize::from(self.basic.is_some()) + usize::from(self.client_secret.is_some()) + usize::from(self.assertion.is_some())
+        usize::from(self.basic.is_some())
+            + usize::from(self.client_secret.is_some())
+            + usize::from(self.assertion.is_some())
     }
 }
 
 /// Authenticate the client of a token, introspection or revocation request. `audience` is the
 /// endpoint URL a client assertion must name (the issuer is accepted too).
-pub async fn authenticate(state: &AppState, creds: &Credentials, audience: &str, now: i64) -> Result<Arc<Client>, OAuthError> {
+pub async fn authenticate(
+    state: &AppState,
+    creds: &Credentials,
+    audience: &str,
+    now: i64,
+) -> Result<Arc<Client>, OAuthError> {
     if creds.methods_used() > 1 {
-        return Err(OAuthError::invalid_request("use exactly one client authentication method"));
+        return Err(OAuthError::invalid_request(
+            "use exactly one client authentication method",
+        ));
     }
     let id = creds.claimed_id()?;
-    let client = get(state, &id).await?.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
+    let client = get(state, &id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
     let ok = match client.config.auth_method {
-        AuthMethod::ClientSecretBasic => creds.basic.as_ref().is_some_and(|(_, s)| secret_matches(&client, s)),
-        AuthMethod::ClientSecretPost => creds.client_secret.as_deref().is_some_and(|s| secret_matches(&client, s)),
+        AuthMethod::ClientSecretBasic => creds
+            .basic
+            .as_ref()
+            .is_some_and(|(_, s)| secret_matches(&client, s)),
+        AuthMethod::ClientSecretPost => creds
+            .client_secret
+            .as_deref()
+            .is_some_and(|s| secret_matches(&client, s)),
         AuthMethod::None => creds.methods_used() == 0,
         AuthMethod::PrivateKeyJwt => {
             if creds.assertion_type.as_deref() != Some(JWT_BEARER) {
-                return Err(OAuthError::invalid_client("client_assertion_type must be jwt-bearer"));
+                return Err(OAuthError::invalid_client(
+                    "client_assertion_type must be jwt-bearer",
+                ));
             }
             let jwt = creds.assertion.as_deref().unwrap_or_default();
             verify_assertion(state, &client, jwt, audience, now)?;
@@ -290,36 +375,75 @@ pub async fn authenticate(state: &AppState, creds: &Credentials, audience: &str,
 }
 
 fn secret_matches(client: &Client, presented: &str) -> bool {
-    client.secret_hash.as_deref().is_some_and(|h| constant_time_eq(h, &secret_hash(presented)))
+    client
+        .secret_hash
+        .as_deref()
+        .is_some_and(|h| constant_time_eq(h, &secret_hash(presented)))
 }
 
 /// RFC 7523 client assertion: signed by a key of the client's JWK Set, `iss` = `sub` = client id, `aud`
 /// naming our token endpoint or issuer, unexpired, with a `jti` never seen before.
-fn verify_assertion(state: &AppState, client: &Client, jwt: &str, audience: &str, now: i64) -> Result<(), OAuthError> {
+fn verify_assertion(
+    state: &AppState,
+    client: &Client,
+    jwt: &str,
+    audience: &str,
+    now: i64,
+) -> Result<(), OAuthError> {
     use josekit::jws::{ES256, PS256, RS256};
     let fail = |why: &'static str| OAuthError::invalid_client(why);
-    let jwks = client.config.jwks.as_ref().and_then(|v| v.as_object().cloned()).ok_or(fail("the client has no keys"))?;
-    let jwks = josekit::jwk::JwkSet::from_map(jwks).map_err(|_| fail("the client's keys do not parse"))?;
-    let header = crate::crypto::jwt::parse(jwt).map_err(|_| fail("the client assertion is not a JWT"))?.header;
+    let jwks = client
+        .config
+        .jwks
+        .as_ref()
+        .and_then(|v| v.as_object().cloned())
+        .ok_or(fail("the client has no keys"))?;
+    let jwks =
+        josekit::jwk::JwkSet::from_map(jwks).map_err(|_| fail("the client's keys do not parse"))?;
+    let header = crate::crypto::jwt::parse(jwt)
+        .map_err(|_| fail("the client assertion is not a JWT"))?
+        .header;
     let candidates: Vec<&josekit::jwk::Jwk> = match header.get("kid").and_then(Value::as_str) {
         Some(kid) => jwks.get(kid),
         None => jwks.keys(),
     };
-    let jwk = candidates.first().ok_or(fail("no key of the client matches the assertion"))?;
-    let verifier: Box<dyn josekit::jws::JwsVerifier> = match header.get("alg").and_then(Value::as_str) {
-        Some("ES256") => Box::new(ES256.verifier_from_jwk(jwk).map_err(|_| fail("the client key is not an ES256 key"))?),
-        Some("RS256") => Box::new(RS256.verifier_from_jwk(jwk).map_err(|_| fail("the client key is not an RSA key"))?),
-        Some("PS256") => Box::new(PS256.verifier_from_jwk(jwk).map_err(|_| fail("the client key is not an RSA key"))?),
-        _ => return Err(fail("the client assertion's algorithm is not supported")),
-    };
+    let jwk = candidates
+        .first()
+        .ok_or(fail("no key of the client matches the assertion"))?;
+    let verifier: Box<dyn josekit::jws::JwsVerifier> =
+        match header.get("alg").and_then(Value::as_str) {
+            Some("ES256") => Box::new(
+                ES256
+                    .verifier_from_jwk(jwk)
+                    .map_err(|_| fail("the client key is not an ES256 key"))?,
+            ),
+            Some("RS256") => Box::new(
+                RS256
+                    .verifier_from_jwk(jwk)
+                    .map_err(|_| fail("the client key is not an RSA key"))?,
+            ),
+            Some("PS256") => Box::new(
+                PS256
+                    .verifier_from_jwk(jwk)
+                    .map_err(|_| fail("the client key is not an RSA key"))?,
+            ),
+            _ => return Err(fail("the client assertion's algorithm is not supported")),
+        };
     let (payload, _) = josekit::jwt::decode_with_verifier(jwt, verifier.as_ref())
-    .map_err(|_| fail("the client assertion does not verify"))?;
-    if payload.issuer() != Some(client.id.as_str()) || payload.subject() != Some(client.id.as_str()) {
-        return Err(fail("the client assertion's iss and sub must be the client id"));
+        .map_err(|_| fail("the client assertion does not verify"))?;
+    if payload.issuer() != Some(client.id.as_str()) || payload.subject() != Some(client.id.as_str())
+    {
+        return Err(fail(
+            "the client assertion's iss and sub must be the client id",
+        ));
     }
-    let aud_ok = payload.audience().is_some_and(|a| a.iter().any(|a| *a == audience || *a == state.issuer));
+    let aud_ok = payload
+        .audience()
+        .is_some_and(|a| a.iter().any(|a| *a == audience || *a == state.issuer));
     if !aud_ok {
-        return Err(fail("the client assertion's aud must be the token endpoint"));
+        return Err(fail(
+            "the client assertion's aud must be the token endpoint",
+        ));
     }
     let exp = payload
         .expires_at()
@@ -329,7 +453,9 @@ fn verify_assertion(state: &AppState, client: &Client, jwt: &str, audience: &str
     if exp <= now || exp > now + 600 {
         return Err(fail("the client assertion is expired or lives too long"));
     }
-    let jti = payload.jwt_id().ok_or(fail("the client assertion needs a jti"))?;
+    let jti = payload
+        .jwt_id()
+        .ok_or(fail("the client assertion needs a jti"))?;
     let key = format!("{}\u{0}{jti}", client.id);
     if state.assertion_jtis.contains_key(&key) {
         return Err(fail("the client assertion was already used"));

@@ -44,13 +44,18 @@ impl DenyList {
 
     pub fn contains(&self, kind: DenyKind, value: &str) -> bool {
         // A poisoned lock means a writer panicked mid-insert; fail closed.
-        self.entries.read().map(|m| m.contains_key(&(kind, value.to_owned()))).unwrap_or(true)
+        self.entries
+            .read()
+            .map(|m| m.contains_key(&(kind, value.to_owned())))
+            .unwrap_or(true)
     }
 
     /// Replace the contents with the database's view, dropping expired entries.
     pub fn replace(&self, rows: Vec<(String, String, i64)>) {
-        let fresh: HashMap<_, _> =
-            rows.into_iter().filter_map(|(k, v, e)| Some(((DenyKind::parse(&k)?, v), e))).collect();
+        let fresh: HashMap<_, _> = rows
+            .into_iter()
+            .filter_map(|(k, v, e)| Some(((DenyKind::parse(&k)?, v), e)))
+            .collect();
         if let Ok(mut m) = self.entries.write() {
             *m = fresh;
         }

@@ -12,21 +12,38 @@ use crate::state::AppState;
 use crate::storage::{self, sessions::SessionClient, StorageError, Tx};
 
 /// Deny every access token of `grant_ids`, in the database (same transaction) and in memory after commit.
-async fn deny_grants(state: &AppState, tx: &mut Tx, grant_ids: &[String], now: i64) -> Result<(), StorageError> {
+async fn deny_grants(
+    state: &AppState,
+    tx: &mut Tx,
+    grant_ids: &[String],
+    now: i64,
+) -> Result<(), StorageError> {
     for g in grant_ids {
-        storage::grants::deny(tx, DenyKind::Grant.as_str(), g, now + state.config.access_token_ttl).await?;
+        storage::grants::deny(
+            tx,
+            DenyKind::Grant.as_str(),
+            g,
+            now + state.config.access_token_ttl,
+        )
+        .await?;
     }
     Ok(())
 }
 
 fn remember_denied(state: &AppState, grant_ids: &[String], now: i64) {
     for g in grant_ids {
-        state.deny.insert(DenyKind::Grant, g, now + state.config.access_token_ttl);
+        state
+            .deny
+            .insert(DenyKind::Grant, g, now + state.config.access_token_ttl);
     }
 }
 
 /// End SSO sessions (logout, "end this session", "log out everywhere").
-pub async fn end_sessions(state: &AppState, session_ids: &[String], now: i64) -> Result<(), StorageError> {
+pub async fn end_sessions(
+    state: &AppState,
+    session_ids: &[String],
+    now: i64,
+) -> Result<(), StorageError> {
     let mut tx = state.db.begin().await?;
     let mut portals = Vec::new();
     let mut revoked = Vec::new();
@@ -43,10 +60,17 @@ pub async fn end_sessions(state: &AppState, session_ids: &[String], now: i64) ->
 }
 
 /// An agent's rights for an enterprise are withdrawn.
-pub async fn revoke_agent(state: &AppState, grant_id: &str, agent_id: &str, enterprise_id: &str, now: i64) -> Result<(), StorageError> {
+pub async fn revoke_agent(
+    state: &AppState,
+    grant_id: &str,
+    agent_id: &str,
+    enterprise_id: &str,
+    now: i64,
+) -> Result<(), StorageError> {
     let mut tx = state.db.begin().await?;
     storage::enterprises::revoke_agent(&mut tx, grant_id, now).await?;
-    let portals = storage::sessions::take_clients_acting_for(&mut tx, agent_id, enterprise_id).await?;
+    let portals =
+        storage::sessions::take_clients_acting_for(&mut tx, agent_id, enterprise_id).await?;
     let revoked = storage::grants::revoke_acting_for(&mut tx, agent_id, enterprise_id, now).await?;
     deny_grants(state, &mut tx, &revoked, now).await?;
     tx.commit().await?;
@@ -56,10 +80,16 @@ pub async fn revoke_agent(state: &AppState, grant_id: &str, agent_id: &str, ente
 }
 
 /// The person withdraws what they granted a portal: consents and every grant (tokens) at that client.
-pub async fn withdraw_consent(state: &AppState, account_id: &str, client_id: &str, now: i64) -> Result<(), StorageError> {
+pub async fn withdraw_consent(
+    state: &AppState,
+    account_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(), StorageError> {
     let mut tx = state.db.begin().await?;
     storage::grants::delete_consents(&mut tx, account_id, client_id).await?;
-    let revoked = storage::grants::revoke_client_grants(&mut tx, account_id, client_id, now).await?;
+    let revoked =
+        storage::grants::revoke_client_grants(&mut tx, account_id, client_id, now).await?;
     deny_grants(state, &mut tx, &revoked, now).await?;
     tx.commit().await?;
     remember_denied(state, &revoked, now);
@@ -67,7 +97,12 @@ pub async fn withdraw_consent(state: &AppState, account_id: &str, client_id: &st
 }
 
 /// Revoke one grant (refresh-token or code reuse, token revocation).
-pub async fn revoke_grant(state: &AppState, grant_id: &str, reason: &str, now: i64) -> Result<(), StorageError> {
+pub async fn revoke_grant(
+    state: &AppState,
+    grant_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), StorageError> {
     let mut tx = state.db.begin().await?;
     storage::grants::revoke_grant(&mut tx, grant_id, reason, now).await?;
     deny_grants(state, &mut tx, &[grant_id.to_owned()], now).await?;
@@ -84,21 +119,45 @@ async fn deliver(state: &AppState, portals: Vec<SessionClient>, now: i64) {
             Ok(Some(c)) => c,
             _ => continue,
         };
-        let Some(uri) = client.config.backchannel_logout_uri.clone() else { continue };
-        let Ok(Some(session)) = storage::sessions::by_id(&state.db, &p.session_id).await else { continue };
-        let local = if p.acting_for.is_empty() { session.account_id.clone() } else { p.acting_for.clone() };
+        let Some(uri) = client.config.backchannel_logout_uri.clone() else {
+            continue;
+        };
+        let Ok(Some(session)) = storage::sessions::by_id(&state.db, &p.session_id).await else {
+            continue;
+        };
+        let local = if p.acting_for.is_empty() {
+            session.account_id.clone()
+        } else {
+            p.acting_for.clone()
+        };
         let sub = super::subject::subject(state, &client, &local);
         let sid = client_sid(state, &client.id, &session.id);
         let claims: Value = logout_token_claims(state, &client.id, &sub, &sid, now);
-        let Ok(token) = sign_for_client(state, client.config.id_token_alg, "logout+jwt", claims).await else { continue };
+        let Ok(token) =
+            sign_for_client(state, client.config.id_token_alg, "logout+jwt", claims).await
+        else {
+            continue;
+        };
         let http = state.http.clone();
         let client_id = client.id.clone();
         sends.push(async move {
-            let r = http.post(&uri).form(&[("logout_token", token)]).send().await;
+            let r = http
+                .post(&uri)
+                .form(&[("logout_token", token)])
+                .send()
+                .await;
             match r {
-                Ok(resp) if resp.status().is_success() => tracing::info!(client_id, "back-channel logout delivered"),
-                Ok(resp) => tracing::warn!(client_id, status = resp.status().as_u16(), "back-channel logout refused"),
-                Err(e) => tracing::warn!(client_id, error = %e, "back-channel logout not delivered"),
+                Ok(resp) if resp.status().is_success() => {
+                    tracing::info!(client_id, "back-channel logout delivered")
+                }
+                Ok(resp) => tracing::warn!(
+                    client_id,
+                    status = resp.status().as_u16(),
+                    "back-channel logout refused"
+                ),
+                Err(e) => {
+                    tracing::warn!(client_id, error = %e, "back-channel logout not delivered")
+                }
             }
         });
     }

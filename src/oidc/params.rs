@@ -8,7 +8,11 @@ pub struct Params(pub Vec<(String, String)>);
 
 impl Params {
     pub fn parse(urlencoded: &[u8]) -> Self {
-        Self(form_urlencoded::parse(urlencoded).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        Self(
+            form_urlencoded::parse(urlencoded)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
     }
 
     /// The single value of `name`, `None` if absent or empty; an error if repeated.
@@ -16,13 +20,16 @@ impl Params {
         let mut it = self.0.iter().filter(|(k, _)| k == name);
         let first = it.next();
         if it.next().is_some() {
-            return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")));
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {name} is repeated"
+            )));
         }
         Ok(first.map(|(_, v)| v.as_str()).filter(|v| !v.is_empty()))
     }
 
     pub fn required(&self, name: &str) -> Result<&str, OAuthError> {
-        self.one(name)?.ok_or_else(|| OAuthError::invalid_request(format!("parameter {name} is missing")))
+        self.one(name)?
+            .ok_or_else(|| OAuthError::invalid_request(format!("parameter {name} is missing")))
     }
 
     pub fn owned(&self, name: &str) -> Result<Option<String>, OAuthError> {

@@ -14,7 +14,10 @@ use crate::storage::enterprises::EnterpriseRow;
 pub fn subject(state: &AppState, client: &Client, local_id: &str) -> String {
     match client.config.subject_type {
         SubjectType::Public => local_id.to_owned(),
-        SubjectType::Pairwise => state.keys.data().pairwise_subject(&client.sector(), local_id),
+        SubjectType::Pairwise => state
+            .keys
+            .data()
+            .pairwise_subject(&client.sector(), local_id),
     }
 }
 
@@ -48,9 +51,18 @@ pub fn person_claims(state: &AppState, a: &AccountRow, scopes: &[&str]) -> Map<S
 }
 
 /// The enterprise view: `act` carries the agent, `org_*` the enterprise.
-pub fn enterprise_claims(state: &AppState, client: &Client, e: &EnterpriseRow, agent_id: &str, role: &str) -> Map<String, Value> {
+pub fn enterprise_claims(
+    state: &AppState,
+    client: &Client,
+    e: &EnterpriseRow,
+    agent_id: &str,
+    role: &str,
+) -> Map<String, Value> {
     let mut c = Map::new();
-    c.insert("act".into(), json!({ "sub": subject(state, client, agent_id) }));
+    c.insert(
+        "act".into(),
+        json!({ "sub": subject(state, client, agent_id) }),
+    );
     c.insert("org_uscc".into(), json!(e.uscc));
     c.insert("org_name".into(), json!(e.name));
     c.insert("agent_role".into(), json!(role));

@@ -61,7 +61,11 @@ pub struct AccessGrant<'a> {
 }
 
 /// Mint a signed access token; returns it with its lifetime in seconds.
-pub fn mint_access(state: &AppState, g: AccessGrant<'_>, now: i64) -> Result<(String, i64), OAuthError> {
+pub fn mint_access(
+    state: &AppState,
+    g: AccessGrant<'_>,
+    now: i64,
+) -> Result<(String, i64), OAuthError> {
     let ttl = state.config.access_token_ttl;
     let claims = AccessClaims {
         iss: state.issuer.clone(),
@@ -87,13 +91,20 @@ pub fn mint_access(state: &AppState, g: AccessGrant<'_>, now: i64) -> Result<(St
 
 /// Sign an ID token (or any JWT for a client) with the client's algorithm. RS256 costs most of a
 /// millisecond, so it runs on a blocking thread; ES256 (~20 µs) runs inline.
-pub async fn sign_for_client(state: &AppState, alg: SigningAlg, typ: &'static str, claims: Value) -> Result<String, OAuthError> {
+pub async fn sign_for_client(
+    state: &AppState,
+    alg: SigningAlg,
+    typ: &'static str,
+    claims: Value,
+) -> Result<String, OAuthError> {
     let keys = state.keys.current();
     let result = match alg {
         SigningAlg::ES256 => jwt::sign(&keys, alg, typ, &claims),
-        SigningAlg::RS256 => tokio::task::spawn_blocking(move || jwt::sign(&keys, alg, typ, &claims))
-            .await
-            .unwrap_or(Err(JwtError::Signing)),
+        SigningAlg::RS256 => {
+            tokio::task::spawn_blocking(move || jwt::sign(&keys, alg, typ, &claims))
+                .await
+                .unwrap_or(Err(JwtError::Signing))
+        }
     };
     result.map_err(|e| {
         tracing::error!(error = %e, "token signing failed");
@@ -144,19 +155,29 @@ pub fn id_token_claims(
 
 /// The `sid` a client sees for a session: per client, so portals cannot correlate sessions.
 pub fn client_sid(state: &AppState, client_id: &str, session_id: &str) -> String {
-    state.keys.data().pairwise_subject(&format!("sid:{client_id}"), session_id)
+    state
+        .keys
+        .data()
+        .pairwise_subject(&format!("sid:{client_id}"), session_id)
 }
 
 /// Verify an access token for userinfo or introspection. Errors say why, for logs and tests; callers
 /// decide what the client sees.
-pub fn verify_access(state: &AppState, token: &str, now: i64) -> Result<Arc<AccessClaims>, OAuthError> {
+pub fn verify_access(
+    state: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<Arc<AccessClaims>, OAuthError> {
     let claims = match state.verified.get(token) {
         Some(c) => c,
         None => {
             let keys = state.keys.current();
-            let c: AccessClaims = jwt::verify(&keys, token, "at+jwt", now).map_err(|e| OAuthError::invalid_token(e.to_string()))?;
+            let c: AccessClaims = jwt::verify(&keys, token, "at+jwt", now)
+                .map_err(|e| OAuthError::invalid_token(e.to_string()))?;
             if c.iss != state.issuer {
-                return Err(OAuthError::invalid_token("the token was issued by another issuer"));
+                return Err(OAuthError::invalid_token(
+                    "the token was issued by another issuer",
+                ));
             }
             let c = Arc::new(c);
             state.verified.insert(token.to_owned(), c.clone());
@@ -167,7 +188,10 @@ pub fn verify_access(state: &AppState, token: &str, now: i64) -> Result<Arc<Acce
         return Err(OAuthError::invalid_token("the token has expired"));
     }
     if state.deny.contains(DenyKind::Jti, &claims.jti)
-        || claims.gid.as_deref().is_some_and(|g| state.deny.contains(DenyKind::Grant, g))
+        || claims
+            .gid
+            .as_deref()
+            .is_some_and(|g| state.deny.contains(DenyKind::Grant, g))
     {
         return Err(OAuthError::invalid_token("the token has been revoked"));
     }
@@ -176,7 +200,13 @@ pub fn verify_access(state: &AppState, token: &str, now: i64) -> Result<Arc<Acce
 
 pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-pub fn logout_token_claims(state: &AppState, client_id: &str, sub: &str, sid: &str, now: i64) -> Value {
+pub fn logout_token_claims(
+    state: &AppState,
+    client_id: &str,
+    sub: &str,
+    sid: &str,
+    now: i64,
+) -> Value {
     json!({
         "iss": state.issuer,
         "aud": client_id,

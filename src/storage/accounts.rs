@@ -57,28 +57,39 @@ pub async fn insert(tx: &mut Tx, a: NewAccount<'_>) -> Result<()> {
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<AccountRow>> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1")).bind(id).fetch_optional(&db.pool).await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 pub async fn by_id_index(db: &Db, index: &[u8]) -> Result<Option<AccountRow>> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM accounts WHERE id_number_index = $1"))
-        .bind(index.to_vec())
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM accounts WHERE id_number_index = $1"
+    ))
+    .bind(index.to_vec())
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<AccountRow>> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM accounts WHERE email = $1"))
-        .bind(email)
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM accounts WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 pub async fn by_phone(db: &Db, phone: &str) -> Result<Option<AccountRow>> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM accounts WHERE phone = $1"))
-        .bind(phone)
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM accounts WHERE phone = $1"))
+            .bind(phone)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 pub async fn set_password(db: &Db, id: &str, hash: &str, now: i64) -> Result<()> {
@@ -91,7 +102,12 @@ pub async fn set_password(db: &Db, id: &str, hash: &str, now: i64) -> Result<()>
     Ok(())
 }
 
-pub async fn set_disabled(tx: &mut Tx, id: &str, disabled_at: Option<i64>, now: i64) -> Result<bool> {
+pub async fn set_disabled(
+    tx: &mut Tx,
+    id: &str,
+    disabled_at: Option<i64>,
+    now: i64,
+) -> Result<bool> {
     let r = sqlx::query("UPDATE accounts SET disabled_at = $1, updated_at = $2 WHERE id = $3")
         .bind(disabled_at)
         .bind(now)

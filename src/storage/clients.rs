@@ -23,17 +23,26 @@ pub async fn insert(db: &Db, row: &ClientRow, now: i64) -> Result<()> {
 }
 
 pub async fn get(db: &Db, client_id: &str) -> Result<Option<ClientRow>> {
-    Ok(sqlx::query_as("SELECT client_id, config, secret_hash FROM clients WHERE client_id = $1")
-        .bind(client_id)
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT client_id, config, secret_hash FROM clients WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 pub async fn list(db: &Db) -> Result<Vec<ClientRow>> {
-    Ok(sqlx::query_as("SELECT client_id, config, secret_hash FROM clients ORDER BY client_id").fetch_all(&db.pool).await?)
+    Ok(
+        sqlx::query_as("SELECT client_id, config, secret_hash FROM clients ORDER BY client_id")
+            .fetch_all(&db.pool)
+            .await?,
+    )
 }
 
 pub async fn remove(db: &Db, client_id: &str) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&db.pool).await?;
+    let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+        .bind(client_id)
+        .execute(&db.pool)
+        .await?;
     Ok(r.rows_affected() == 1)
 }

@@ -26,17 +26,21 @@ pub async fn insert(db: &Db, e: &EnterpriseRow, now: i64) -> Result<()> {
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<EnterpriseRow>> {
-    Ok(sqlx::query_as("SELECT id, uscc, name, legal_rep_id FROM enterprises WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT id, uscc, name, legal_rep_id FROM enterprises WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 pub async fn by_uscc(db: &Db, uscc: &str) -> Result<Option<EnterpriseRow>> {
-    Ok(sqlx::query_as("SELECT id, uscc, name, legal_rep_id FROM enterprises WHERE uscc = $1")
-        .bind(uscc)
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT id, uscc, name, legal_rep_id FROM enterprises WHERE uscc = $1")
+            .bind(uscc)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 pub async fn represented_by(db: &Db, account_id: &str) -> Result<Vec<EnterpriseRow>> {
@@ -136,10 +140,11 @@ pub async fn agent_grant(db: &Db, id: &str) -> Result<Option<AgentGrantRow>> {
 }
 
 pub async fn revoke_agent(tx: &mut Tx, id: &str, now: i64) -> Result<bool> {
-    let r = sqlx::query("UPDATE agent_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    let r =
+        sqlx::query("UPDATE agent_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
     Ok(r.rows_affected() == 1)
 }

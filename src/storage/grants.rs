@@ -16,7 +16,8 @@ pub struct GrantRow {
     pub revoked_at: Option<i64>,
 }
 
-const GRANT_COLUMNS: &str = "id, client_id, account_id, session_id, acting_for, offline, created_at, revoked_at";
+const GRANT_COLUMNS: &str =
+    "id, client_id, account_id, session_id, acting_for, offline, created_at, revoked_at";
 
 pub async fn insert_grant(tx: &mut Tx, g: &GrantRow) -> Result<()> {
     sqlx::query(
@@ -36,10 +37,12 @@ pub async fn insert_grant(tx: &mut Tx, g: &GrantRow) -> Result<()> {
 }
 
 pub async fn grant(db: &Db, id: &str) -> Result<Option<GrantRow>> {
-    Ok(sqlx::query_as(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 /// Revoke a grant (and so its whole token family); `false` if it was already revoked or never existed.
@@ -54,31 +57,85 @@ pub async fn revoke_grant(tx: &mut Tx, id: &str, reason: &str, now: i64) -> Resu
 }
 
 /// Revoke the live grants matching a condition; returns their ids.
-async fn revoke_where(tx: &mut Tx, cond: &str, a: &str, b: &str, reason: &str, now: i64) -> Result<Vec<String>> {
+async fn revoke_where(
+    tx: &mut Tx,
+    cond: &str,
+    a: &str,
+    b: &str,
+    reason: &str,
+    now: i64,
+) -> Result<Vec<String>> {
     let sql = format!(
         "UPDATE grants SET revoked_at = $1, revoke_reason = $2 WHERE revoked_at IS NULL AND {cond} RETURNING id"
     );
-    let rows: Vec<(String,)> =
-        sqlx::query_as(&sql).bind(now).bind(reason).bind(a).bind(b).fetch_all(&mut **tx).await?;
+    let rows: Vec<(String,)> = sqlx::query_as(&sql)
+        .bind(now)
+        .bind(reason)
+        .bind(a)
+        .bind(b)
+        .fetch_all(&mut **tx)
+        .await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// Revoke the grants bound to a session that ended (offline grants survive, as OpenID Connect intends).
 pub async fn revoke_session_grants(tx: &mut Tx, session_id: &str, now: i64) -> Result<Vec<String>> {
-    revoke_where(tx, "session_id = $3 AND offline = 0 AND $4 = ''", session_id, "", "session_ended", now).await
+    revoke_where(
+        tx,
+        "session_id = $3 AND offline = 0 AND $4 = ''",
+        session_id,
+        "",
+        "session_ended",
+        now,
+    )
+    .await
 }
 
 /// Revoke every grant where `account_id` acts for `enterprise_id` (the agent's rights were withdrawn).
-pub async fn revoke_acting_for(tx: &mut Tx, account_id: &str, enterprise_id: &str, now: i64) -> Result<Vec<String>> {
-    revoke_where(tx, "account_id = $3 AND acting_for = $4", account_id, enterprise_id, "agent_revoked", now).await
+pub async fn revoke_acting_for(
+    tx: &mut Tx,
+    account_id: &str,
+    enterprise_id: &str,
+    now: i64,
+) -> Result<Vec<String>> {
+    revoke_where(
+        tx,
+        "account_id = $3 AND acting_for = $4",
+        account_id,
+        enterprise_id,
+        "agent_revoked",
+        now,
+    )
+    .await
 }
 
 /// Revoke a person's grants at one client (consent withdrawn).
-pub async fn revoke_client_grants(tx: &mut Tx, account_id: &str, client_id: &str, now: i64) -> Result<Vec<String>> {
-    revoke_where(tx, "account_id = $3 AND client_id = $4", account_id, client_id, "consent_withdrawn", now).await
+pub async fn revoke_client_grants(
+    tx: &mut Tx,
+    account_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<Vec<String>> {
+    revoke_where(
+        tx,
+        "account_id = $3 AND client_id = $4",
+        account_id,
+        client_id,
+        "consent_withdrawn",
+        now,
+    )
+    .await
 }
 
-pub async fn insert_code(tx: &mut Tx, code_hash: &[u8], grant_id: &str, client_id: &str, data: &str, now: i64, ttl: i64) -> Result<()> {
+pub async fn insert_code(
+    tx: &mut Tx,
+    code_hash: &[u8],
+    grant_id: &str,
+    client_id: &str,
+    data: &str,
+    now: i64,
+    ttl: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO auth_codes (code_hash, grant_id, client_id, data, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -112,15 +169,23 @@ pub async fn code(db: &Db, code_hash: &[u8]) -> Result<Option<CodeRow>> {
 /// Mark a code used. `false` if it already was: the `WHERE used_at IS NULL` makes redemption single-use
 /// even when two requests race.
 pub async fn spend_code(tx: &mut Tx, code_hash: &[u8], now: i64) -> Result<bool> {
-    let r = sqlx::query("UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(code_hash.to_vec())
-        .execute(&mut **tx)
-        .await?;
+    let r =
+        sqlx::query("UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
+            .bind(now)
+            .bind(code_hash.to_vec())
+            .execute(&mut **tx)
+            .await?;
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn insert_refresh(tx: &mut Tx, token_hash: &[u8], grant_id: &str, data: &str, now: i64, expires_at: i64) -> Result<()> {
+pub async fn insert_refresh(
+    tx: &mut Tx,
+    token_hash: &[u8],
+    grant_id: &str,
+    data: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO refresh_tokens (token_hash, grant_id, data, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -143,34 +208,51 @@ pub struct RefreshRow {
 }
 
 pub async fn refresh(db: &Db, token_hash: &[u8]) -> Result<Option<RefreshRow>> {
-    Ok(sqlx::query_as("SELECT grant_id, data, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
-        .bind(token_hash.to_vec())
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT grant_id, data, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
+    )
+    .bind(token_hash.to_vec())
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 /// Spend a refresh token (rotation); `false` if it was already spent.
 pub async fn spend_refresh(tx: &mut Tx, token_hash: &[u8], now: i64) -> Result<bool> {
-    let r = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(token_hash.to_vec())
-        .execute(&mut **tx)
-        .await?;
+    let r = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(token_hash.to_vec())
+    .execute(&mut **tx)
+    .await?;
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn consent(db: &Db, account_id: &str, client_id: &str, acting_for: &str) -> Result<Option<String>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT scopes FROM consents WHERE account_id = $1 AND client_id = $2 AND acting_for = $3")
-            .bind(account_id)
-            .bind(client_id)
-            .bind(acting_for)
-            .fetch_optional(&db.pool)
-            .await?;
+pub async fn consent(
+    db: &Db,
+    account_id: &str,
+    client_id: &str,
+    acting_for: &str,
+) -> Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT scopes FROM consents WHERE account_id = $1 AND client_id = $2 AND acting_for = $3",
+    )
+    .bind(account_id)
+    .bind(client_id)
+    .bind(acting_for)
+    .fetch_optional(&db.pool)
+    .await?;
     Ok(row.map(|r| r.0))
 }
 
-pub async fn save_consent(db: &Db, account_id: &str, client_id: &str, acting_for: &str, scopes: &str, now: i64) -> Result<()> {
+pub async fn save_consent(
+    db: &Db,
+    account_id: &str,
+    client_id: &str,
+    acting_for: &str,
+    scopes: &str,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO consents (account_id, client_id, acting_for, scopes, granted_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (account_id, client_id, acting_for) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
@@ -203,12 +285,14 @@ pub async fn consents_of(db: &Db, account_id: &str) -> Result<Vec<ConsentRow>> {
 }
 
 pub async fn delete_consents(tx: &mut Tx, account_id: &str, client_id: &str) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
-        .bind(account_id)
-        .bind(client_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
+            .bind(account_id)
+            .bind(client_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
 }
 
 pub async fn deny(tx: &mut Tx, kind: &str, value: &str, expires_at: i64) -> Result<()> {
@@ -222,8 +306,10 @@ pub async fn deny(tx: &mut Tx, kind: &str, value: &str, expires_at: i64) -> Resu
 }
 
 pub async fn denied_since(db: &Db, now: i64) -> Result<Vec<(String, String, i64)>> {
-    Ok(sqlx::query_as("SELECT kind, value, expires_at FROM denylist WHERE expires_at > $1")
-        .bind(now)
-        .fetch_all(&db.pool)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT kind, value, expires_at FROM denylist WHERE expires_at > $1")
+            .bind(now)
+            .fetch_all(&db.pool)
+            .await?,
+    )
 }

@@ -17,7 +17,8 @@ pub struct SessionRow {
     pub ended_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, account_id, auth_time, acr, amr, created_at, last_seen, expires_at, ended_at";
+const COLUMNS: &str =
+    "id, account_id, auth_time, acr, amr, created_at, last_seen, expires_at, ended_at";
 
 pub async fn insert(db: &Db, s: &SessionRow, secret_hash: &[u8]) -> Result<()> {
     sqlx::query(
@@ -39,14 +40,21 @@ pub async fn insert(db: &Db, s: &SessionRow, secret_hash: &[u8]) -> Result<()> {
 }
 
 pub async fn by_secret(db: &Db, secret_hash: &[u8]) -> Result<Option<SessionRow>> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM sessions WHERE secret_hash = $1"))
-        .bind(secret_hash.to_vec())
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sessions WHERE secret_hash = $1"
+    ))
+    .bind(secret_hash.to_vec())
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<SessionRow>> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM sessions WHERE id = $1")).bind(id).fetch_optional(&db.pool).await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 pub async fn active_for_account(db: &Db, account_id: &str, now: i64) -> Result<Vec<SessionRow>> {
@@ -61,7 +69,11 @@ pub async fn active_for_account(db: &Db, account_id: &str, now: i64) -> Result<V
 }
 
 pub async fn touch(db: &Db, id: &str, now: i64) -> Result<()> {
-    sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id = $2").bind(now).bind(id).execute(&db.pool).await?;
+    sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 
@@ -75,7 +87,13 @@ pub async fn end(tx: &mut Tx, id: &str, now: i64) -> Result<bool> {
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn add_client(db: &Db, session_id: &str, client_id: &str, acting_for: &str, now: i64) -> Result<()> {
+pub async fn add_client(
+    db: &Db,
+    session_id: &str,
+    client_id: &str,
+    acting_for: &str,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO session_clients (session_id, client_id, acting_for, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (session_id, client_id, acting_for) DO NOTHING",
@@ -105,7 +123,11 @@ pub async fn take_clients(tx: &mut Tx, session_id: &str) -> Result<Vec<SessionCl
 }
 
 /// Take the portals where `account_id` acts for `enterprise_id`, across all their sessions.
-pub async fn take_clients_acting_for(tx: &mut Tx, account_id: &str, enterprise_id: &str) -> Result<Vec<SessionClient>> {
+pub async fn take_clients_acting_for(
+    tx: &mut Tx,
+    account_id: &str,
+    enterprise_id: &str,
+) -> Result<Vec<SessionClient>> {
     Ok(sqlx::query_as(
         "DELETE FROM session_clients WHERE acting_for = $1 AND session_id IN \
          (SELECT id FROM sessions WHERE account_id = $2) RETURNING session_id, client_id, acting_for",
@@ -116,7 +138,14 @@ pub async fn take_clients_acting_for(tx: &mut Tx, account_id: &str, enterprise_i
     .await?)
 }
 
-pub async fn insert_auth_request(db: &Db, id: &str, client_id: &str, params: &str, now: i64, ttl: i64) -> Result<()> {
+pub async fn insert_auth_request(
+    db: &Db,
+    id: &str,
+    client_id: &str,
+    params: &str,
+    now: i64,
+    ttl: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO auth_requests (id, client_id, params, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(client_id)
@@ -136,20 +165,29 @@ pub struct AuthRequestRow {
 }
 
 pub async fn auth_request(db: &Db, id: &str, now: i64) -> Result<Option<AuthRequestRow>> {
-    Ok(sqlx::query_as("SELECT id, params, created_at FROM auth_requests WHERE id = $1 AND expires_at > $2")
-        .bind(id)
-        .bind(now)
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT id, params, created_at FROM auth_requests WHERE id = $1 AND expires_at > $2",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 pub async fn update_auth_request(db: &Db, id: &str, params: &str) -> Result<()> {
-    sqlx::query("UPDATE auth_requests SET params = $1 WHERE id = $2").bind(params).bind(id).execute(&db.pool).await?;
+    sqlx::query("UPDATE auth_requests SET params = $1 WHERE id = $2")
+        .bind(params)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 
 pub async fn delete_auth_request(db: &Db, id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM auth_requests WHERE id = $1").bind(id).execute(&db.pool).await?;
+    sqlx::query("DELETE FROM auth_requests WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 
@@ -161,7 +199,11 @@ pub async fn purge_expired(db: &Db, now: i64) -> Result<u64> {
         "DELETE FROM auth_codes WHERE expires_at < $1",
         "DELETE FROM denylist WHERE expires_at < $1",
     ] {
-        n += sqlx::query(sql).bind(now).execute(&db.pool).await?.rows_affected();
+        n += sqlx::query(sql)
+            .bind(now)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
     }
     Ok(n)
 }

@@ -32,11 +32,17 @@ impl ChromeDriver {
             l.local_addr().unwrap().port()
         };
         let mut cmd = Command::new(CHROMEDRIVER);
-        cmd.arg(format!("--port={port}")).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+        cmd.arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
         // Its own process group: Chromium inherits it, so dropping the driver can end the browser too.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn().expect("spawn chromedriver");
-        let mut driver = ChromeDriver { child, url: format!("http://127.0.0.1:{port}") };
+        let mut driver = ChromeDriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
         driver.wait_ready().await;
         driver
     }
@@ -89,7 +95,12 @@ pub struct WdError {
 
 impl std::fmt::Display for WdError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.error, self.message.lines().next().unwrap_or(""))
+        write!(
+            f,
+            "{}: {}",
+            self.error,
+            self.message.lines().next().unwrap_or("")
+        )
     }
 }
 
@@ -133,11 +144,27 @@ impl Browser {
             "timeouts": { "implicit": ELEMENT_TIMEOUT.as_millis() as u64, "pageLoad": 30_000, "script": 10_000 },
         }}});
         // Every WebDriver call is bounded: element waits end at ELEMENT_TIMEOUT, page loads at 30 s.
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        let r = http.post(format!("{}/session", driver.url)).json(&caps).send().await.expect("new WebDriver session");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let r = http
+            .post(format!("{}/session", driver.url))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new WebDriver session");
         let v: Value = r.json().await.expect("new session response");
-        let id = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session: {v}")).to_owned();
-        Browser { http, session: format!("{}/session/{id}", driver.url), _driver: driver, _profile: profile }
+        let id = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {v}"))
+            .to_owned();
+        Browser {
+            http,
+            session: format!("{}/session/{id}", driver.url),
+            _driver: driver,
+            _profile: profile,
+        }
     }
 
     /// One WebDriver command; `body` None means GET.
@@ -147,14 +174,23 @@ impl Browser {
             Some(b) => self.http.post(&url).json(&b),
             None => self.http.get(&url),
         };
-        let r = rb.send().await.map_err(|e| WdError { error: "transport".into(), message: e.to_string() })?;
+        let r = rb.send().await.map_err(|e| WdError {
+            error: "transport".into(),
+            message: e.to_string(),
+        })?;
         let ok = r.status().is_success();
-        let v: Value = r.json().await.map_err(|e| WdError { error: "transport".into(), message: e.to_string() })?;
+        let v: Value = r.json().await.map_err(|e| WdError {
+            error: "transport".into(),
+            message: e.to_string(),
+        })?;
         if ok {
             Ok(v["value"].clone())
         } else {
             let s = |k: &str| v["value"][k].as_str().unwrap_or("").to_owned();
-            Err(WdError { error: s("error"), message: s("message") })
+            Err(WdError {
+                error: s("error"),
+                message: s("message"),
+            })
         }
     }
 
@@ -165,23 +201,49 @@ impl Browser {
     }
 
     pub async fn url(&self) -> url::Url {
-        let v = self.cmd("/url", None).await.unwrap_or_else(|e| panic!("current URL: {e}"));
+        let v = self
+            .cmd("/url", None)
+            .await
+            .unwrap_or_else(|e| panic!("current URL: {e}"));
         url::Url::parse(v.as_str().unwrap_or_default()).expect("current URL parses")
     }
 
     /// Where the browser is and the start of the page, for failure messages.
     pub async fn describe(&self) -> String {
-        let url = self.cmd("/url", None).await.map(|v| v.as_str().unwrap_or_default().to_owned()).unwrap_or_else(|e| format!("<no URL: {e}>"));
-        let source = self.cmd("/source", None).await.map(|v| v.as_str().unwrap_or_default().to_owned()).unwrap_or_else(|e| format!("<no source: {e}>"));
+        let url = self
+            .cmd("/url", None)
+            .await
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .unwrap_or_else(|e| format!("<no URL: {e}>"));
+        let source = self
+            .cmd("/source", None)
+            .await
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .unwrap_or_else(|e| format!("<no source: {e}>"));
         let head: String = source.chars().take(3000).collect();
         format!("at {url}\n--- page source (start) ---\n{head}\n---")
     }
 
     /// Find by CSS selector; the driver waits up to ELEMENT_TIMEOUT for a match (implicit wait).
     async fn wait_css(&self, css: &str) -> Element {
-        match self.cmd("/element", Some(json!({ "using": "css selector", "value": css }))).await {
-            Ok(v) => Element(v[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element reference in {v}")).to_owned()),
-            Err(e) => panic!("waiting {}s for {css}: {e}; {}", ELEMENT_TIMEOUT.as_secs(), self.describe().await),
+        match self
+            .cmd(
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await
+        {
+            Ok(v) => Element(
+                v[ELEMENT_KEY]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no element reference in {v}"))
+                    .to_owned(),
+            ),
+            Err(e) => panic!(
+                "waiting {}s for {css}: {e}; {}",
+                ELEMENT_TIMEOUT.as_secs(),
+                self.describe().await
+            ),
         }
     }
 
@@ -192,16 +254,29 @@ impl Browser {
 
     /// Wait for the first of several element ids to appear; returns which one and the element.
     pub async fn wait_any(&self, ids: &[&str]) -> (String, Element) {
-        let css = ids.iter().map(|i| format!("#{i}")).collect::<Vec<_>>().join(", ");
+        let css = ids
+            .iter()
+            .map(|i| format!("#{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let el = self.wait_css(&css).await;
-        let id = self.cmd(&format!("/element/{}/attribute/id", el.0), None).await.unwrap_or_else(|e| panic!("id attribute: {e}"));
+        let id = self
+            .cmd(&format!("/element/{}/attribute/id", el.0), None)
+            .await
+            .unwrap_or_else(|e| panic!("id attribute: {e}"));
         (id.as_str().unwrap_or_default().to_owned(), el)
     }
 
     /// Whether the current page has an element with this id, right now (no waiting).
     pub async fn has_id(&self, id: &str) -> bool {
         let script = "return document.getElementById(arguments[0]) !== null;";
-        match self.cmd("/execute/sync", Some(json!({ "script": script, "args": [id] }))).await {
+        match self
+            .cmd(
+                "/execute/sync",
+                Some(json!({ "script": script, "args": [id] })),
+            )
+            .await
+        {
             Ok(v) => v.as_bool().unwrap_or(false),
             Err(e) => panic!("looking for #{id}: {e}"),
         }
@@ -210,21 +285,34 @@ impl Browser {
     /// The text of the element with this id, waiting for it.
     pub async fn text_of(&self, id: &str) -> String {
         let el = self.wait_id(id).await;
-        let v = self.cmd(&format!("/element/{}/text", el.0), None).await.unwrap_or_else(|e| panic!("text of #{id}: {e}"));
+        let v = self
+            .cmd(&format!("/element/{}/text", el.0), None)
+            .await
+            .unwrap_or_else(|e| panic!("text of #{id}: {e}"));
         v.as_str().unwrap_or_default().to_owned()
     }
 
     /// Type into the input with this id (after clearing it).
     pub async fn fill(&self, id: &str, value: &str) {
         let el = self.wait_id(id).await;
-        self.cmd(&format!("/element/{}/clear", el.0), Some(json!({}))).await.unwrap_or_else(|e| panic!("clear #{id}: {e}"));
-        self.cmd(&format!("/element/{}/value", el.0), Some(json!({ "text": value }))).await.unwrap_or_else(|e| panic!("type into #{id}: {e}"));
+        self.cmd(&format!("/element/{}/clear", el.0), Some(json!({})))
+            .await
+            .unwrap_or_else(|e| panic!("clear #{id}: {e}"));
+        self.cmd(
+            &format!("/element/{}/value", el.0),
+            Some(json!({ "text": value })),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("type into #{id}: {e}"));
     }
 
     /// Click the element with this id (the driver waits for a navigation it starts).
     pub async fn click(&self, id: &str) {
         let el = self.wait_id(id).await;
-        if let Err(e) = self.cmd(&format!("/element/{}/click", el.0), Some(json!({}))).await {
+        if let Err(e) = self
+            .cmd(&format!("/element/{}/click", el.0), Some(json!({})))
+            .await
+        {
             panic!("click #{id}: {e}; {}", self.describe().await);
         }
     }

@@ -41,11 +41,22 @@ async fn database_url(dir: &std::path::Path) -> String {
     if !is_postgres() {
         return format!("sqlite://{}/tongban.db?mode=rwc", dir.display());
     }
-    let base = std::env::var("TONGBAN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("tongban_test_{}", tongban::crypto::random_id().to_lowercase().replace(['-', '_'], ""));
+    let base = std::env::var("TONGBAN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!(
+        "tongban_test_{}",
+        tongban::crypto::random_id()
+            .to_lowercase()
+            .replace(['-', '_'], "")
+    );
     sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{base}/test")).await.expect("connect to PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{base}/test"))
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
     format!("{base}/{name}")
 }
 
@@ -70,7 +81,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     tokio::spawn(server.run(async move {
         let _ = rx.await;
     }));
-    TestApp { addr, state, _dir: dir, _shutdown: tx }
+    TestApp {
+        addr,
+        state,
+        _dir: dir,
+        _shutdown: tx,
+    }
 }
 
 /// What a test client looks like; `Default` is a confidential portal on the code flow.
@@ -95,7 +111,15 @@ impl Default for ClientSpec {
             backchannel_logout_uri: None,
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             auth_method: AuthMethod::ClientSecretBasic,
-            scopes: vec!["openid", "profile", "email", "phone", "offline_access", "id_number", "enterprise"],
+            scopes: vec![
+                "openid",
+                "profile",
+                "email",
+                "phone",
+                "offline_access",
+                "id_number",
+                "enterprise",
+            ],
             subject_type: SubjectType::Pairwise,
             sector: None,
             alg: SigningAlg::ES256,
@@ -126,8 +150,15 @@ impl TestApp {
             id_token_alg: spec.alg,
             jwks: spec.jwks,
         };
-        let (c, secret) = clients::register(&self.state.db, None, cfg, tongban::domain::time::now()).await.expect("register client");
-        TestClient { id: c.id, secret, redirect_uri }
+        let (c, secret) =
+            clients::register(&self.state.db, None, cfg, tongban::domain::time::now())
+                .await
+                .expect("register client");
+        TestClient {
+            id: c.id,
+            secret,
+            redirect_uri,
+        }
     }
 
     /// A citizen with the test password; returns (account id, resident id number, email).
@@ -142,24 +173,55 @@ impl TestApp {
             phone: String::new(),
             password: PASSWORD.into(),
         };
-        let id = tongban::identity::accounts::register(&self.state, &reg, 1, tongban::domain::time::now()).await.expect("register citizen");
+        let id = tongban::identity::accounts::register(
+            &self.state,
+            &reg,
+            1,
+            tongban::domain::time::now(),
+        )
+        .await
+        .expect("register citizen");
         (id, id_number, email)
     }
 
     pub async fn enterprise(&self, uscc: &str, name: &str, rep: &str) -> String {
-        tongban::identity::enterprises::create(&self.state, uscc, name, rep, tongban::domain::time::now()).await.expect("enterprise").id
+        tongban::identity::enterprises::create(
+            &self.state,
+            uscc,
+            name,
+            rep,
+            tongban::domain::time::now(),
+        )
+        .await
+        .expect("enterprise")
+        .id
     }
 
     pub fn http(&self) -> reqwest::Client {
-        reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+        reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
     }
 
     pub fn driver(&self) -> Driver {
-        Driver { http: reqwest::Client::builder().redirect(Policy::none()).cookie_store(true).build().unwrap(), base: self.addr.clone() }
+        Driver {
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .cookie_store(true)
+                .build()
+                .unwrap(),
+            base: self.addr.clone(),
+        }
     }
 
     /// POST a form to an endpoint with optional HTTP Basic client credentials.
-    pub async fn post_form(&self, path: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> (u16, Value) {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> (u16, Value) {
         let mut rb = self.http().post(format!("{}{path}", self.addr)).form(form);
         if let Some((id, secret)) = basic {
             rb = rb.basic_auth(id, Some(secret));
@@ -187,7 +249,7 @@ pub struct Driver {
 #[derive(Debug)]
 pub enum Landing {
     /// Redirected to the client with these query parameters.
-    Client(String, Vec<(String, String)>),
+    Client(Vec<(String, String)>),
     /// Stopped at one of our pages (path, status, body).
     Page(String, u16, String),
 }
@@ -195,18 +257,23 @@ pub enum Landing {
 impl Landing {
     pub fn param(&self, k: &str) -> Option<String> {
         match self {
-            Landing::Client(_, q) => q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+            Landing::Client(q) => q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
             Landing::Page(..) => None,
         }
     }
     pub fn code(&self) -> String {
-        self.param("code").unwrap_or_else(|| panic!("no code in {self:?}"))
+        self.param("code")
+            .unwrap_or_else(|| panic!("no code in {self:?}"))
     }
 }
 
 impl Driver {
     fn abs(&self, loc: &str) -> String {
-        if loc.starts_with('/') { format!("{}{loc}", self.base) } else { loc.to_owned() }
+        if loc.starts_with('/') {
+            format!("{}{loc}", self.base)
+        } else {
+            loc.to_owned()
+        }
     }
 
     /// GET `url` and follow redirects while they stay on our pages and need no input.
@@ -216,7 +283,7 @@ impl Driver {
             if !url.starts_with(&self.base) {
                 let u = url::Url::parse(&url).unwrap();
                 let q = u.query_pairs().into_owned().collect();
-                return Landing::Client(url, q);
+                return Landing::Client(q);
             }
             let r = self.http.get(&url).send().await.unwrap();
             if r.status().is_redirection() {
@@ -231,12 +298,21 @@ impl Driver {
 
     /// POST a form from the page `html` (its csrf and req are taken from it) and follow on.
     pub async fn submit(&self, action: &str, html: &str, fields: &[(&str, &str)]) -> Landing {
-        let mut form: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut form: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         form.push(("csrf".into(), form_value(html, "csrf").unwrap_or_default()));
         if let Some(req) = form_value(html, "req") {
             form.push(("req".into(), req));
         }
-        let r = self.http.post(self.abs(action)).form(&form).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.abs(action))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         if r.status().is_redirection() {
             return self.get(r.headers()["location"].to_str().unwrap()).await;
         }
@@ -247,12 +323,21 @@ impl Driver {
     /// Continue from a page already shown (`html` at `path`) with the same rules as [`Driver::authorize`].
     pub async fn authorize_from(&self, html: &str, path: &str, acting_for: &str) -> Landing {
         let first = match path {
-            "/select" => self.submit("/select", html, &[("acting_for", acting_for)]).await,
-            "/consent" => self.submit("/consent", html, &[("decision", "allow")]).await,
+            "/select" => {
+                self.submit("/select", html, &[("acting_for", acting_for)])
+                    .await
+            }
+            "/consent" => {
+                self.submit("/consent", html, &[("decision", "allow")])
+                    .await
+            }
             _ => panic!("unexpected page {path}"),
         };
         match &first {
-            Landing::Page(p, 200, html) if p == "/consent" => self.submit("/consent", html, &[("decision", "allow")]).await,
+            Landing::Page(p, 200, html) if p == "/consent" => {
+                self.submit("/consent", html, &[("decision", "allow")])
+                    .await
+            }
             _ => first,
         }
     }
@@ -264,10 +349,21 @@ impl Driver {
         for _ in 0..5 {
             landing = match &landing {
                 Landing::Page(p, 200, html) if p == "/login" => {
-                    self.submit("/login", html, &[("username", username), ("password", PASSWORD)]).await
+                    self.submit(
+                        "/login",
+                        html,
+                        &[("username", username), ("password", PASSWORD)],
+                    )
+                    .await
                 }
-                Landing::Page(p, 200, html) if p == "/select" => self.submit("/select", html, &[("acting_for", acting_for)]).await,
-                Landing::Page(p, 200, html) if p == "/consent" => self.submit("/consent", html, &[("decision", "allow")]).await,
+                Landing::Page(p, 200, html) if p == "/select" => {
+                    self.submit("/select", html, &[("acting_for", acting_for)])
+                        .await
+                }
+                Landing::Page(p, 200, html) if p == "/consent" => {
+                    self.submit("/consent", html, &[("decision", "allow")])
+                        .await
+                }
                 _ => return landing,
             };
         }
@@ -276,7 +372,12 @@ impl Driver {
 }
 
 /// A plain authorization URL for `client` with PKCE; returns (url, verifier).
-pub fn auth_url(app: &TestApp, client: &TestClient, scope: &str, extra: &[(&str, &str)]) -> (String, String) {
+pub fn auth_url(
+    app: &TestApp,
+    client: &TestClient,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> (String, String) {
     let verifier = tongban::crypto::random_token();
     let challenge = tongban::crypto::b64url(tongban::crypto::sha256(verifier.as_bytes()));
     let mut u = url::Url::parse(&format!("{}/authorize", app.addr)).unwrap();
@@ -296,11 +397,21 @@ pub fn auth_url(app: &TestApp, client: &TestClient, scope: &str, extra: &[(&str,
 }
 
 /// Exchange a code at the token endpoint with client_secret_basic.
-pub async fn exchange(app: &TestApp, client: &TestClient, code: &str, verifier: &str) -> (u16, Value) {
+pub async fn exchange(
+    app: &TestApp,
+    client: &TestClient,
+    code: &str,
+    verifier: &str,
+) -> (u16, Value) {
     app.post_form(
         "/token",
         Some((&client.id, client.secret.as_deref().unwrap_or(""))),
-        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", &client.redirect_uri), ("code_verifier", verifier)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &client.redirect_uri),
+            ("code_verifier", verifier),
+        ],
     )
     .await
 }

@@ -3,10 +3,10 @@
 
 mod helpers;
 
+mod browser;
 mod enterprise;
 mod negative;
 mod oidc_rp;
 mod pairwise;
 mod portal;
-mod browser;
 mod sso_browser;

@@ -17,7 +17,15 @@ use crate::oidc::{clients, logout};
 use crate::state::AppState;
 use crate::storage::{self, accounts::AccountRow, sessions::SessionRow};
 
-async fn render(state: &AppState, ui: &Ui, s: &SessionRow, a: &AccountRow, message: Option<&str>, error: Option<&str>, status: StatusCode) -> Response {
+async fn render(
+    state: &AppState,
+    ui: &Ui,
+    s: &SessionRow,
+    a: &AccountRow,
+    message: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let now = now();
     let db = &state.db;
     let sessions: Vec<Value> = storage::sessions::active_for_account(db, &a.id, now)
@@ -27,9 +35,25 @@ async fn render(state: &AppState, ui: &Ui, s: &SessionRow, a: &AccountRow, messa
         .map(|x| json!({ "id": x.id, "created": format_time(x.created_at), "last_seen": format_time(x.last_seen), "current": x.id == s.id }))
         .collect();
     let mut consents = Vec::new();
-    for c in storage::grants::consents_of(db, &a.id).await.unwrap_or_default() {
-        let name = clients::get(state, &c.client_id).await.ok().flatten().map(|c| c.config.name.clone()).unwrap_or_else(|| c.client_id.clone());
-        let acting = if c.acting_for.is_empty() { None } else { storage::enterprises::by_id(db, &c.acting_for).await.ok().flatten().map(|e| e.name) };
+    for c in storage::grants::consents_of(db, &a.id)
+        .await
+        .unwrap_or_default()
+    {
+        let name = clients::get(state, &c.client_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.config.name.clone())
+            .unwrap_or_else(|| c.client_id.clone());
+        let acting = if c.acting_for.is_empty() {
+            None
+        } else {
+            storage::enterprises::by_id(db, &c.acting_for)
+                .await
+                .ok()
+                .flatten()
+                .map(|e| e.name)
+        };
         let scopes: Vec<&str> = c.scopes.split(' ').collect();
         consents.push(json!({ "client_id": c.client_id, "client_name": name, "scopes": scopes, "acting_for_name": acting, "granted": format_time(c.granted_at) }));
     }
@@ -40,7 +64,10 @@ async fn render(state: &AppState, ui: &Ui, s: &SessionRow, a: &AccountRow, messa
         .map(|e| json!({ "name": e.name, "uscc": e.uscc, "role": e.role, "expires": e.expires_at.map(format_time) }))
         .collect();
     let mut represented = Vec::new();
-    for e in storage::enterprises::represented_by(db, &a.id).await.unwrap_or_default() {
+    for e in storage::enterprises::represented_by(db, &a.id)
+        .await
+        .unwrap_or_default()
+    {
         let agents: Vec<Value> = storage::enterprises::agents_of(db, &e.id)
             .await
             .unwrap_or_default()
@@ -49,7 +76,9 @@ async fn render(state: &AppState, ui: &Ui, s: &SessionRow, a: &AccountRow, messa
             .collect();
         represented.push(json!({ "id": e.id, "name": e.name, "uscc": e.uscc, "agents": agents }));
     }
-    let masked = accounts::id_number(state, a).map(|n| accounts::mask(&n)).unwrap_or_default();
+    let masked = accounts::id_number(state, a)
+        .map(|n| accounts::mask(&n))
+        .unwrap_or_default();
     let ctx = json!({
         "account": { "name": a.name, "email": a.email, "phone": a.phone, "id_kind": a.id_kind, "id_number_masked": masked, "loa": a.loa },
         "message": message, "error": error, "sessions": sessions, "consents": consents, "actable": actable, "represented": represented,
@@ -57,21 +86,46 @@ async fn render(state: &AppState, ui: &Ui, s: &SessionRow, a: &AccountRow, messa
     ui.render(state, "account.html", status, ctx)
 }
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let ui = Ui::new(&headers, &uri, None);
-    let Some((s, a)) = current_session(&state, &headers, now()).await else { return redirect("/login") };
-    let message = p.one("message").ok().flatten().filter(|m| MESSAGES.contains(m));
+    let Some((s, a)) = current_session(&state, &headers, now()).await else {
+        return redirect("/login");
+    };
+    let message = p
+        .one("message")
+        .ok()
+        .flatten()
+        .filter(|m| MESSAGES.contains(m));
     render(&state, &ui, &s, &a, message, None, StatusCode::OK).await
 }
 
-const MESSAGES: [&str; 6] = ["password_changed", "session_ended", "consent_withdrawn", "agent_granted", "agent_revoked", "logged_out_everywhere"];
+const MESSAGES: [&str; 6] = [
+    "password_changed",
+    "session_ended",
+    "consent_withdrawn",
+    "agent_granted",
+    "agent_revoked",
+    "logged_out_everywhere",
+];
 
 /// One account action: checks session and CSRF, runs `act`, then redirects with a message (PRG) or
 /// re-renders with the error.
-pub async fn action(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let ui = Ui::new(&headers, &uri, None);
     let now = now();
-    let Some((s, a)) = current_session(&state, &headers, now).await else { return redirect("/login") };
+    let Some((s, a)) = current_session(&state, &headers, now).await else {
+        return redirect("/login");
+    };
     if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
         return ui.csrf_failed(&state);
     }
@@ -81,42 +135,89 @@ pub async fn action(State(state): State<AppState>, headers: HeaderMap, uri: Uri,
             if get("new_password") != get("new_password_confirm") {
                 Err("password_mismatch")
             } else {
-                match accounts::change_password(&state, &a, &get("current_password"), &get("new_password"), now).await {
+                match accounts::change_password(
+                    &state,
+                    &a,
+                    &get("current_password"),
+                    &get("new_password"),
+                    now,
+                )
+                .await
+                {
                     Ok(()) => Ok("password_changed"),
                     Err(AccountError::Invalid(k)) => Err(k),
-                    Err(e) => Err({ tracing::error!(error = %e, "password change failed"); "server_error" }),
+                    Err(e) => Err({
+                        tracing::error!(error = %e, "password change failed");
+                        "server_error"
+                    }),
                 }
             }
         }
         "/account/sessions/end" => {
             let sid = get("session_id");
-            let own = storage::sessions::active_for_account(&state.db, &a.id, now).await.unwrap_or_default().iter().any(|x| x.id == sid);
+            let own = storage::sessions::active_for_account(&state.db, &a.id, now)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .any(|x| x.id == sid);
             if !own {
                 Err("invalid_request")
             } else {
-                logout::end_sessions(&state, &[sid], now).await.map(|_| "session_ended").map_err(|_| "server_error")
+                logout::end_sessions(&state, &[sid], now)
+                    .await
+                    .map(|_| "session_ended")
+                    .map_err(|_| "server_error")
             }
         }
         "/account/consents/withdraw" => {
-            logout::withdraw_consent(&state, &a.id, &get("client_id"), now).await.map(|_| "consent_withdrawn").map_err(|_| "server_error")
+            logout::withdraw_consent(&state, &a.id, &get("client_id"), now)
+                .await
+                .map(|_| "consent_withdrawn")
+                .map_err(|_| "server_error")
         }
         "/account/agents/grant" => {
             let days = get("days").parse::<i64>().unwrap_or(0);
-            match enterprises::grant_agent(&state, &a.id, &get("enterprise_id"), &get("agent"), &get("role"), days, now).await {
+            match enterprises::grant_agent(
+                &state,
+                &a.id,
+                &get("enterprise_id"),
+                &get("agent"),
+                &get("role"),
+                days,
+                now,
+            )
+            .await
+            {
                 Ok(_) => Ok("agent_granted"),
                 Err(EnterpriseError::Invalid(k)) => Err(k),
-                Err(e) => Err({ tracing::error!(error = %e, "agent grant failed"); "server_error" }),
+                Err(e) => Err({
+                    tracing::error!(error = %e, "agent grant failed");
+                    "server_error"
+                }),
             }
         }
-        "/account/agents/revoke" => match enterprises::revoke_agent(&state, &a.id, &get("grant_id"), now).await {
-            Ok(()) => Ok("agent_revoked"),
-            Err(EnterpriseError::Invalid(k)) => Err(k),
-            Err(e) => Err({ tracing::error!(error = %e, "agent revocation failed"); "server_error" }),
-        },
+        "/account/agents/revoke" => {
+            match enterprises::revoke_agent(&state, &a.id, &get("grant_id"), now).await {
+                Ok(()) => Ok("agent_revoked"),
+                Err(EnterpriseError::Invalid(k)) => Err(k),
+                Err(e) => Err({
+                    tracing::error!(error = %e, "agent revocation failed");
+                    "server_error"
+                }),
+            }
+        }
         "/account/logout-all" => {
-            let others: Vec<String> =
-                storage::sessions::active_for_account(&state.db, &a.id, now).await.unwrap_or_default().into_iter().map(|x| x.id).filter(|id| *id != s.id).collect();
-            logout::end_sessions(&state, &others, now).await.map(|_| "logged_out_everywhere").map_err(|_| "server_error")
+            let others: Vec<String> = storage::sessions::active_for_account(&state.db, &a.id, now)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|x| x.id)
+                .filter(|id| *id != s.id)
+                .collect();
+            logout::end_sessions(&state, &others, now)
+                .await
+                .map(|_| "logged_out_everywhere")
+                .map_err(|_| "server_error")
         }
         _ => Err("not_found"),
     };
@@ -126,13 +227,20 @@ pub async fn action(State(state): State<AppState>, headers: HeaderMap, uri: Uri,
             let still_in = current_session(&state, &headers, now).await.is_some();
             if !still_in {
                 let mut resp = redirect("/login");
-                resp.headers_mut().append(header::SET_COOKIE, cookie_header(&state, COOKIE, "", Some(0)));
+                resp.headers_mut().append(
+                    header::SET_COOKIE,
+                    cookie_header(&state, COOKIE, "", Some(0)),
+                );
                 return resp;
             }
             redirect(&format!("/account?message={message}"))
         }
         Err(key) => {
-            let status = if key == "server_error" { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
+            let status = if key == "server_error" {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             render(&state, &ui, &s, &a, None, Some(key), status).await
         }
     }

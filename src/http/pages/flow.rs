@@ -22,7 +22,12 @@ use crate::storage;
 /// Pending requests expire after 30 minutes: long enough to register an account on the way.
 const REQUEST_TTL: i64 = 1800;
 
-pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let ui_locales = p.one("ui_locales").ok().flatten().map(str::to_owned);
     let ui = Ui::new(&headers, &uri, ui_locales.as_deref());
     let (client, redirect_uri) = match authorize::client_and_redirect(&state, &p).await {
@@ -30,20 +35,46 @@ pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, uri: U
         Err(PageError::Show(key, d)) => return ui.error(&state, StatusCode::BAD_REQUEST, key, &d),
         Err(PageError::Storage(e)) => {
             tracing::error!(error = %e, "authorize: storage failure");
-            return ui.error(&state, StatusCode::INTERNAL_SERVER_ERROR, "server_error", "");
+            return ui.error(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "",
+            );
         }
     };
     let req_state = p.one("state").ok().flatten().map(str::to_owned);
     let req = match authorize::parse(&client, redirect_uri.clone(), &p) {
         Ok(r) => r,
-        Err(e) => return redirect(&authorize::error_redirect(&state, &redirect_uri, req_state.as_deref(), &e)),
+        Err(e) => {
+            return redirect(&authorize::error_redirect(
+                &state,
+                &redirect_uri,
+                req_state.as_deref(),
+                &e,
+            ))
+        }
     };
     let now = now();
     let id = random_id();
     let stored = serde_json::to_string(&req).unwrap_or_default();
-    if let Err(e) = storage::sessions::insert_auth_request(&state.db, &id, &client.id, &stored, now, REQUEST_TTL).await {
+    if let Err(e) = storage::sessions::insert_auth_request(
+        &state.db,
+        &id,
+        &client.id,
+        &stored,
+        now,
+        REQUEST_TTL,
+    )
+    .await
+    {
         tracing::error!(error = %e, "authorize: storing the request failed");
-        return redirect(&authorize::error_redirect(&state, &redirect_uri, req_state.as_deref(), &crate::oidc::error::OAuthError::server_error()));
+        return redirect(&authorize::error_redirect(
+            &state,
+            &redirect_uri,
+            req_state.as_deref(),
+            &crate::oidc::error::OAuthError::server_error(),
+        ));
     }
     proceed(&state, &headers, &ui, &id, req, now, now).await
 }
@@ -51,34 +82,78 @@ pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, uri: U
 /// Load a pending request by `req`.
 async fn load(state: &AppState, p: &Params, now: i64) -> Option<(String, AuthRequest, i64)> {
     let id = p.one("req").ok().flatten()?;
-    let row = storage::sessions::auth_request(&state.db, id, now).await.ok().flatten()?;
+    let row = storage::sessions::auth_request(&state.db, id, now)
+        .await
+        .ok()
+        .flatten()?;
     let req = serde_json::from_str(&row.params).ok()?;
     Some((row.id, req, row.created_at))
 }
 
-pub async fn resume(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let now = now();
     let Some((id, req, created)) = load(&state, &p, now).await else {
-        return Ui::new(&headers, &uri, None).error(&state, StatusCode::BAD_REQUEST, "request_expired", "");
+        return Ui::new(&headers, &uri, None).error(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "request_expired",
+            "",
+        );
     };
     let ui = Ui::new(&headers, &uri, req.ui_locales.as_deref());
     proceed(&state, &headers, &ui, &id, req, created, now).await
 }
 
 /// Decide the next step for a pending request and take it.
-async fn proceed(state: &AppState, headers: &HeaderMap, ui: &Ui, id: &str, req: AuthRequest, created: i64, now: i64) -> Response {
-    let fail = |e: crate::oidc::error::OAuthError| redirect(&authorize::error_redirect(state, &req.redirect_uri, req.state.as_deref(), &e));
+async fn proceed(
+    state: &AppState,
+    headers: &HeaderMap,
+    ui: &Ui,
+    id: &str,
+    req: AuthRequest,
+    created: i64,
+    now: i64,
+) -> Response {
+    let fail = |e: crate::oidc::error::OAuthError| {
+        redirect(&authorize::error_redirect(
+            state,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            &e,
+        ))
+    };
     let session = current_session(state, headers, now).await;
     let actable = match &session {
-        Some((s, _)) if req.has_scope("enterprise") => storage::enterprises::actable_by(&state.db, &s.account_id, now).await.unwrap_or_default(),
+        Some((s, _)) if req.has_scope("enterprise") => {
+            storage::enterprises::actable_by(&state.db, &s.account_id, now)
+                .await
+                .unwrap_or_default()
+        }
         _ => vec![],
     };
     let acting_for = req.acting_for.clone().unwrap_or_default();
     let consent = match &session {
-        Some((s, _)) => storage::grants::consent(&state.db, &s.account_id, &req.client_id, &acting_for).await.ok().flatten(),
+        Some((s, _)) => {
+            storage::grants::consent(&state.db, &s.account_id, &req.client_id, &acting_for)
+                .await
+                .ok()
+                .flatten()
+        }
         None => None,
     };
-    let step = authorize::next_step(&req, session.as_ref().map(|(s, _)| s), created, consent.as_deref(), actable.len(), now);
+    let step = authorize::next_step(
+        &req,
+        session.as_ref().map(|(s, _)| s),
+        created,
+        consent.as_deref(),
+        actable.len(),
+        now,
+    );
     let to = match step {
         Err(e) => {
             let _ = storage::sessions::delete_auth_request(&state.db, id).await;
@@ -88,9 +163,14 @@ async fn proceed(state: &AppState, headers: &HeaderMap, ui: &Ui, id: &str, req: 
         Ok(Step::SelectEnterprise) => format!("/select?req={id}"),
         Ok(Step::Consent) => format!("/consent?req={id}"),
         Ok(Step::Issue) => {
-            let Some((s, _)) = session else { return fail(crate::oidc::error::OAuthError::server_error()) };
+            let Some((s, _)) = session else {
+                return fail(crate::oidc::error::OAuthError::server_error());
+            };
             if !acting_for.is_empty() && !actable.iter().any(|e| e.id == acting_for) {
-                return fail(crate::oidc::error::OAuthError::new(crate::oidc::error::ErrorCode::AccessDenied, "the person may not act for that enterprise"));
+                return fail(crate::oidc::error::OAuthError::new(
+                    crate::oidc::error::ErrorCode::AccessDenied,
+                    "the person may not act for that enterprise",
+                ));
             }
             let _ = storage::sessions::delete_auth_request(&state.db, id).await;
             match authorize::issue_code(state, &req, &s, now).await {
@@ -109,35 +189,71 @@ async fn proceed(state: &AppState, headers: &HeaderMap, ui: &Ui, id: &str, req: 
 }
 
 async fn client_name(state: &AppState, client_id: &str) -> String {
-    clients::get(state, client_id).await.ok().flatten().map(|c| c.config.name.clone()).unwrap_or_default()
+    clients::get(state, client_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.config.name.clone())
+        .unwrap_or_default()
 }
 
-pub async fn select_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn select_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let now = now();
     let Some((id, req, _)) = load(&state, &p, now).await else {
-        return Ui::new(&headers, &uri, None).error(&state, StatusCode::BAD_REQUEST, "request_expired", "");
+        return Ui::new(&headers, &uri, None).error(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "request_expired",
+            "",
+        );
     };
     let ui = Ui::new(&headers, &uri, req.ui_locales.as_deref());
-    let Some((s, account)) = current_session(&state, &headers, now).await else { return redirect(&format!("/login?req={id}")) };
-    let enterprises = storage::enterprises::actable_by(&state.db, &s.account_id, now).await.unwrap_or_default();
-    let list: Vec<Value> = enterprises.iter().map(|e| json!({ "id": e.id, "name": e.name, "uscc": e.uscc, "role": e.role })).collect();
+    let Some((s, account)) = current_session(&state, &headers, now).await else {
+        return redirect(&format!("/login?req={id}"));
+    };
+    let enterprises = storage::enterprises::actable_by(&state.db, &s.account_id, now)
+        .await
+        .unwrap_or_default();
+    let list: Vec<Value> = enterprises
+        .iter()
+        .map(|e| json!({ "id": e.id, "name": e.name, "uscc": e.uscc, "role": e.role }))
+        .collect();
     let ctx = json!({ "req": id, "client_name": client_name(&state, &req.client_id).await, "person_name": account.name, "enterprises": list });
     ui.render(&state, "select.html", StatusCode::OK, ctx)
 }
 
-pub async fn select_submit(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn select_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let now = now();
     let Some((id, mut req, created)) = load(&state, &p, now).await else {
-        return Ui::new(&headers, &uri, None).error(&state, StatusCode::BAD_REQUEST, "request_expired", "");
+        return Ui::new(&headers, &uri, None).error(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "request_expired",
+            "",
+        );
     };
     let ui = Ui::new(&headers, &uri, req.ui_locales.as_deref());
     if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
         return ui.csrf_failed(&state);
     }
-    let Some((s, _)) = current_session(&state, &headers, now).await else { return redirect(&format!("/login?req={id}")) };
+    let Some((s, _)) = current_session(&state, &headers, now).await else {
+        return redirect(&format!("/login?req={id}"));
+    };
     let choice = p.one("acting_for").ok().flatten().unwrap_or("").to_owned();
     if !choice.is_empty() {
-        let actable = storage::enterprises::actable_by(&state.db, &s.account_id, now).await.unwrap_or_default();
+        let actable = storage::enterprises::actable_by(&state.db, &s.account_id, now)
+            .await
+            .unwrap_or_default();
         if !actable.iter().any(|e| e.id == choice) {
             return ui.error(&state, StatusCode::FORBIDDEN, "grant_invalid", "");
         }
@@ -145,75 +261,160 @@ pub async fn select_submit(State(state): State<AppState>, headers: HeaderMap, ur
     req.acting_for = Some(choice);
     req.selected = true;
     req.consented = false;
-    let _ = storage::sessions::update_auth_request(&state.db, &id, &serde_json::to_string(&req).unwrap_or_default()).await;
+    let _ = storage::sessions::update_auth_request(
+        &state.db,
+        &id,
+        &serde_json::to_string(&req).unwrap_or_default(),
+    )
+    .await;
     proceed(&state, &headers, &ui, &id, req, created, now).await
 }
 
-pub async fn consent_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn consent_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let now = now();
     let Some((id, req, _)) = load(&state, &p, now).await else {
-        return Ui::new(&headers, &uri, None).error(&state, StatusCode::BAD_REQUEST, "request_expired", "");
+        return Ui::new(&headers, &uri, None).error(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "request_expired",
+            "",
+        );
     };
     let ui = Ui::new(&headers, &uri, req.ui_locales.as_deref());
     if current_session(&state, &headers, now).await.is_none() {
         return redirect(&format!("/login?req={id}"));
     }
     let acting_for_name = match req.acting_for.as_deref() {
-        Some(e) if !e.is_empty() => storage::enterprises::by_id(&state.db, e).await.ok().flatten().map(|e| e.name),
+        Some(e) if !e.is_empty() => storage::enterprises::by_id(&state.db, e)
+            .await
+            .ok()
+            .flatten()
+            .map(|e| e.name),
         _ => None,
     };
     let ctx = json!({ "req": id, "client_name": client_name(&state, &req.client_id).await, "scopes": req.scopes, "acting_for_name": acting_for_name });
     ui.render(&state, "consent.html", StatusCode::OK, ctx)
 }
 
-pub async fn consent_submit(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn consent_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let now = now();
     let Some((id, mut req, created)) = load(&state, &p, now).await else {
-        return Ui::new(&headers, &uri, None).error(&state, StatusCode::BAD_REQUEST, "request_expired", "");
+        return Ui::new(&headers, &uri, None).error(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "request_expired",
+            "",
+        );
     };
     let ui = Ui::new(&headers, &uri, req.ui_locales.as_deref());
     if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
         return ui.csrf_failed(&state);
     }
-    let Some((s, _)) = current_session(&state, &headers, now).await else { return redirect(&format!("/login?req={id}")) };
+    let Some((s, _)) = current_session(&state, &headers, now).await else {
+        return redirect(&format!("/login?req={id}"));
+    };
     if p.one("decision").ok().flatten() != Some("allow") {
         let _ = storage::sessions::delete_auth_request(&state.db, &id).await;
-        let e = crate::oidc::error::OAuthError::new(crate::oidc::error::ErrorCode::AccessDenied, "the person declined");
-        return redirect(&authorize::error_redirect(&state, &req.redirect_uri, req.state.as_deref(), &e));
+        let e = crate::oidc::error::OAuthError::new(
+            crate::oidc::error::ErrorCode::AccessDenied,
+            "the person declined",
+        );
+        return redirect(&authorize::error_redirect(
+            &state,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            &e,
+        ));
     }
     let acting_for = req.acting_for.clone().unwrap_or_default();
-    if let Err(e) = storage::grants::save_consent(&state.db, &s.account_id, &req.client_id, &acting_for, &req.scopes.join(" "), now).await {
+    if let Err(e) = storage::grants::save_consent(
+        &state.db,
+        &s.account_id,
+        &req.client_id,
+        &acting_for,
+        &req.scopes.join(" "),
+        now,
+    )
+    .await
+    {
         tracing::error!(error = %e, "saving consent failed");
-        return ui.error(&state, StatusCode::INTERNAL_SERVER_ERROR, "server_error", "");
+        return ui.error(
+            &state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "",
+        );
     }
     tracing::info!(client_id = %req.client_id, "consent given");
     req.consented = true;
-    let _ = storage::sessions::update_auth_request(&state.db, &id, &serde_json::to_string(&req).unwrap_or_default()).await;
+    let _ = storage::sessions::update_auth_request(
+        &state.db,
+        &id,
+        &serde_json::to_string(&req).unwrap_or_default(),
+    )
+    .await;
     proceed(&state, &headers, &ui, &id, req, created, now).await
 }
 
 /// RP-initiated logout 1.0. A valid `id_token_hint` for the current session's person logs out at once;
 /// otherwise the person confirms on a page (a GET alone never ends a session).
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let ui = Ui::new(&headers, &uri, p.one("ui_locales").ok().flatten());
     let now = now();
     let hint = p.one("id_token_hint").ok().flatten().and_then(|t| {
         let keys = state.keys.current();
         let parsed = crate::crypto::jwt::parse(t).ok()?;
         let kid = parsed.header.get("kid")?.as_str()?;
-        keys.verifying(kid)?.verify(parsed.signing_input.as_bytes(), &parsed.signature).ok()?;
+        keys.verifying(kid)?
+            .verify(parsed.signing_input.as_bytes(), &parsed.signature)
+            .ok()?;
         let claims: Value = serde_json::from_slice(&parsed.payload).ok()?;
         (claims["iss"] == json!(state.issuer)).then_some(claims)
     });
-    let client_id = p.one("client_id").ok().flatten().map(str::to_owned).or_else(|| hint.as_ref().and_then(|h| h["aud"].as_str().map(str::to_owned)));
+    let client_id = p
+        .one("client_id")
+        .ok()
+        .flatten()
+        .map(str::to_owned)
+        .or_else(|| {
+            hint.as_ref()
+                .and_then(|h| h["aud"].as_str().map(str::to_owned))
+        });
     let client = match &client_id {
         Some(id) => clients::get(&state, id).await.ok().flatten(),
         None => None,
     };
-    let post_logout = p.one("post_logout_redirect_uri").ok().flatten().map(str::to_owned);
+    let post_logout = p
+        .one("post_logout_redirect_uri")
+        .ok()
+        .flatten()
+        .map(str::to_owned);
     if let Some(u) = &post_logout {
-        if !client.as_ref().is_some_and(|c| c.config.post_logout_redirect_uris.iter().any(|r| r == u)) {
-            return ui.error(&state, StatusCode::BAD_REQUEST, "invalid_redirect_uri", "post_logout_redirect_uri is not registered for this client");
+        if !client
+            .as_ref()
+            .is_some_and(|c| c.config.post_logout_redirect_uris.iter().any(|r| r == u))
+        {
+            return ui.error(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "invalid_redirect_uri",
+                "post_logout_redirect_uri is not registered for this client",
+            );
         }
     }
     let logout_state = p.one("state").ok().flatten().map(str::to_owned);
@@ -222,7 +423,8 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, uri: Uri,
     let hint_matches = match (&session, &hint, &client) {
         (Some((s, _)), Some(h), Some(c)) => {
             let sid = crate::oidc::tokens::client_sid(&state, &c.id, &s.id);
-            h["sid"].as_str() == Some(sid.as_str()) || h["sub"].as_str() == Some(subject::subject(&state, c, &s.account_id).as_str())
+            h["sid"].as_str() == Some(sid.as_str())
+                || h["sub"].as_str() == Some(subject::subject(&state, c, &s.account_id).as_str())
         }
         _ => false,
     };
@@ -238,9 +440,14 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, uri: Uri,
             });
             return ui.render(&state, "logout.html", StatusCode::OK, ctx);
         }
-        if let Err(e) = logout::end_sessions(&state, &[s.id.clone()], now).await {
+        if let Err(e) = logout::end_sessions(&state, std::slice::from_ref(&s.id), now).await {
             tracing::error!(error = %e, "logout failed");
-            return ui.error(&state, StatusCode::INTERNAL_SERVER_ERROR, "server_error", "");
+            return ui.error(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "",
+            );
         }
         tracing::info!("session ended by logout");
     }
@@ -258,6 +465,9 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, uri: Uri,
         }
         None => ui.render(&state, "logged_out.html", StatusCode::OK, json!({})),
     };
-    resp.headers_mut().append(header::SET_COOKIE, cookie_header(&state, COOKIE, "", Some(0)));
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(&state, COOKIE, "", Some(0)),
+    );
     resp
 }

@@ -15,32 +15,73 @@ use crate::state::AppState;
 use crate::storage::{self, accounts::AccountRow, sessions::SessionRow};
 
 /// The live SSO session of this browser and its (enabled) account.
-pub async fn current_session(state: &AppState, headers: &HeaderMap, now: i64) -> Option<(SessionRow, AccountRow)> {
+pub async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    now: i64,
+) -> Option<(SessionRow, AccountRow)> {
     let secret = cookie(headers, COOKIE)?;
-    let s = sessions::current(state, &secret, now).await.ok().flatten()?;
-    let a = storage::accounts::by_id(&state.db, &s.account_id).await.ok().flatten()?;
+    let s = sessions::current(state, &secret, now)
+        .await
+        .ok()
+        .flatten()?;
+    let a = storage::accounts::by_id(&state.db, &s.account_id)
+        .await
+        .ok()
+        .flatten()?;
     a.disabled_at.is_none().then_some((s, a))
 }
 
 /// The pending authorization request id, if it is well-formed.
 fn req_id(p: &Params) -> Option<String> {
-    p.one("req").ok().flatten().filter(|r| r.len() <= 64 && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')).map(str::to_owned)
+    p.one("req")
+        .ok()
+        .flatten()
+        .filter(|r| {
+            r.len() <= 64
+                && r.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
 }
 
 /// Language hints stored with the pending request (`ui_locales`) and its client's name.
-async fn request_context(state: &AppState, req: Option<&str>) -> (Option<String>, Option<String>, Option<String>) {
-    let Some(id) = req else { return (None, None, None) };
-    let Ok(Some(row)) = storage::sessions::auth_request(&state.db, id, now()).await else { return (None, None, None) };
-    let Ok(r) = serde_json::from_str::<crate::oidc::authorize::AuthRequest>(&row.params) else { return (None, None, None) };
-    let name = crate::oidc::clients::get(state, &r.client_id).await.ok().flatten().map(|c| c.config.name.clone());
+async fn request_context(
+    state: &AppState,
+    req: Option<&str>,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let Some(id) = req else {
+        return (None, None, None);
+    };
+    let Ok(Some(row)) = storage::sessions::auth_request(&state.db, id, now()).await else {
+        return (None, None, None);
+    };
+    let Ok(r) = serde_json::from_str::<crate::oidc::authorize::AuthRequest>(&row.params) else {
+        return (None, None, None);
+    };
+    let name = crate::oidc::clients::get(state, &r.client_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.config.name.clone());
     (r.ui_locales, name, r.login_hint)
 }
 
-pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let req = req_id(&p);
     let (locales, client_name, hint) = request_context(&state, req.as_deref()).await;
     let ui = Ui::new(&headers, &uri, locales.as_deref());
-    ui.render(&state, "login.html", StatusCode::OK, json!({ "req": req, "client_name": client_name, "login_hint": hint, "error": null }))
+    ui.render(
+        &state,
+        "login.html",
+        StatusCode::OK,
+        json!({ "req": req, "client_name": client_name, "login_hint": hint, "error": null }),
+    )
 }
 
 pub async fn login_submit(
@@ -61,12 +102,17 @@ pub async fn login_submit(
     let account = match accounts::authenticate(&state, username, password, &addr).await {
         Ok(a) => a,
         Err(e) => {
-            if matches!(e, accounts::LoginError::Storage(_) | accounts::LoginError::Hashing) {
+            if matches!(
+                e,
+                accounts::LoginError::Storage(_) | accounts::LoginError::Hashing
+            ) {
                 tracing::error!(error = %e, "login failed on our side");
             }
             let status = match e {
                 accounts::LoginError::Throttled => StatusCode::TOO_MANY_REQUESTS,
-                accounts::LoginError::Storage(_) | accounts::LoginError::Hashing => StatusCode::INTERNAL_SERVER_ERROR,
+                accounts::LoginError::Storage(_) | accounts::LoginError::Hashing => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
                 _ => StatusCode::UNAUTHORIZED,
             };
             let ctx = json!({ "req": req, "client_name": client_name, "login_hint": username, "error": e.key() });
@@ -74,30 +120,65 @@ pub async fn login_submit(
         }
     };
     let now = now();
-    let acr = if account.loa >= 3 { "urn:tongban:loa:3" } else { "urn:tongban:loa:1" };
+    let acr = if account.loa >= 3 {
+        "urn:tongban:loa:3"
+    } else {
+        "urn:tongban:loa:1"
+    };
     let (secret, _) = match sessions::create(&state, &account.id, acr, &["pwd"], now).await {
         Ok(s) => s,
-        Err(e) => return ui.error(&state, StatusCode::INTERNAL_SERVER_ERROR, "server_error", &{ tracing::error!(error = %e, "session creation failed"); String::new() }),
+        Err(e) => {
+            return ui.error(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                &{
+                    tracing::error!(error = %e, "session creation failed");
+                    String::new()
+                },
+            )
+        }
     };
     tracing::info!("login succeeded");
     let to = match req {
-        Some(r) => format!("{}?req={r}", crate::oidc::discovery::paths::AUTHORIZE_RESUME),
+        Some(r) => format!(
+            "{}?req={r}",
+            crate::oidc::discovery::paths::AUTHORIZE_RESUME
+        ),
         None => "/account".to_owned(),
     };
     let mut resp = redirect(&to);
-    resp.headers_mut().append(header::SET_COOKIE, cookie_header(&state, COOKIE, &secret, None));
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(&state, COOKIE, &secret, None),
+    );
     ui.add_cookies(&state, &mut resp);
     resp
 }
 
-pub async fn register_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn register_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let req = req_id(&p);
     let (locales, _, _) = request_context(&state, req.as_deref()).await;
     let ui = Ui::new(&headers, &uri, locales.as_deref());
-    ui.render(&state, "register.html", StatusCode::OK, json!({ "req": req, "values": {}, "error": null }))
+    ui.render(
+        &state,
+        "register.html",
+        StatusCode::OK,
+        json!({ "req": req, "values": {}, "error": null }),
+    )
 }
 
-pub async fn register_submit(State(state): State<AppState>, headers: HeaderMap, uri: Uri, OAuthParams(p): OAuthParams) -> Response {
+pub async fn register_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
     let req = req_id(&p);
     let (locales, _, _) = request_context(&state, req.as_deref()).await;
     let ui = Ui::new(&headers, &uri, locales.as_deref());
@@ -114,7 +195,12 @@ pub async fn register_submit(State(state): State<AppState>, headers: HeaderMap, 
         password: get("password"),
     };
     let fail = |key: &str, status: StatusCode| {
-        ui.render(&state, "register.html", status, json!({ "req": req, "values": reg, "error": key }))
+        ui.render(
+            &state,
+            "register.html",
+            status,
+            json!({ "req": req, "values": reg, "error": key }),
+        )
     };
     if reg.password != get("password_confirm") {
         return fail("password_mismatch", StatusCode::BAD_REQUEST);

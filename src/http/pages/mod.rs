@@ -18,14 +18,35 @@ use crate::state::AppState;
 
 const TEMPLATES: [(&str, &str); 10] = [
     ("base.html", include_str!("../../../templates/base.html")),
-    ("_macros.html", include_str!("../../../templates/_macros.html")),
+    (
+        "_macros.html",
+        include_str!("../../../templates/_macros.html"),
+    ),
     ("login.html", include_str!("../../../templates/login.html")),
-    ("register.html", include_str!("../../../templates/register.html")),
-    ("select.html", include_str!("../../../templates/select.html")),
-    ("consent.html", include_str!("../../../templates/consent.html")),
-    ("account.html", include_str!("../../../templates/account.html")),
-    ("logout.html", include_str!("../../../templates/logout.html")),
-    ("logged_out.html", include_str!("../../../templates/logged_out.html")),
+    (
+        "register.html",
+        include_str!("../../../templates/register.html"),
+    ),
+    (
+        "select.html",
+        include_str!("../../../templates/select.html"),
+    ),
+    (
+        "consent.html",
+        include_str!("../../../templates/consent.html"),
+    ),
+    (
+        "account.html",
+        include_str!("../../../templates/account.html"),
+    ),
+    (
+        "logout.html",
+        include_str!("../../../templates/logout.html"),
+    ),
+    (
+        "logged_out.html",
+        include_str!("../../../templates/logged_out.html"),
+    ),
     ("error.html", include_str!("../../../templates/error.html")),
 ];
 pub const STYLESHEET: &str = include_str!("../../../templates/static/tongban.css");
@@ -45,8 +66,14 @@ impl Pages {
             env.add_template(name, src)?;
         }
         let mut catalogs = HashMap::new();
-        catalogs.insert("en", serde_json::from_str(include_str!("../../../templates/i18n/en.json"))?);
-        catalogs.insert("zh-CN", serde_json::from_str(include_str!("../../../templates/i18n/zh-CN.json"))?);
+        catalogs.insert(
+            "en",
+            serde_json::from_str(include_str!("../../../templates/i18n/en.json"))?,
+        );
+        catalogs.insert(
+            "zh-CN",
+            serde_json::from_str(include_str!("../../../templates/i18n/zh-CN.json"))?,
+        );
         Ok(Self { env, catalogs })
     }
 }
@@ -65,7 +92,9 @@ fn choose_lang(headers: &HeaderMap, uri: &Uri, ui_locales: Option<&str>) -> (&'s
         }
     };
     let query_lang = uri.query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "lang").and_then(|(_, v)| norm(&v))
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "lang")
+            .and_then(|(_, v)| norm(&v))
     });
     if let Some(l) = query_lang {
         return (l, true);
@@ -76,15 +105,37 @@ fn choose_lang(headers: &HeaderMap, uri: &Uri, ui_locales: Option<&str>) -> (&'s
     if let Some(l) = cookie(headers, LANG_COOKIE).and_then(|c| norm(&c)) {
         return (l, false);
     }
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    (accept.split(',').find_map(|part| norm(part.split(';').next().unwrap_or(""))).unwrap_or("zh-CN"), false)
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    (
+        accept
+            .split(',')
+            .find_map(|part| norm(part.split(';').next().unwrap_or("")))
+            .unwrap_or("zh-CN"),
+        false,
+    )
 }
 
-pub fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let secure = if state.issuer.starts_with("https://") { "; Secure" } else { "" };
-    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+pub fn cookie_header(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+) -> HeaderValue {
+    let secure = if state.issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let age = max_age
+        .map(|a| format!("; Max-Age={a}"))
+        .unwrap_or_default();
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
 /// The per-request page context: language and CSRF cookie.
@@ -100,7 +151,13 @@ impl Ui {
     pub fn new(headers: &HeaderMap, uri: &Uri, ui_locales: Option<&str>) -> Self {
         let (lang, set_lang) = choose_lang(headers, uri, ui_locales);
         let existing = cookie(headers, CSRF_COOKIE).filter(|c| c.len() == 43);
-        Self { lang, set_lang, new_csrf: existing.is_none(), csrf_cookie: existing.unwrap_or_else(random_token), uri: uri.clone() }
+        Self {
+            lang,
+            set_lang,
+            new_csrf: existing.is_none(),
+            csrf_cookie: existing.unwrap_or_else(random_token),
+            uri: uri.clone(),
+        }
     }
 
     fn other_lang_url(&self) -> String {
@@ -108,51 +165,107 @@ impl Ui {
         let mut q: Vec<(String, String)> = self
             .uri
             .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().filter(|(k, _)| k != "lang").collect())
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .filter(|(k, _)| k != "lang")
+                    .collect()
+            })
             .unwrap_or_default();
         q.push(("lang".into(), other.into()));
-        let qs = form_urlencoded::Serializer::new(String::new()).extend_pairs(q).finish();
+        let qs = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(q)
+            .finish();
         format!("{}?{qs}", self.uri.path())
     }
 
-    pub fn render(&self, state: &AppState, template: &str, status: StatusCode, mut ctx: Value) -> Response {
-        let t = state.pages.catalogs.get(self.lang).cloned().unwrap_or(Value::Null);
+    pub fn render(
+        &self,
+        state: &AppState,
+        template: &str,
+        status: StatusCode,
+        mut ctx: Value,
+    ) -> Response {
+        let t = state
+            .pages
+            .catalogs
+            .get(self.lang)
+            .cloned()
+            .unwrap_or(Value::Null);
         if let Value::Object(m) = &mut ctx {
             m.insert("lang".into(), json!(self.lang));
             m.insert("t".into(), t);
-            m.insert("csrf".into(), json!(state.keys.data().csrf_token(&self.csrf_cookie)));
-            m.insert("other_lang".into(), json!(if self.lang == "en" { "zh-CN" } else { "en" }));
+            m.insert(
+                "csrf".into(),
+                json!(state.keys.data().csrf_token(&self.csrf_cookie)),
+            );
+            m.insert(
+                "other_lang".into(),
+                json!(if self.lang == "en" { "zh-CN" } else { "en" }),
+            );
             m.insert("other_lang_url".into(), json!(self.other_lang_url()));
         }
-        let html = match state.pages.env.get_template(template).and_then(|t| t.render(&ctx)) {
+        let html = match state
+            .pages
+            .env
+            .get_template(template)
+            .and_then(|t| t.render(&ctx))
+        {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!(error = %e, template, "template rendering failed");
                 return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
             }
         };
-        let mut resp = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+        let mut resp = (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response();
         self.add_cookies(state, &mut resp);
         resp
     }
 
     pub fn add_cookies(&self, state: &AppState, resp: &mut Response) {
         if self.new_csrf {
-            resp.headers_mut().append(header::SET_COOKIE, cookie_header(state, CSRF_COOKIE, &self.csrf_cookie, None));
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                cookie_header(state, CSRF_COOKIE, &self.csrf_cookie, None),
+            );
         }
         if self.set_lang {
-            resp.headers_mut().append(header::SET_COOKIE, cookie_header(state, LANG_COOKIE, self.lang, Some(365 * 86_400)));
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                cookie_header(state, LANG_COOKIE, self.lang, Some(365 * 86_400)),
+            );
         }
     }
 
-    pub fn error(&self, state: &AppState, status: StatusCode, key: &str, description: &str) -> Response {
-        self.render(state, "error.html", status, json!({ "error": key, "description": description, "status": status.as_u16() }))
+    pub fn error(
+        &self,
+        state: &AppState,
+        status: StatusCode,
+        key: &str,
+        description: &str,
+    ) -> Response {
+        self.render(
+            state,
+            "error.html",
+            status,
+            json!({ "error": key, "description": description, "status": status.as_u16() }),
+        )
     }
 
     /// A form post is genuine when its `csrf` field is the HMAC of the CSRF cookie sent with it.
     pub fn csrf_ok(&self, state: &AppState, presented: Option<&str>) -> bool {
         !self.new_csrf
-            && presented.is_some_and(|p| constant_time_eq(p.as_bytes(), state.keys.data().csrf_token(&self.csrf_cookie).as_bytes()))
+            && presented.is_some_and(|p| {
+                constant_time_eq(
+                    p.as_bytes(),
+                    state.keys.data().csrf_token(&self.csrf_cookie).as_bytes(),
+                )
+            })
     }
 
     pub fn csrf_failed(&self, state: &AppState) -> Response {
@@ -165,7 +278,14 @@ pub fn redirect(to: &str) -> Response {
 }
 
 pub async fn stylesheet() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLESHEET).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
 }
 
 /// Format a Unix time as `YYYY-MM-DD HH:MM UTC` (civil-from-days, H. Hinnant's algorithm): one small
@@ -182,7 +302,11 @@ pub fn format_time(t: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
 }
 
 #[cfg(test)]
