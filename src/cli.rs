@@ -174,7 +174,7 @@ async fn offline_state(config: Config) -> anyhow::Result<AppState> {
     let issuer = if config.issuer.is_empty() {
         format!("http://{}", config.listen)
     } else {
-        config.issuer.clone()
+        config.issuer.trim_end_matches('/').to_owned()
     };
     startup::build_state(config, issuer).await
 }
@@ -341,18 +341,8 @@ async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<()> {
             let a = accounts::find_by_identifier(&state, &identifier)
                 .await?
                 .context("no such account")?;
-            let t = now();
-            let mut tx = state.db.begin().await?;
-            crate::storage::accounts::set_disabled(&mut tx, &a.id, Some(t), t).await?;
-            tx.commit().await?;
-            let sessions: Vec<String> =
-                crate::storage::sessions::active_for_account(&state.db, &a.id, t)
-                    .await?
-                    .into_iter()
-                    .map(|s| s.id)
-                    .collect();
-            crate::oidc::logout::end_sessions(&state, &sessions, t).await?;
-            print(json!({ "disabled": a.id, "sessions_ended": sessions.len() }));
+            let sessions = crate::oidc::logout::disable_account(&state, &a.id, now()).await?;
+            print(json!({ "disabled": a.id, "sessions_ended": sessions }));
         }
     }
     Ok(())

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on. Port 0 picks a free port (tests).
@@ -79,11 +79,18 @@ impl Config {
                 .with_context(|| format!("parsing {}", p.display()))?,
             None => toml::Table::new(),
         };
+        // Only variables naming a configuration key count: TONGBAN_LOG, TONGBAN_CONFIG and the test
+        // harness's variables are read elsewhere, while a typo in a file is still an error.
+        let known =
+            toml::Table::try_from(Config::default()).context("listing configuration keys")?;
         for (k, v) in env {
             let Some(key) = k.strip_prefix("TONGBAN_") else {
                 continue;
             };
             let key = key.to_ascii_lowercase();
+            if !known.contains_key(&key) {
+                continue;
+            }
             // Numbers stay numbers so serde sees the right type; everything else is a string.
             let value = v
                 .parse::<i64>()
@@ -106,5 +113,53 @@ impl Config {
     /// The longest a token signed by a key can live: how long a retired key stays published.
     pub fn max_token_ttl(&self) -> i64 {
         self.access_token_ttl.max(self.id_token_ttl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn environment_overrides_known_keys_and_ignores_other_tongban_variables() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("TONGBAN_LISTEN", "127.0.0.1:0"),
+                ("TONGBAN_CODE_TTL", "30"),
+                ("TONGBAN_LOG", "warn"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.code_ttl, 30);
+        assert!(
+            Config::load(None, env(&[("TONGBAN_CODE_TTL", "120")])).is_err(),
+            "codes live at most 60 s"
+        );
+    }
+
+    #[test]
+    fn a_file_with_an_unknown_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        std::fs::write(
+            &p,
+            "listen = \"127.0.0.1:9000\"\nissuer = \"https://id.example.cn\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p), env(&[])).unwrap();
+        assert_eq!(c.issuer, "https://id.example.cn");
+        std::fs::write(&p, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        assert!(Config::load(Some(&p), env(&[])).is_err());
     }
 }

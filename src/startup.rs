@@ -14,7 +14,7 @@ use crate::crypto::keys::KeyDir;
 use crate::crypto::password::PasswordHasherPool;
 use crate::domain::time::now;
 use crate::state::AppState;
-use crate::storage::{self, Backend, Db};
+use crate::storage::{self, Db};
 
 /// Open (and on first start create) the database and the key directory.
 pub async fn open(config: &Config) -> anyhow::Result<(Db, Arc<KeyDir>)> {
@@ -36,9 +36,10 @@ pub async fn build_state(config: Config, issuer: String) -> anyhow::Result<AppSt
     let passwords =
         PasswordHasherPool::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, cores)?;
     let state = AppState::new(config, issuer, db, keys, passwords)?;
-    state
-        .deny
-        .replace(storage::grants::denied_since(&state.db, now()).await?);
+    state.deny.refresh(
+        storage::grants::denied_since(&state.db, now()).await?,
+        now(),
+    );
     Ok(state)
 }
 
@@ -82,8 +83,9 @@ impl Server {
     }
 }
 
-/// Upkeep: purge expired rows, pick up key rotations made elsewhere, and (PostgreSQL, several nodes)
-/// refresh the revocation deny list so a revocation on another node holds here within 2 seconds.
+/// Upkeep: purge expired rows, pick up key rotations made elsewhere, and refresh the revocation deny
+/// list from the database, so a revocation made by another node or by the CLI holds here within
+/// 2 seconds (revocations made through this node hold at once).
 fn spawn_background(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
@@ -100,11 +102,9 @@ fn spawn_background(state: AppState) {
                     Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
                 }
             }
-            if state.db.backend == Backend::Postgres {
-                match storage::grants::denied_since(&state.db, now()).await {
-                    Ok(rows) => state.deny.replace(rows),
-                    Err(e) => tracing::warn!(error = %e, "refreshing the deny list failed"),
-                }
+            match storage::grants::denied_since(&state.db, now()).await {
+                Ok(rows) => state.deny.refresh(rows, now()),
+                Err(e) => tracing::warn!(error = %e, "refreshing the deny list failed"),
             }
             if n % 150 == 0 {
                 if let Err(e) = storage::sessions::purge_expired(&state.db, now()).await {

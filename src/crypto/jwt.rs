@@ -34,10 +34,17 @@ pub fn sign<C: Serialize>(
     claims: &C,
 ) -> Result<String, JwtError> {
     let key = keys.active(alg).ok_or(JwtError::Signing)?;
-    let header = serde_json::json!({"alg": alg.as_str(), "typ": typ, "kid": key.kid});
+    // Written directly: `alg`, `typ` and `kid` are our own constants and base64url ids, nothing to escape,
+    // and this runs once per token on the token endpoint's hot path.
+    let header = format!(
+        r#"{{"alg":"{}","typ":"{}","kid":"{}"}}"#,
+        alg.as_str(),
+        typ,
+        key.kid
+    );
     let payload = serde_json::to_vec(claims).map_err(|_| JwtError::Signing)?;
     let mut out = String::with_capacity(payload.len() * 4 / 3 + 200);
-    out.push_str(&b64url(header.to_string()));
+    out.push_str(&b64url(header));
     out.push('.');
     out.push_str(&b64url(&payload));
     let sig = key.sign(out.as_bytes()).map_err(|_| JwtError::Signing)?;

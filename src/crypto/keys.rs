@@ -406,3 +406,74 @@ fn load(dir: &Path) -> anyhow::Result<KeyStore> {
         jwks: json!({ "keys": published }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_publishes_before_signing_and_keeps_retired_keys_until_tokens_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, created) = KeyDir::open_or_init(dir.path(), 1_000).unwrap();
+        assert!(created);
+        let before = keys.entries().unwrap();
+        let next = before
+            .iter()
+            .find(|k| k.alg == SigningAlg::ES256 && k.state == KeyState::Next)
+            .unwrap()
+            .kid
+            .clone();
+        let active = keys
+            .current()
+            .active(SigningAlg::ES256)
+            .unwrap()
+            .kid
+            .clone();
+        let published = |k: &KeyDir, kid: &str| {
+            k.current().jwks()["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|j| j["kid"] == kid)
+        };
+        assert!(
+            published(&keys, &next),
+            "the next key is in JWKS before it signs"
+        );
+        let old_token = crate::crypto::jwt::sign(
+            &keys.current(),
+            SigningAlg::ES256,
+            "JWT",
+            &serde_json::json!({"exp": 9_999_999_999i64}),
+        )
+        .unwrap();
+
+        keys.rotate(2_000, 3_600).unwrap();
+        assert_eq!(
+            keys.current().active(SigningAlg::ES256).unwrap().kid,
+            next,
+            "next became active"
+        );
+        assert!(published(&keys, &active), "the retired key stays published");
+        let _: serde_json::Value =
+            crate::crypto::jwt::verify(&keys.current(), &old_token, "JWT", 3_000).unwrap();
+
+        // Much later, a second rotation drops the key retired more than an hour before.
+        keys.rotate(2_000 + 3_601, 3_600).unwrap();
+        assert!(!published(&keys, &active));
+        assert!(crate::crypto::jwt::verify::<serde_json::Value>(
+            &keys.current(),
+            &old_token,
+            "JWT",
+            6_000
+        )
+        .is_err());
+        // A fresh process sees the same state.
+        let (again, created) = KeyDir::open_or_init(dir.path(), 9_000).unwrap();
+        assert!(!created);
+        assert_eq!(
+            again.current().active(SigningAlg::ES256).unwrap().kid,
+            keys.current().active(SigningAlg::ES256).unwrap().kid
+        );
+    }
+}

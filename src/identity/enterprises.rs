@@ -4,7 +4,7 @@
 use crate::crypto::random_id;
 use crate::domain::Uscc;
 use crate::state::AppState;
-use crate::storage::{self, enterprises::EnterpriseRow, StorageError};
+use crate::storage::{self, enterprises::AgentGrantRow, enterprises::EnterpriseRow, StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnterpriseError {
@@ -95,23 +95,21 @@ pub async fn grant_agent(
     Ok(id)
 }
 
-/// The legal representative revokes an agent grant: the agent can no longer choose the enterprise, and
-/// every portal where they act for it is signed out (back-channel) and its tokens revoked.
-pub async fn revoke_agent(
+/// The agent grant `grant_id`, if `rep_id` is the legal representative who may revoke it. Revoking it
+/// (`oidc::logout::revoke_agent`) also signs out every portal where the agent acts for the enterprise.
+pub async fn revocable_grant(
     state: &AppState,
     rep_id: &str,
     grant_id: &str,
-    now: i64,
-) -> Result<(), EnterpriseError> {
+) -> Result<AgentGrantRow, EnterpriseError> {
     let g = storage::enterprises::agent_grant(&state.db, grant_id)
         .await?
         .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
     let e = storage::enterprises::by_id(&state.db, &g.enterprise_id)
         .await?
         .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
-    if e.legal_rep_id != rep_id {
+    if e.legal_rep_id != rep_id || g.revoked_at.is_some() {
         return Err(EnterpriseError::Invalid("grant_invalid"));
     }
-    crate::oidc::logout::revoke_agent(state, grant_id, &g.agent_id, &g.enterprise_id, now).await?;
-    Ok(())
+    Ok(g)
 }

@@ -36,8 +36,10 @@ impl Throttle {
 
     pub fn record_failure(&self, account_key: &str, address: &str) {
         for key in [format!("a:{account_key}"), format!("ip:{address}")] {
-            let n = self.count(&key);
-            self.failures.insert(key, n.saturating_add(1));
+            // Atomic per key: concurrent failures are all counted.
+            self.failures
+                .entry(key)
+                .and_upsert_with(|n| n.map_or(1, |e| e.into_value().saturating_add(1)));
         }
     }
 

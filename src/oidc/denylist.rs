@@ -1,7 +1,7 @@
 //! Revoked access-token handles, held in memory so introspection and userinfo never query the database.
 //! Entries come from the `denylist` table: written by this node on revocation (and inserted here at once),
-//! reloaded at start and, with PostgreSQL, refreshed periodically so a revocation made on another node is
-//! seen within the refresh interval (see `startup::spawn_background`).
+//! reloaded at start and refreshed every 2 seconds, so a revocation made on another node or by the CLI
+//! is seen within that interval (see `startup::spawn_background`).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -50,14 +50,17 @@ impl DenyList {
             .unwrap_or(true)
     }
 
-    /// Replace the contents with the database's view, dropping expired entries.
-    pub fn replace(&self, rows: Vec<(String, String, i64)>) {
-        let fresh: HashMap<_, _> = rows
-            .into_iter()
-            .filter_map(|(k, v, e)| Some(((DenyKind::parse(&k)?, v), e)))
-            .collect();
+    /// Merge the database's view in and drop expired entries. A merge, not a replacement: entries only
+    /// ever leave by expiring, and a snapshot read just before a local revocation committed must not
+    /// erase it.
+    pub fn refresh(&self, rows: Vec<(String, String, i64)>, now: i64) {
         if let Ok(mut m) = self.entries.write() {
-            *m = fresh;
+            for (k, v, e) in rows {
+                if let Some(kind) = DenyKind::parse(&k) {
+                    m.insert((kind, v), e);
+                }
+            }
+            m.retain(|_, exp| *exp > now);
         }
     }
 }

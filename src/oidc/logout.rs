@@ -59,6 +59,28 @@ pub async fn end_sessions(
     Ok(())
 }
 
+/// An account is disabled: every session ends (back-channel logout) and every grant, offline ones
+/// included, is revoked.
+pub async fn disable_account(
+    state: &AppState,
+    account_id: &str,
+    now: i64,
+) -> Result<usize, StorageError> {
+    let mut tx = state.db.begin().await?;
+    storage::accounts::set_disabled(&mut tx, account_id, Some(now), now).await?;
+    let revoked = storage::grants::revoke_account_grants(&mut tx, account_id, now).await?;
+    deny_grants(state, &mut tx, &revoked, now).await?;
+    tx.commit().await?;
+    remember_denied(state, &revoked, now);
+    let sessions: Vec<String> = storage::sessions::active_for_account(&state.db, account_id, now)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    end_sessions(state, &sessions, now).await?;
+    Ok(sessions.len())
+}
+
 /// An agent's rights for an enterprise are withdrawn.
 pub async fn revoke_agent(
     state: &AppState,

@@ -1,6 +1,7 @@
 //! The OpenID provider protocol: discovery, authorization, tokens, userinfo, introspection, revocation,
-//! logout (RP-initiated and back-channel), consent and clients. No HTTP types here: handlers in
-//! `http::oauth` parse requests into [`params::Params`] and call these functions.
+//! logout (RP-initiated and back-channel), consent and clients. No HTTP types here: the handlers in
+//! `http::oauth` (JSON endpoints) and `http::pages::flow` (authorize, logout) parse requests into
+//! [`params::Params`] and call these functions.
 
 pub mod authorize;
 pub mod clients;

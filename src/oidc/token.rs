@@ -217,7 +217,10 @@ async fn refresh_token(
     if row.expires_at <= now {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
-    let mut rd: RefreshData = serde_json::from_str(&row.data).map_err(StorageError::from)?;
+    let rd: RefreshData = serde_json::from_str(&row.data).map_err(StorageError::from)?;
+    // A narrower `scope` applies to this response only: RFC 6749 §6 keeps the new refresh token's scope
+    // identical to the old one's.
+    let mut this = rd.clone();
     if let Some(requested) = p.one("scope")? {
         let requested: Vec<String> = requested
             .split(' ')
@@ -230,7 +233,7 @@ async fn refresh_token(
                 format!("scope {s} was not granted"),
             ));
         }
-        rd.scopes = requested;
+        this.scopes = requested;
     }
     let view = grant_view(state, client, &grant, now).await?;
     let mut tx = state.db.begin().await?;
@@ -240,7 +243,7 @@ async fn refresh_token(
     }
     let refresh = issue_refresh(state, &mut tx, client, &grant, &rd, now).await?;
     tx.commit().await.map_err(StorageError::from)?;
-    respond(state, client, &grant, &rd, view, None, refresh, now).await
+    respond(state, client, &grant, &this, view, None, refresh, now).await
 }
 
 /// A spent refresh token presented again: the family may be stolen. Revoke all of it.

@@ -56,35 +56,32 @@ pub async fn revoke_grant(tx: &mut Tx, id: &str, reason: &str, now: i64) -> Resu
     Ok(r.rows_affected() == 1)
 }
 
-/// Revoke the live grants matching a condition; returns their ids.
+/// Revoke the live grants matching `cond` (which uses `$3`, `$4`, ... for `binds`); returns their ids.
 async fn revoke_where(
     tx: &mut Tx,
     cond: &str,
-    a: &str,
-    b: &str,
+    binds: &[&str],
     reason: &str,
     now: i64,
 ) -> Result<Vec<String>> {
-    let sql = format!(
-        "UPDATE grants SET revoked_at = $1, revoke_reason = $2 WHERE revoked_at IS NULL AND {cond} RETURNING id"
-    );
-    let rows: Vec<(String,)> = sqlx::query_as(&sql)
-        .bind(now)
-        .bind(reason)
-        .bind(a)
-        .bind(b)
-        .fetch_all(&mut **tx)
-        .await?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
+    let sql = format!("UPDATE grants SET revoked_at = $1, revoke_reason = $2 WHERE revoked_at IS NULL AND {cond} RETURNING id");
+    let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(now).bind(reason);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    Ok(q.fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect())
 }
 
 /// Revoke the grants bound to a session that ended (offline grants survive, as OpenID Connect intends).
 pub async fn revoke_session_grants(tx: &mut Tx, session_id: &str, now: i64) -> Result<Vec<String>> {
     revoke_where(
         tx,
-        "session_id = $3 AND offline = 0 AND $4 = ''",
-        session_id,
-        "",
+        "session_id = $3 AND offline = 0",
+        &[session_id],
         "session_ended",
         now,
     )
@@ -101,8 +98,7 @@ pub async fn revoke_acting_for(
     revoke_where(
         tx,
         "account_id = $3 AND acting_for = $4",
-        account_id,
-        enterprise_id,
+        &[account_id, enterprise_id],
         "agent_revoked",
         now,
     )
@@ -119,9 +115,20 @@ pub async fn revoke_client_grants(
     revoke_where(
         tx,
         "account_id = $3 AND client_id = $4",
-        account_id,
-        client_id,
+        &[account_id, client_id],
         "consent_withdrawn",
+        now,
+    )
+    .await
+}
+
+/// Revoke every grant of an account, offline ones included (the account was disabled).
+pub async fn revoke_account_grants(tx: &mut Tx, account_id: &str, now: i64) -> Result<Vec<String>> {
+    revoke_where(
+        tx,
+        "account_id = $3",
+        &[account_id],
+        "account_disabled",
         now,
     )
     .await

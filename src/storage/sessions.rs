@@ -191,13 +191,17 @@ pub async fn delete_auth_request(db: &Db, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Remove expired rows that no longer serve any purpose. Run from a background task.
+/// Remove expired rows that no longer serve any purpose (grants stay: they record what was
+/// authorised). Run from a background task.
 pub async fn purge_expired(db: &Db, now: i64) -> Result<u64> {
     let mut n = 0;
     for sql in [
         "DELETE FROM auth_requests WHERE expires_at < $1",
         "DELETE FROM auth_codes WHERE expires_at < $1",
         "DELETE FROM denylist WHERE expires_at < $1",
+        "DELETE FROM refresh_tokens WHERE expires_at < $1",
+        "DELETE FROM session_clients WHERE session_id IN (SELECT id FROM sessions WHERE expires_at < $1)",
+        "DELETE FROM sessions WHERE expires_at < $1",
     ] {
         n += sqlx::query(sql)
             .bind(now)

@@ -34,7 +34,7 @@ impl ChromeDriver {
         let mut cmd = Command::new(CHROMEDRIVER);
         cmd.arg(format!("--port={port}"))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         // Its own process group: Chromium inherits it, so dropping the driver can end the browser too.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
@@ -47,27 +47,30 @@ impl ChromeDriver {
         driver
     }
 
-    /// Wait until `GET /status` says ready, retrying on connection failures; bounded by a timeout.
+    /// Wait for chromedriver's "started successfully" line (it prints it once it listens); bounded.
     async fn wait_ready(&mut self) {
-        let http = reqwest::Client::new();
-        let status_url = format!("{}/status", self.url);
-        let ready = tokio::time::timeout(Duration::from_secs(20), async {
-            let mut tick = tokio::time::interval(Duration::from_millis(25));
-            loop {
-                tick.tick().await;
-                if let Ok(Some(exit)) = self.child.try_wait() {
-                    panic!("chromedriver exited before it was ready: {exit}");
-                }
-                if let Ok(r) = http.get(&status_url).send().await {
-                    let body: serde_json::Value = r.json().await.unwrap_or_default();
-                    if body["value"]["ready"] == json!(true) {
-                        return;
+        let stdout = self.child.stdout.take().expect("chromedriver stdout");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A blocking reader thread: std's Child has no async stdout. It keeps draining after the line so
+        // chromedriver never blocks on a full pipe.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("started successfully") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(());
                     }
                 }
             }
-        })
-        .await;
-        ready.expect("chromedriver did not answer /status within 20 s");
+        });
+        tokio::time::timeout(Duration::from_secs(20), rx)
+            .await
+            .expect("chromedriver did not start within 20 s")
+            .expect("chromedriver exited before it was ready");
     }
 }
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod browser;
+mod cli;
 mod enterprise;
 mod negative;
 mod oidc_rp;

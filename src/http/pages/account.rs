@@ -197,8 +197,14 @@ pub async fn action(
             }
         }
         "/account/agents/revoke" => {
-            match enterprises::revoke_agent(&state, &a.id, &get("grant_id"), now).await {
-                Ok(()) => Ok("agent_revoked"),
+            match enterprises::revocable_grant(&state, &a.id, &get("grant_id")).await {
+                Ok(g) => logout::revoke_agent(&state, &g.id, &g.agent_id, &g.enterprise_id, now)
+                    .await
+                    .map(|_| "agent_revoked")
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "agent revocation failed");
+                        "server_error"
+                    }),
                 Err(EnterpriseError::Invalid(k)) => Err(k),
                 Err(e) => Err({
                     tracing::error!(error = %e, "agent revocation failed");
@@ -207,14 +213,14 @@ pub async fn action(
             }
         }
         "/account/logout-all" => {
-            let others: Vec<String> = storage::sessions::active_for_account(&state.db, &a.id, now)
+            // Every session, this browser's included: each portal is told (back-channel).
+            let all: Vec<String> = storage::sessions::active_for_account(&state.db, &a.id, now)
                 .await
                 .unwrap_or_default()
                 .into_iter()
                 .map(|x| x.id)
-                .filter(|id| *id != s.id)
                 .collect();
-            logout::end_sessions(&state, &others, now)
+            logout::end_sessions(&state, &all, now)
                 .await
                 .map(|_| "logged_out_everywhere")
                 .map_err(|_| "server_error")

@@ -128,24 +128,26 @@ async fn proceed(
         ))
     };
     let session = current_session(state, headers, now).await;
-    let actable = match &session {
-        Some((s, _)) if req.has_scope("enterprise") => {
-            storage::enterprises::actable_by(&state.db, &s.account_id, now)
-                .await
-                .unwrap_or_default()
-        }
-        _ => vec![],
+    let lookups = async {
+        let Some((s, _)) = &session else {
+            return Ok((vec![], None));
+        };
+        let actable = if req.has_scope("enterprise") {
+            storage::enterprises::actable_by(&state.db, &s.account_id, now).await?
+        } else {
+            vec![]
+        };
+        let acting_for = req.acting_for.clone().unwrap_or_default();
+        let consent =
+            storage::grants::consent(&state.db, &s.account_id, &req.client_id, &acting_for).await?;
+        Ok::<_, storage::StorageError>((actable, consent))
+    };
+    // A failed lookup is a server error, never "no consent yet".
+    let (actable, consent) = match lookups.await {
+        Ok(x) => x,
+        Err(e) => return fail(e.into()),
     };
     let acting_for = req.acting_for.clone().unwrap_or_default();
-    let consent = match &session {
-        Some((s, _)) => {
-            storage::grants::consent(&state.db, &s.account_id, &req.client_id, &acting_for)
-                .await
-                .ok()
-                .flatten()
-        }
-        None => None,
-    };
     let step = authorize::next_step(
         &req,
         session.as_ref().map(|(s, _)| s),
@@ -383,8 +385,16 @@ pub async fn logout(
         keys.verifying(kid)?
             .verify(parsed.signing_input.as_bytes(), &parsed.signature)
             .ok()?;
+        // Only an ID token we issued (typ JWT, a client as audience, an at_hash) is a hint; access and
+        // logout tokens are not.
+        if parsed.header.get("typ").and_then(Value::as_str) != Some("JWT") {
+            return None;
+        }
         let claims: Value = serde_json::from_slice(&parsed.payload).ok()?;
-        (claims["iss"] == json!(state.issuer)).then_some(claims)
+        (claims["iss"] == json!(state.issuer)
+            && claims["aud"].is_string()
+            && claims.get("at_hash").is_some())
+        .then_some(claims)
     });
     let client_id = p
         .one("client_id")

@@ -1,0 +1,8 @@
+-- wrk script: GET with an Authorization header from the environment (AUTH).
+wrk.headers["Authorization"] = os.getenv("AUTH")
+
+done = function(summary, latency, requests)
+  io.write(string.format("  => %.0f requests/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d, errors %d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
