@@ -5,6 +5,8 @@
 //! - [`oidc`]: the OpenID provider protocol (authorize, token, userinfo, introspection, revocation, logout);
 //! - [`identity`]: citizens, enterprises and agents, passwords, SSO sessions, login throttling;
 //! - [`crypto`]: keys, JWS, personal-data encryption, argon2id;
+//! - [`pki`]: the licence CA (root, intermediate, department certificates) and path validation;
+//! - [`licences`]: electronic licence formats (GB/T 36904 identifiers, SD-JWT VC, status lists);
 //! - [`storage`]: all SQL, for SQLite and PostgreSQL;
 //! - [`domain`]: identifiers (GB 11643, GB 32100) and time;
 //! - [`config`], [`state`], [`startup`], [`cli`]: wiring.
@@ -17,7 +19,9 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod identity;
+pub mod licences;
 pub mod oidc;
+pub mod pki;
 pub mod startup;
 pub mod state;
 pub mod storage;
