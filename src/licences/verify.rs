@@ -1,0 +1,669 @@
+//! Licence verification: every check separately, and one verdict.
+//!
+//! [`verify`] takes a licence as presented (the SD-JWT VC compact serialization, with all or only
+//! some of its disclosures), the repository's root certificate, the time `at` the question is
+//! about ("now", or "was it valid on date D?") and, for online verification, what the repository
+//! knows about the licence ([`RepositoryFacts`]). It answers with a [`Report`]: each check with its
+//! outcome and a plain-English detail, and one [`Verdict`].
+//!
+//! The checks, in the order they are reported ([`CHECKS`]):
+//!
+//! | check | fails when | verdict |
+//! |---|---|---|
+//! | `format` | not `<JWT>~<disclosure>~…~`; header not `alg: ES256`, `typ: dc+sd-jwt`, `x5c` of ≥ 1 standard-base64 certificates (or it has `crit`); payload not a JSON object with string `iss`, `vct`, a GB/T 36904 `jti`, integer `iat`, `nbf` and, if present, `exp` | [`Verdict::Malformed`] |
+//! | `certificate_chain` | the `x5c` chain does not lead to the root ([`Verdict::NotIssuedHere`]); it does, but the department certificate was expired or not yet valid at `iat`, the signing time ([`Verdict::InvalidCertificate`]); any other chain error: an altered or swapped `x5c` ([`Verdict::Tampered`]) | as said |
+//! | `certificate_at_signing` | the department certificate had been revoked at or before `iat` (online only) | [`Verdict::InvalidCertificate`] |
+//! | `signature` | the ES256 signature does not verify with the department certificate's key | [`Verdict::Tampered`] |
+//! | `issuer` | `iss` is not the department certificate's SAN URI | [`Verdict::Tampered`] |
+//! | `disclosures` | a disclosure is malformed, not listed in `_sd`, or repeated | [`Verdict::Tampered`] |
+//! | `validity_period` | not `nbf ≤ at < exp` | [`Verdict::NotYetValid`] / [`Verdict::Expired`] |
+//! | `status` | the last status event at or before `at` is revoked or suspended, or there is none: the licence did not exist yet (online only) | [`Verdict::Revoked`] / [`Verdict::Suspended`] / [`Verdict::NotYetValid`] |
+//! | `repository_record` | the repository holds no licence with this `jti` (online only) | [`Verdict::NotIssuedHere`] |
+//!
+//! A check that cannot be made is [`CheckOutcome::Skipped`] with the reason: everything after an
+//! unparsable licence; the signature and issuer when the chain gives no trusted key; the online
+//! checks offline. The certificate is judged at the **signing time** (`iat`), not at `at`: a
+//! licence signed while its department certificate was current stays valid after that
+//! certificate expires or is revoked. When several checks fail, the verdict is the first of
+//! `Malformed > NotIssuedHere > Tampered > InvalidCertificate > Revoked > Suspended > Expired >
+//! NotYetValid` among them; `Valid` only when none failed.
+//!
+//! Online verification needs the licence's identifier and department certificate serial before
+//! it can fetch the [`RepositoryFacts`]: [`peek`] reads them, unverified.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+
+use super::id::LicenceId;
+use super::sdjwt;
+use super::vc::LICENCE_TYP;
+use crate::crypto::b64url_decode;
+use crate::pki::{serial_hex, validate_chain, PathError, Purpose, ValidatedChain};
+
+#[cfg(test)]
+mod tests;
+
+/// The checks' names, in the order a [`Report`] lists them.
+pub const CHECKS: [&str; 9] = [
+    FORMAT,
+    CERTIFICATE_CHAIN,
+    CERTIFICATE_AT_SIGNING,
+    SIGNATURE,
+    ISSUER,
+    DISCLOSURES,
+    VALIDITY_PERIOD,
+    STATUS,
+    REPOSITORY_RECORD,
+];
+
+const FORMAT: &str = "format";
+const CERTIFICATE_CHAIN: &str = "certificate_chain";
+const CERTIFICATE_AT_SIGNING: &str = "certificate_at_signing";
+const SIGNATURE: &str = "signature";
+const ISSUER: &str = "issuer";
+const DISCLOSURES: &str = "disclosures";
+const VALIDITY_PERIOD: &str = "validity_period";
+const STATUS: &str = "status";
+const REPOSITORY_RECORD: &str = "repository_record";
+
+/// The one answer. Variants are in order of precedence: when several checks fail, the first
+/// variant among theirs is the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Malformed,
+    NotIssuedHere,
+    Tampered,
+    InvalidCertificate,
+    Revoked,
+    Suspended,
+    Expired,
+    NotYetValid,
+    Valid,
+}
+
+impl Verdict {
+    /// One sentence for a person.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Valid => "valid: genuine, unaltered, within its validity period and not revoked or suspended",
+            Self::Revoked => "revoked by the issuing department",
+            Self::Suspended => "suspended by the issuing department",
+            Self::Expired => "expired: past the end of its validity period",
+            Self::NotYetValid => "not yet valid: before the start of its validity period",
+            Self::Tampered => "tampered: altered after signing, or its signature or certificate chain does not verify",
+            Self::NotIssuedHere => "not issued by this repository",
+            Self::InvalidCertificate => "signed with an expired, not yet valid or revoked department certificate",
+            Self::Malformed => "malformed: not a licence this repository could have issued",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckOutcome {
+    Pass,
+    Fail,
+    Skipped,
+}
+
+/// One check's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// One of [`CHECKS`].
+    pub name: &'static str,
+    pub outcome: CheckOutcome,
+    /// What was found, in English: why it failed, why it was skipped, or what passed.
+    pub detail: String,
+}
+
+/// The answer to "is this licence valid at `at`?".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub verdict: Verdict,
+    /// Every check of [`CHECKS`], in that order.
+    pub checks: Vec<Check>,
+    /// The `jti` as the licence states it (set whenever the licence parses: vouched for by the
+    /// issuer only if the `signature` check passed).
+    pub licence_id: Option<String>,
+    /// The `iss` as the licence states it (same caveat as `licence_id`).
+    pub issuer: Option<String>,
+    /// The claims as disclosed (issuer-signed claims plus the attached disclosures, without
+    /// `_sd`/`_sd_alg`); only when the signature and the disclosures verified.
+    pub claims: Option<Map<String, Value>>,
+    /// The time the question is about, Unix seconds.
+    pub at: i64,
+}
+
+impl Report {
+    /// The check named `name` (one of [`CHECKS`]).
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+/// What the repository knows about a licence (online verification). Offline verification passes
+/// `None` and the `certificate_at_signing`, `status` and `repository_record` checks are skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepositoryFacts {
+    /// The repository holds a licence with this `jti`.
+    pub known: bool,
+    /// When the repository recorded its issuance, Unix seconds.
+    pub issued_at: i64,
+    /// Status events `(at, status)` in the order they happened (0 valid, 1 revoked,
+    /// 2 suspended), starting with the issuance's `(issued_at, 0)`.
+    pub status_history: Vec<(i64, u8)>,
+    /// When the department certificate in the licence's `x5c` was revoked, if it was.
+    pub cert_revoked_at: Option<i64>,
+}
+
+/// What an online verifier looks up before calling [`verify`]. Read without any verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peek {
+    /// The `jti` claim.
+    pub licence_id: String,
+    /// The department certificate's serial (lowercase hex, as [`crate::pki::serial_hex`]), if
+    /// `x5c[0]` parses as a certificate.
+    pub cert_serial: Option<String>,
+}
+
+/// The licence identifier and certificate serial of a presented licence, unverified; `None` if it
+/// does not parse (then [`verify`] answers `Malformed` whatever the facts).
+pub fn peek(sd_jwt: &str) -> Option<Peek> {
+    let p = parse(sd_jwt).ok()?;
+    let cert_serial = p.x5c.first().and_then(|der| {
+        X509Certificate::from_der(der)
+            .ok()
+            .map(|(_, c)| serial_hex(c.raw_serial()))
+    });
+    Some(Peek {
+        licence_id: p.jti,
+        cert_serial,
+    })
+}
+
+/// Verify a licence as presented, at time `at` (Unix seconds), against the repository's root
+/// certificate (DER); `facts` for online verification, `None` offline. Never fails: every problem
+/// is a check in the report.
+pub fn verify(sd_jwt: &str, root_der: &[u8], at: i64, facts: Option<&RepositoryFacts>) -> Report {
+    let mut r = Recorder::default();
+    let p = match parse(sd_jwt) {
+        Ok(p) => {
+            r.pass(
+                FORMAT,
+                format!(
+                    "an ES256 {LICENCE_TYP} SD-JWT with {} certificate(s) in x5c and {} disclosure(s)",
+                    p.x5c.len(),
+                    p.disclosures.len()
+                ),
+            );
+            p
+        }
+        Err(why) => {
+            r.fail(FORMAT, Verdict::Malformed, why);
+            for name in &CHECKS[1..] {
+                r.skip(name, "the licence could not be parsed");
+            }
+            return r.report(at, None, None, None);
+        }
+    };
+
+    let chain = check_chain(&mut r, &p, root_der);
+    check_cert_at_signing(&mut r, &p, facts);
+    let signature_ok = check_signature(&mut r, &p, chain.as_ref());
+    check_issuer(&mut r, &p, chain.as_ref());
+    let revealed = check_disclosures(&mut r, &p);
+    check_validity(&mut r, &p, at);
+    check_status(&mut r, at, facts);
+    check_record(&mut r, facts);
+
+    let claims = if signature_ok { revealed } else { None };
+    r.report(at, Some(p.jti), Some(p.iss), claims)
+}
+
+/// A licence taken apart; nothing here is verified yet.
+struct Parsed<'a> {
+    /// `<header>.<payload>`, what the signature covers.
+    signing_input: &'a str,
+    signature: Vec<u8>,
+    /// DER certificates, department certificate first.
+    x5c: Vec<Vec<u8>>,
+    payload: Map<String, Value>,
+    disclosures: Vec<&'a str>,
+    jti: String,
+    iss: String,
+    iat: i64,
+    nbf: i64,
+    exp: Option<i64>,
+}
+
+fn parse(sd_jwt: &str) -> Result<Parsed<'_>, String> {
+    let sd_jwt = sd_jwt.trim();
+    // The issuer-signed JWT alone (no `~`) is the licence with no disclosure attached.
+    let (jwt, disclosures) = if sd_jwt.contains('~') {
+        sdjwt::split(sd_jwt).map_err(|e| e.to_string())?
+    } else {
+        (sd_jwt, Vec::new())
+    };
+    let not_jws = "the issuer-signed part is not a compact JWS <header>.<payload>.<signature>";
+    let (signing_input, signature) = jwt.rsplit_once('.').ok_or(not_jws)?;
+    let (header, payload) = signing_input.split_once('.').ok_or(not_jws)?;
+    if [header, payload, signature].iter().any(|s| s.is_empty()) || payload.contains('.') {
+        return Err(not_jws.into());
+    }
+    let header = json_object(header).ok_or("the JWS header is not base64url of a JSON object")?;
+    let payload = json_object(payload).ok_or("the payload is not base64url of a JSON object")?;
+    let signature = b64url_decode(signature).ok_or("the signature is not base64url")?;
+
+    if header.get("alg").and_then(Value::as_str) != Some("ES256") {
+        return Err("the header's alg is not ES256".into());
+    }
+    if header.get("typ").and_then(Value::as_str) != Some(LICENCE_TYP) {
+        return Err(format!("the header's typ is not {LICENCE_TYP}"));
+    }
+    if header.contains_key("crit") {
+        return Err("the header has critical extensions (crit), which are not supported".into());
+    }
+    let x5c = match header.get("x5c") {
+        Some(Value::Array(certs)) if !certs.is_empty() => certs
+            .iter()
+            .map(|c| c.as_str().and_then(|s| STANDARD.decode(s).ok()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("an x5c entry is not standard base64")?,
+        _ => return Err("the header has no x5c certificate chain".into()),
+    };
+
+    let string = |name: &str| match payload.get(name) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(format!("the payload has no string claim {name}")),
+    };
+    let int = |name: &str| match payload.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or(format!("the claim {name} is not an integer time")),
+    };
+    let required = |name: &str| int(name)?.ok_or(format!("the payload has no claim {name}"));
+    let iss = string("iss")?;
+    string("vct")?;
+    let jti = string("jti")?;
+    LicenceId::parse(&jti).map_err(|e| format!("the jti is not a licence identifier: {e}"))?;
+    Ok(Parsed {
+        signing_input,
+        signature,
+        x5c,
+        disclosures,
+        jti,
+        iss,
+        iat: required("iat")?,
+        nbf: required("nbf")?,
+        exp: int("exp")?,
+        payload,
+    })
+}
+
+fn json_object(b64: &str) -> Option<Map<String, Value>> {
+    match serde_json::from_slice(&b64url_decode(b64)?).ok()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// The chain validated at the signing time. When it is genuine but a certificate was out of its
+/// validity at `iat`, the check fails and the chain is still returned (validated at a time inside
+/// every certificate's validity), so that the signature and issuer can be checked with its key.
+fn check_chain(r: &mut Recorder, p: &Parsed<'_>, root_der: &[u8]) -> Option<ValidatedChain> {
+    let Some((leaf, intermediates)) = p.x5c.split_first() else {
+        r.fail(CERTIFICATE_CHAIN, Verdict::Malformed, "x5c is empty");
+        return None;
+    };
+    let validate = |t| validate_chain(leaf, intermediates, root_der, t, Purpose::LicenceSigning);
+    match validate(p.iat) {
+        Ok(chain) => {
+            r.pass(
+                CERTIFICATE_CHAIN,
+                format!(
+                    "department certificate {} ({}) chains to this repository's root and was within its validity at the signing time {}",
+                    chain.serial(),
+                    chain.department_name(),
+                    utc(p.iat)
+                ),
+            );
+            Some(chain)
+        }
+        Err(PathError::NotOurRoot) => {
+            r.fail(
+                CERTIFICATE_CHAIN,
+                Verdict::NotIssuedHere,
+                "not issued by this repository: the certificate chain does not lead to its root",
+            );
+            None
+        }
+        Err(e @ (PathError::Expired { .. } | PathError::NotYetValid { .. })) => {
+            let when = match e {
+                PathError::Expired { .. } => "an expired",
+                _ => "a not-yet-valid",
+            };
+            r.fail(
+                CERTIFICATE_CHAIN,
+                Verdict::InvalidCertificate,
+                format!(
+                    "signed with {when} department certificate: at the signing time {}, the {}",
+                    utc(p.iat),
+                    e
+                ),
+            );
+            // Move `t` to the violated bound until the chain validates; a few steps at most
+            // (one per certificate), bounded in case the validity periods do not overlap.
+            let mut t = p.iat;
+            for _ in 0..=p.x5c.len() + 1 {
+                match validate(t) {
+                    Ok(chain) => return Some(chain),
+                    Err(PathError::Expired { not_after, .. }) => t = not_after,
+                    Err(PathError::NotYetValid { not_before, .. }) => t = not_before,
+                    Err(_) => return None,
+                }
+            }
+            None
+        }
+        Err(e) => {
+            r.fail(
+                CERTIFICATE_CHAIN,
+                Verdict::Tampered,
+                format!("the certificate chain in x5c does not verify: {e}"),
+            );
+            None
+        }
+    }
+}
+
+fn check_cert_at_signing(r: &mut Recorder, p: &Parsed<'_>, facts: Option<&RepositoryFacts>) {
+    let Some(facts) = facts else {
+        r.skip(
+            CERTIFICATE_AT_SIGNING,
+            "offline: whether the department certificate was revoked is known only to the repository",
+        );
+        return;
+    };
+    match facts.cert_revoked_at {
+        Some(revoked) if revoked <= p.iat => r.fail(
+            CERTIFICATE_AT_SIGNING,
+            Verdict::InvalidCertificate,
+            format!(
+                "signed after its department certificate was revoked: revoked {}, signed {}",
+                utc(revoked),
+                utc(p.iat)
+            ),
+        ),
+        Some(revoked) => r.pass(
+            CERTIFICATE_AT_SIGNING,
+            format!(
+                "the department certificate was revoked {}, after the licence was signed {}; licences signed before stay valid",
+                utc(revoked),
+                utc(p.iat)
+            ),
+        ),
+        None => r.pass(
+            CERTIFICATE_AT_SIGNING,
+            "the department certificate has not been revoked",
+        ),
+    }
+}
+
+fn check_signature(r: &mut Recorder, p: &Parsed<'_>, chain: Option<&ValidatedChain>) -> bool {
+    let Some(chain) = chain else {
+        r.skip(
+            SIGNATURE,
+            "no trusted department key: the certificate chain did not validate",
+        );
+        return false;
+    };
+    let key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, chain.public_key().as_bytes());
+    if key.verify(p.signing_input.as_bytes(), &p.signature).is_ok() {
+        r.pass(
+            SIGNATURE,
+            format!(
+                "the ES256 signature verifies with the key of department certificate {}",
+                chain.serial()
+            ),
+        );
+        true
+    } else {
+        r.fail(
+            SIGNATURE,
+            Verdict::Tampered,
+            format!(
+                "the signature does not verify with the key of department certificate {}: the licence was altered after signing",
+                chain.serial()
+            ),
+        );
+        false
+    }
+}
+
+fn check_issuer(r: &mut Recorder, p: &Parsed<'_>, chain: Option<&ValidatedChain>) {
+    let Some(chain) = chain else {
+        r.skip(
+            ISSUER,
+            "no trusted department certificate: the certificate chain did not validate",
+        );
+        return;
+    };
+    if p.iss == chain.iss_uri() {
+        r.pass(
+            ISSUER,
+            format!("issued by {} ({})", chain.department_name(), p.iss),
+        );
+    } else {
+        r.fail(
+            ISSUER,
+            Verdict::Tampered,
+            format!(
+                "the licence names issuer {} but its certificate belongs to {} ({})",
+                p.iss,
+                chain.iss_uri(),
+                chain.department_name()
+            ),
+        );
+    }
+}
+
+fn check_disclosures(r: &mut Recorder, p: &Parsed<'_>) -> Option<Map<String, Value>> {
+    match sdjwt::reveal(&p.payload, &p.disclosures) {
+        Ok(claims) => {
+            let total = p
+                .payload
+                .get("_sd")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            r.pass(
+                DISCLOSURES,
+                format!(
+                    "{} of {total} selectively disclosable claim(s) attached, each matching a digest in the signed payload",
+                    p.disclosures.len()
+                ),
+            );
+            Some(claims)
+        }
+        Err(e) => {
+            r.fail(DISCLOSURES, Verdict::Tampered, e.to_string());
+            None
+        }
+    }
+}
+
+fn check_validity(r: &mut Recorder, p: &Parsed<'_>, at: i64) {
+    let period = match p.exp {
+        Some(exp) => format!("from {} until {}", utc(p.nbf), utc(exp)),
+        None => format!("from {}, without expiry", utc(p.nbf)),
+    };
+    if at < p.nbf {
+        r.fail(
+            VALIDITY_PERIOD,
+            Verdict::NotYetValid,
+            format!("not yet valid at {}: valid {period}", utc(at)),
+        );
+    } else if p.exp.is_some_and(|exp| at >= exp) {
+        r.fail(
+            VALIDITY_PERIOD,
+            Verdict::Expired,
+            format!("expired at {}: valid {period}", utc(at)),
+        );
+    } else {
+        r.pass(VALIDITY_PERIOD, format!("valid {period}"));
+    }
+}
+
+fn check_status(r: &mut Recorder, at: i64, facts: Option<&RepositoryFacts>) {
+    let Some(facts) = facts else {
+        r.skip(
+            STATUS,
+            "offline: the status is known only to the repository (its status list)",
+        );
+        return;
+    };
+    if !facts.known {
+        r.skip(STATUS, "the repository holds no such licence");
+        return;
+    }
+    // The last event at or before `at`, ties going to the later event, as the status list's
+    // historical query does.
+    let current = facts
+        .status_history
+        .iter()
+        .rev()
+        .find(|(t, _)| *t <= at)
+        .copied();
+    match current {
+        None => r.fail(
+            STATUS,
+            Verdict::NotYetValid,
+            format!(
+                "the licence did not exist yet at {}: issued {}",
+                utc(at),
+                utc(facts.issued_at)
+            ),
+        ),
+        Some((_, 0)) => r.pass(STATUS, format!("valid at {}", utc(at))),
+        Some((since, 1)) => r.fail(
+            STATUS,
+            Verdict::Revoked,
+            format!("revoked since {}", utc(since)),
+        ),
+        Some((since, 2)) => r.fail(
+            STATUS,
+            Verdict::Suspended,
+            format!("suspended since {} (as of {})", utc(since), utc(at)),
+        ),
+        Some((since, other)) => r.fail(
+            STATUS,
+            Verdict::Suspended,
+            format!(
+                "status {other} since {}, which this verifier does not know: treated as suspended",
+                utc(since)
+            ),
+        ),
+    }
+}
+
+fn check_record(r: &mut Recorder, facts: Option<&RepositoryFacts>) {
+    match facts {
+        None => r.skip(
+            REPOSITORY_RECORD,
+            "offline: the repository's records were not consulted",
+        ),
+        Some(f) if f.known => r.pass(
+            REPOSITORY_RECORD,
+            format!(
+                "the repository recorded its issuance at {}",
+                utc(f.issued_at)
+            ),
+        ),
+        Some(_) => r.fail(
+            REPOSITORY_RECORD,
+            Verdict::NotIssuedHere,
+            "the repository holds no such licence",
+        ),
+    }
+}
+
+/// Collects the checks and the verdict each failure implies.
+#[derive(Default)]
+struct Recorder {
+    checks: Vec<Check>,
+    verdict: Option<Verdict>,
+}
+
+impl Recorder {
+    fn push(&mut self, name: &'static str, outcome: CheckOutcome, detail: impl Into<String>) {
+        self.checks.push(Check {
+            name,
+            outcome,
+            detail: detail.into(),
+        });
+    }
+
+    fn pass(&mut self, name: &'static str, detail: impl Into<String>) {
+        self.push(name, CheckOutcome::Pass, detail);
+    }
+
+    fn skip(&mut self, name: &'static str, detail: impl Into<String>) {
+        self.push(name, CheckOutcome::Skipped, detail);
+    }
+
+    fn fail(&mut self, name: &'static str, verdict: Verdict, detail: impl Into<String>) {
+        self.push(name, CheckOutcome::Fail, detail);
+        // Variants are declared in order of precedence.
+        self.verdict = Some(self.verdict.map_or(verdict, |v| v.min(verdict)));
+    }
+
+    fn report(
+        self,
+        at: i64,
+        licence_id: Option<String>,
+        issuer: Option<String>,
+        claims: Option<Map<String, Value>>,
+    ) -> Report {
+        Report {
+            verdict: self.verdict.unwrap_or(Verdict::Valid),
+            checks: self.checks,
+            licence_id,
+            issuer,
+            claims,
+            at,
+        }
+    }
+}
+
+/// A Unix time as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, H. Hinnant's algorithm).
+fn utc(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}

@@ -1,0 +1,670 @@
+//! Scenario tests: real licences signed by department certificates from a CA in a temporary
+//! directory, then altered, re-chained, aged, revoked and suspended.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use tempfile::TempDir;
+
+use super::*;
+use crate::crypto::b64url;
+use crate::domain::ids::Uscc;
+use crate::licences::id::{LicenceId, LicenceTypeCode};
+use crate::licences::sdjwt::{self, Disclosure};
+use crate::licences::vc::Signer;
+use crate::pki::{generate_department_key, Ca, DepartmentSubject, IssuedCert, Purpose};
+
+const NOW: i64 = 1_750_000_000;
+const DAY: i64 = 86_400;
+const YEAR: i64 = 365 * DAY;
+const ISS: &str = "https://amr.hangzhou.example.gov.cn/licences";
+const OTHER_ISS: &str = "https://gaj.hangzhou.example.gov.cn/licences";
+const TYPE: &str = "91350100M000100Y43001";
+
+/// Signed one day after the certificate's start.
+const IAT: i64 = NOW + DAY;
+
+struct Fx {
+    _dir: TempDir,
+    ca: Ca,
+}
+
+fn ca(name: &str) -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::create(dir.path(), name, NOW).unwrap();
+    Fx { _dir: dir, ca }
+}
+
+fn uscc() -> Uscc {
+    Uscc::parse("91110000802100433B").unwrap()
+}
+
+struct Dept {
+    cert: IssuedCert,
+    signer: Signer,
+}
+
+impl Fx {
+    /// A department licence-signing certificate for `iss`, valid `[nb, na]`, and its signer.
+    fn dept(&self, iss: &str, nb: i64, na: i64) -> Dept {
+        let key = generate_department_key().unwrap();
+        let u = uscc();
+        let subject = DepartmentSubject {
+            name: "Hangzhou AMR",
+            uscc: &u,
+            iss_url: iss,
+        };
+        let cert = self
+            .ca
+            .issue_department(&subject, Purpose::LicenceSigning, key.public_key(), nb, na)
+            .unwrap();
+        let signer = Signer::new(
+            cert.serial.clone(),
+            key.pkcs8_der(),
+            &[cert.der.clone(), self.ca.intermediate_der().to_vec()],
+        )
+        .unwrap();
+        Dept { cert, signer }
+    }
+
+    fn root(&self) -> &[u8] {
+        self.ca.root_der()
+    }
+}
+
+fn jti() -> String {
+    let t = LicenceTypeCode::parse(TYPE).unwrap();
+    LicenceId::new(&t, &uscc(), &LicenceId::random_serial(), 1)
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+fn claims(iss: &str, iat: i64, nbf: i64, exp: Option<i64>) -> Map<String, Value> {
+    let mut c = json!({
+        "iss": iss,
+        "vct": format!("https://licences.example.gov.cn/types/{TYPE}"),
+        "jti": jti(),
+        "iat": iat,
+        "nbf": nbf,
+        "status": {"status_list": {"idx": 4242, "uri": "https://licences.example.gov.cn/status/1"}},
+        "name": "Example Trading Co.",
+        "holders": [{"kind": "enterprise", "id": "91110000802100433B"}],
+        "address": "1 Example Road, Hangzhou",
+    });
+    if let Some(exp) = exp {
+        c["exp"] = json!(exp);
+    }
+    match c {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+fn sign(d: &Dept, claims: Map<String, Value>) -> String {
+    d.signer
+        .sign_licence(claims, &["holders", "address"])
+        .unwrap()
+}
+
+/// A licence signed at `IAT`, valid from `IAT` for two years, by a certificate valid one year.
+fn standard(fx: &Fx) -> (Dept, String) {
+    let d = fx.dept(ISS, NOW, NOW + YEAR);
+    let lic = sign(&d, claims(ISS, IAT, IAT, Some(IAT + 2 * YEAR)));
+    (d, lic)
+}
+
+fn facts() -> RepositoryFacts {
+    RepositoryFacts {
+        known: true,
+        issued_at: IAT,
+        status_history: vec![(IAT, 0)],
+        cert_revoked_at: None,
+    }
+}
+
+fn outcome(r: &Report, name: &str) -> CheckOutcome {
+    r.check(name).unwrap().outcome
+}
+
+/// `(header, payload, signature, disclosures)` of a compact licence.
+fn take_apart(lic: &str) -> (Map<String, Value>, Map<String, Value>, String, Vec<String>) {
+    let (jwt, ds) = sdjwt::split(lic).unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let obj = |s: &str| match serde_json::from_slice(&b64url_decode(s).unwrap()).unwrap() {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    };
+    (
+        obj(parts[0]),
+        obj(parts[1]),
+        parts[2].to_owned(),
+        ds.into_iter().map(str::to_owned).collect(),
+    )
+}
+
+fn put_together(
+    header: &Map<String, Value>,
+    payload_b64: &str,
+    sig: &str,
+    ds: &[String],
+) -> String {
+    let jwt = format!(
+        "{}.{payload_b64}.{sig}",
+        b64url(Value::Object(header.clone()).to_string())
+    );
+    sdjwt::serialize(&jwt, ds.iter().map(String::as_str))
+}
+
+fn payload_b64(lic: &str) -> String {
+    lic.split('.').nth(1).unwrap().to_owned()
+}
+
+#[test]
+fn a_genuine_licence_is_valid_offline_and_online() {
+    let fx = ca("Tongban Test");
+    let (d, lic) = standard(&fx);
+
+    let r = verify(&lic, fx.root(), IAT + 30 * DAY, None);
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+    let names: Vec<&str> = r.checks.iter().map(|c| c.name).collect();
+    assert_eq!(names, CHECKS);
+    for name in [
+        FORMAT,
+        CERTIFICATE_CHAIN,
+        SIGNATURE,
+        ISSUER,
+        DISCLOSURES,
+        VALIDITY_PERIOD,
+    ] {
+        assert_eq!(outcome(&r, name), CheckOutcome::Pass, "{name}");
+    }
+    for name in [CERTIFICATE_AT_SIGNING, STATUS, REPOSITORY_RECORD] {
+        assert_eq!(outcome(&r, name), CheckOutcome::Skipped, "{name}");
+    }
+    assert!(r
+        .check(CERTIFICATE_CHAIN)
+        .unwrap()
+        .detail
+        .contains(&d.cert.serial));
+    assert_eq!(r.issuer.as_deref(), Some(ISS));
+    let id = r.licence_id.clone().unwrap();
+    assert!(LicenceId::parse(&id).is_ok());
+    let claims = r.claims.unwrap();
+    assert_eq!(claims["address"], "1 Example Road, Hangzhou");
+    assert_eq!(claims["holders"][0]["id"], "91110000802100433B");
+    assert_eq!(claims["name"], "Example Trading Co.");
+    assert!(!claims.contains_key("_sd") && !claims.contains_key("_sd_alg"));
+
+    let r = verify(&lic, fx.root(), IAT + 30 * DAY, Some(&facts()));
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+    assert!(
+        r.checks.iter().all(|c| c.outcome == CheckOutcome::Pass),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn a_flipped_payload_byte_is_tampering() {
+    let fx = ca("Tongban Test");
+    let (_, lic) = standard(&fx);
+    let p = payload_b64(&lic);
+    let json = String::from_utf8(b64url_decode(&p).unwrap()).unwrap();
+    let altered = json.replacen("Example Trading", "Example Tradinh", 1);
+    assert_ne!(json, altered);
+    let forged = lic.replacen(&p, &b64url(altered), 1);
+
+    let r = verify(&forged, fx.root(), IAT + DAY, None);
+    assert_eq!(r.verdict, Verdict::Tampered, "{r:#?}");
+    assert_eq!(outcome(&r, SIGNATURE), CheckOutcome::Fail);
+    assert_eq!(outcome(&r, CERTIFICATE_CHAIN), CheckOutcome::Pass);
+    assert!(r.claims.is_none(), "no claims from an unverified payload");
+}
+
+#[test]
+fn a_flipped_signature_byte_is_tampering() {
+    let fx = ca("Tongban Test");
+    let (_, lic) = standard(&fx);
+    let (h, _, sig, ds) = take_apart(&lic);
+    let mut raw = b64url_decode(&sig).unwrap();
+    raw[10] ^= 0x01;
+    let forged = put_together(&h, &payload_b64(&lic), &b64url(raw), &ds);
+    let r = verify(&forged, fx.root(), IAT + DAY, None);
+    assert_eq!(r.verdict, Verdict::Tampered);
+    assert_eq!(outcome(&r, SIGNATURE), CheckOutcome::Fail);
+}
+
+#[test]
+fn a_modified_disclosure_is_tampering() {
+    let fx = ca("Tongban Test");
+    let (_, lic) = standard(&fx);
+    let (h, _, sig, mut ds) = take_apart(&lic);
+    let i = ds
+        .iter()
+        .position(|d| Disclosure::decode(d).unwrap().name() == "address")
+        .unwrap();
+    let original = Disclosure::decode(&ds[i]).unwrap();
+    let forged_d =
+        Disclosure::with_salt(original.salt(), "address", json!("2 Forged Street")).unwrap();
+    ds[i] = forged_d.encoded().to_owned();
+    let forged = put_together(&h, &payload_b64(&lic), &sig, &ds);
+
+    let r = verify(&forged, fx.root(), IAT + DAY, None);
+    assert_eq!(r.verdict, Verdict::Tampered, "{r:#?}");
+    assert_eq!(outcome(&r, SIGNATURE), CheckOutcome::Pass);
+    assert_eq!(outcome(&r, DISCLOSURES), CheckOutcome::Fail);
+    assert!(r.claims.is_none());
+}
+
+#[test]
+fn an_x5c_leaf_swapped_for_another_departments_certificate_is_tampering() {
+    let fx = ca("Tongban Test");
+    let (_, lic) = standard(&fx);
+    let other = fx.dept(OTHER_ISS, NOW, NOW + YEAR);
+    let (mut h, _, sig, ds) = take_apart(&lic);
+    h["x5c"][0] = json!(STANDARD.encode(&other.cert.der));
+    let forged = put_together(&h, &payload_b64(&lic), &sig, &ds);
+
+    let r = verify(&forged, fx.root(), IAT + DAY, None);
+    assert_eq!(r.verdict, Verdict::Tampered, "{r:#?}");
+    assert_eq!(outcome(&r, CERTIFICATE_CHAIN), CheckOutcome::Pass);
+    assert_eq!(outcome(&r, SIGNATURE), CheckOutcome::Fail);
+    assert_eq!(outcome(&r, ISSUER), CheckOutcome::Fail);
+}
+
+#[test]
+fn a_department_signing_in_anothers_name_is_tampering() {
+    let fx = ca("Tongban Test");
+    let other = fx.dept(OTHER_ISS, NOW, NOW + YEAR);
+    let lic = sign(&other, claims(ISS, IAT, IAT, None));
+    let r = verify(&lic, fx.root(), IAT + DAY, None);
+    assert_eq!(r.verdict, Verdict::Tampered, "{r:#?}");
+    assert_eq!(outcome(&r, SIGNATURE), CheckOutcome::Pass);
+    assert_eq!(outcome(&r, ISSUER), CheckOutcome::Fail);
+    assert!(r.check(ISSUER).unwrap().detail.contains(OTHER_ISS));
+}
+
+#[test]
+fn an_altered_intermediate_is_tampering() {
+    let fx = ca("Tongban Test");
+    let (_, lic) = standard(&fx);
+    let (mut h, _, sig, ds) = take_apart(&lic);
+    let mut inter = fx.ca.intermediate_der().to_vec();
+    let n = inter.len();
+    inter[n - 5] ^= 0x01; // inside the signature value
+    h["x5c"][1] = json!(STANDARD.encode(&inter));
+    let forged = put_together(&h, &payload_b64(&lic), &sig, &ds);
+    let r = verify(&forged, fx.root(), IAT + DAY, None);
+    assert!(
+        matches!(r.verdict, Verdict::Tampered | Verdict::NotIssuedHere),
+        "{r:#?}"
+    );
+    assert_eq!(outcome(&r, CERTIFICATE_CHAIN), CheckOutcome::Fail);
+    assert_eq!(outcome(&r, SIGNATURE), CheckOutcome::Skipped);
+}
+
+#[test]
+fn a_licence_from_another_ca_is_not_issued_here() {
+    let ours = ca("Tongban Test");
+    let theirs = ca("Tongban Test");
+    let (_, lic) = standard(&theirs);
+    let r = verify(&lic, ours.root(), IAT + DAY, None);
+    assert_eq!(r.verdict, Verdict::NotIssuedHere, "{r:#?}");
+    assert_eq!(outcome(&r, CERTIFICATE_CHAIN), CheckOutcome::Fail);
+    assert_eq!(outcome(&r, SIGNATURE), CheckOutcome::Skipped);
+    assert_eq!(outcome(&r, ISSUER), CheckOutcome::Skipped);
+    assert!(r.claims.is_none());
+    assert_eq!(
+        Verdict::NotIssuedHere.describe(),
+        "not issued by this repository"
+    );
+}
+
+#[test]
+fn the_certificate_is_judged_at_signing_time_not_at_verification_time() {
+    let fx = ca("Tongban Test");
+    let d = fx.dept(ISS, NOW, NOW + YEAR);
+    let lic = sign(&d, claims(ISS, IAT, IAT, None));
+    let r = verify(&lic, fx.root(), NOW + 3 * YEAR, None);
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+}
+
+#[test]
+fn signing_after_the_certificate_expired_is_an_invalid_certificate() {
+    let fx = ca("Tongban Test");
+    let d = fx.dept(ISS, NOW, NOW + YEAR);
+    let iat = NOW + YEAR + 1;
+    let lic = sign(&d, claims(ISS, iat, iat, None));
+    let r = verify(&lic, fx.root(), iat + DAY, None);
+    assert_eq!(r.verdict, Verdict::InvalidCertificate, "{r:#?}");
+    let chain = r.check(CERTIFICATE_CHAIN).unwrap();
+    assert_eq!(chain.outcome, CheckOutcome::Fail);
+    assert!(
+        chain.detail.contains("expired department certificate"),
+        "{}",
+        chain.detail
+    );
+    // The chain is genuine: the signature and issuer are still checked with its key.
+    assert_eq!(outcome(&r, SIGNATURE), CheckOutcome::Pass);
+    assert_eq!(outcome(&r, ISSUER), CheckOutcome::Pass);
+
+    // Before the certificate's start.
+    let d = fx.dept(ISS, NOW + DAY, NOW + YEAR);
+    let lic = sign(&d, claims(ISS, NOW, NOW, None));
+    let r = verify(&lic, fx.root(), NOW + 2 * DAY, None);
+    assert_eq!(r.verdict, Verdict::InvalidCertificate, "{r:#?}");
+    assert_eq!(outcome(&r, SIGNATURE), CheckOutcome::Pass);
+
+    // A forged signature over an out-of-time certificate is still tampering.
+    let (h, _, sig, ds) = take_apart(&lic);
+    let p = payload_b64(&lic);
+    let json = String::from_utf8(b64url_decode(&p).unwrap()).unwrap();
+    let forged = put_together(
+        &h,
+        &b64url(json.replacen("Example", "Exbmple", 1)),
+        &sig,
+        &ds,
+    );
+    let r = verify(&forged, fx.root(), NOW + 2 * DAY, None);
+    assert_eq!(r.verdict, Verdict::Tampered, "{r:#?}");
+}
+
+#[test]
+fn a_certificate_revoked_before_signing_invalidates_and_after_signing_does_not() {
+    let fx = ca("Tongban Test");
+    let (_, lic) = standard(&fx);
+    let at = IAT + 10 * DAY;
+
+    let before = RepositoryFacts {
+        cert_revoked_at: Some(IAT - 1),
+        ..facts()
+    };
+    let r = verify(&lic, fx.root(), at, Some(&before));
+    assert_eq!(r.verdict, Verdict::InvalidCertificate, "{r:#?}");
+    let c = r.check(CERTIFICATE_AT_SIGNING).unwrap();
+    assert_eq!(c.outcome, CheckOutcome::Fail);
+    assert!(c
+        .detail
+        .contains("signed after its department certificate was revoked"));
+
+    let same_second = RepositoryFacts {
+        cert_revoked_at: Some(IAT),
+        ..facts()
+    };
+    let r = verify(&lic, fx.root(), at, Some(&same_second));
+    assert_eq!(r.verdict, Verdict::InvalidCertificate);
+
+    let after = RepositoryFacts {
+        cert_revoked_at: Some(IAT + 1),
+        ..facts()
+    };
+    let r = verify(&lic, fx.root(), at, Some(&after));
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+    assert_eq!(outcome(&r, CERTIFICATE_AT_SIGNING), CheckOutcome::Pass);
+}
+
+#[test]
+fn status_is_answered_at_the_time_asked_about() {
+    let fx = ca("Tongban Test");
+    let (_, lic) = standard(&fx);
+    let revoked_at = IAT + 100 * DAY;
+    let revoked = RepositoryFacts {
+        status_history: vec![(IAT, 0), (revoked_at, 1)],
+        ..facts()
+    };
+    let r = verify(&lic, fx.root(), revoked_at + DAY, Some(&revoked));
+    assert_eq!(r.verdict, Verdict::Revoked, "{r:#?}");
+    assert_eq!(
+        verify(&lic, fx.root(), revoked_at, Some(&revoked)).verdict,
+        Verdict::Revoked
+    );
+    // "Was it valid on date D?", D before the revocation.
+    let r = verify(&lic, fx.root(), revoked_at - 1, Some(&revoked));
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+
+    let (s, l) = (IAT + 10 * DAY, IAT + 20 * DAY);
+    let suspended = RepositoryFacts {
+        status_history: vec![(IAT, 0), (s, 2), (l, 0)],
+        ..facts()
+    };
+    assert_eq!(
+        verify(&lic, fx.root(), s - 1, Some(&suspended)).verdict,
+        Verdict::Valid
+    );
+    let r = verify(&lic, fx.root(), s + DAY, Some(&suspended));
+    assert_eq!(r.verdict, Verdict::Suspended, "{r:#?}");
+    assert_eq!(outcome(&r, STATUS), CheckOutcome::Fail);
+    assert_eq!(
+        verify(&lic, fx.root(), l, Some(&suspended)).verdict,
+        Verdict::Valid
+    );
+
+    // Before the repository's first status event the licence did not exist.
+    let early = RepositoryFacts {
+        issued_at: IAT + DAY,
+        status_history: vec![(IAT + DAY, 0)],
+        ..facts()
+    };
+    let r = verify(&lic, fx.root(), IAT + 1, Some(&early));
+    assert_eq!(r.verdict, Verdict::NotYetValid, "{r:#?}");
+    assert_eq!(outcome(&r, STATUS), CheckOutcome::Fail);
+}
+
+#[test]
+fn the_validity_period_is_nbf_inclusive_exp_exclusive() {
+    let fx = ca("Tongban Test");
+    let d = fx.dept(ISS, NOW, NOW + YEAR);
+    let (nbf, exp) = (IAT + DAY, IAT + 30 * DAY);
+    let lic = sign(&d, claims(ISS, IAT, nbf, Some(exp)));
+    let v = |at| verify(&lic, fx.root(), at, None).verdict;
+    assert_eq!(v(nbf - 1), Verdict::NotYetValid);
+    assert_eq!(v(nbf), Verdict::Valid);
+    assert_eq!(v(exp - 1), Verdict::Valid);
+    assert_eq!(v(exp), Verdict::Expired);
+    let r = verify(&lic, fx.root(), exp + YEAR, None);
+    assert_eq!(r.verdict, Verdict::Expired);
+    assert_eq!(outcome(&r, VALIDITY_PERIOD), CheckOutcome::Fail);
+    assert!(r.claims.is_some(), "an expired licence is still genuine");
+}
+
+#[test]
+fn a_licence_the_repository_does_not_hold_is_not_issued_here() {
+    let fx = ca("Tongban Test");
+    let (_, lic) = standard(&fx);
+    let unknown = RepositoryFacts {
+        known: false,
+        status_history: Vec::new(),
+        ..facts()
+    };
+    let r = verify(&lic, fx.root(), IAT + DAY, Some(&unknown));
+    assert_eq!(r.verdict, Verdict::NotIssuedHere, "{r:#?}");
+    let c = r.check(REPOSITORY_RECORD).unwrap();
+    assert_eq!(c.outcome, CheckOutcome::Fail);
+    assert_eq!(c.detail, "the repository holds no such licence");
+    assert_eq!(outcome(&r, STATUS), CheckOutcome::Skipped);
+}
+
+#[test]
+fn a_share_with_chosen_disclosures_is_valid_with_only_those_claims() {
+    let fx = ca("Tongban Test");
+    let (_, lic) = standard(&fx);
+    let share = sdjwt::select(&lic, &["address"]).unwrap();
+    let r = verify(&share, fx.root(), IAT + DAY, Some(&facts()));
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+    let claims = r.claims.clone().unwrap();
+    assert_eq!(claims["address"], "1 Example Road, Hangzhou");
+    assert!(!claims.contains_key("holders"));
+    assert!(r.check(DISCLOSURES).unwrap().detail.starts_with("1 of 2"));
+
+    // No disclosure at all, with or without the trailing tilde.
+    let bare = sdjwt::select(&lic, &[]).unwrap();
+    for presented in [bare.as_str(), bare.trim_end_matches('~')] {
+        let r = verify(presented, fx.root(), IAT + DAY, None);
+        assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+        let claims = r.claims.unwrap();
+        assert!(!claims.contains_key("holders") && !claims.contains_key("address"));
+    }
+}
+
+#[test]
+fn unparsable_licences_are_malformed() {
+    let fx = ca("Tongban Test");
+    let (d, lic) = standard(&fx);
+    let (h, payload, sig, ds) = take_apart(&lic);
+
+    let mut cases: Vec<(String, &str)> = vec![
+        (String::new(), "empty"),
+        ("not a licence".to_owned(), "garbage"),
+        (format!("{lic}{}", "kb.jwt.here"), "key binding JWT"),
+        (lic.replacen('.', ".!", 1), "payload not base64url"),
+    ];
+    let mut wrong_typ = h.clone();
+    wrong_typ["typ"] = json!("JWT");
+    cases.push((
+        put_together(&wrong_typ, &payload_b64(&lic), &sig, &ds),
+        "typ",
+    ));
+    let mut wrong_alg = h.clone();
+    wrong_alg["alg"] = json!("none");
+    cases.push((
+        put_together(&wrong_alg, &payload_b64(&lic), &sig, &ds),
+        "alg",
+    ));
+    let mut no_x5c = h.clone();
+    no_x5c["x5c"] = json!([]);
+    cases.push((put_together(&no_x5c, &payload_b64(&lic), &sig, &ds), "x5c"));
+    let mut crit = h.clone();
+    crit.insert("crit".into(), json!(["b64"]));
+    cases.push((put_together(&crit, &payload_b64(&lic), &sig, &ds), "crit"));
+    for (claim, value) in [("jti", json!("not-an-id")), ("iat", json!("yesterday"))] {
+        let mut p = payload.clone();
+        p.insert(claim.into(), value);
+        let signed = d.signer.sign_jwt(LICENCE_TYP, &Value::Object(p)).unwrap();
+        cases.push((
+            sdjwt::serialize(&signed, ds.iter().map(String::as_str)),
+            claim,
+        ));
+    }
+    let mut p = payload.clone();
+    p.remove("nbf");
+    let signed = d.signer.sign_jwt(LICENCE_TYP, &Value::Object(p)).unwrap();
+    cases.push((format!("{signed}~"), "no nbf"));
+
+    for (presented, why) in &cases {
+        let r = verify(presented, fx.root(), IAT + DAY, Some(&facts()));
+        assert_eq!(r.verdict, Verdict::Malformed, "{why}: {r:#?}");
+        assert_eq!(outcome(&r, FORMAT), CheckOutcome::Fail, "{why}");
+        assert_eq!(r.checks.len(), CHECKS.len());
+        assert!(r.checks[1..]
+            .iter()
+            .all(|c| c.outcome == CheckOutcome::Skipped));
+        assert!(r.licence_id.is_none() && r.claims.is_none());
+        assert!(peek(presented).is_none(), "{why}");
+    }
+}
+
+#[test]
+fn the_verdict_follows_the_precedence_order() {
+    let fx = ca("Tongban Test");
+    let d = fx.dept(ISS, NOW, NOW + YEAR);
+    let lic = sign(&d, claims(ISS, IAT, IAT, Some(IAT + DAY)));
+    let revoked_suspended = RepositoryFacts {
+        status_history: vec![(IAT, 0), (IAT + 10, 2), (IAT + 20, 1)],
+        cert_revoked_at: Some(IAT),
+        ..facts()
+    };
+    let at = IAT + 2 * DAY; // also expired
+    assert_eq!(
+        verify(&lic, fx.root(), at, Some(&revoked_suspended)).verdict,
+        Verdict::InvalidCertificate
+    );
+    let revoked_only = RepositoryFacts {
+        cert_revoked_at: None,
+        ..revoked_suspended.clone()
+    };
+    assert_eq!(
+        verify(&lic, fx.root(), at, Some(&revoked_only)).verdict,
+        Verdict::Revoked
+    );
+    let suspended_only = RepositoryFacts {
+        status_history: vec![(IAT, 0), (IAT + 10, 2)],
+        ..revoked_only.clone()
+    };
+    assert_eq!(
+        verify(&lic, fx.root(), at, Some(&suspended_only)).verdict,
+        Verdict::Suspended
+    );
+
+    // Tampered beats revoked; not-issued-here beats tampered.
+    let share = sdjwt::select(&lic, &["address"]).unwrap();
+    let (h, _, sig, _) = take_apart(&share);
+    let stray = Disclosure::new("address", json!("elsewhere")).unwrap();
+    let forged = put_together(&h, &payload_b64(&lic), &sig, &[stray.encoded().to_owned()]);
+    let r = verify(&forged, fx.root(), at, Some(&revoked_only));
+    assert_eq!(r.verdict, Verdict::Tampered, "{r:#?}");
+    let unknown = RepositoryFacts {
+        known: false,
+        ..revoked_only
+    };
+    assert_eq!(
+        verify(&forged, fx.root(), at, Some(&unknown)).verdict,
+        Verdict::NotIssuedHere
+    );
+
+    let mut all = vec![
+        Verdict::Valid,
+        Verdict::NotYetValid,
+        Verdict::Expired,
+        Verdict::Suspended,
+        Verdict::Revoked,
+        Verdict::InvalidCertificate,
+        Verdict::Tampered,
+        Verdict::NotIssuedHere,
+        Verdict::Malformed,
+    ];
+    all.sort();
+    assert_eq!(all[0], Verdict::Malformed);
+    assert_eq!(all[8], Verdict::Valid);
+}
+
+#[test]
+fn peek_reads_the_lookup_keys() {
+    let fx = ca("Tongban Test");
+    let (d, lic) = standard(&fx);
+    let p = peek(&lic).unwrap();
+    let (_, payload, _, _) = take_apart(&lic);
+    assert_eq!(p.licence_id, payload["jti"].as_str().unwrap());
+    assert_eq!(p.cert_serial.as_deref(), Some(d.cert.serial.as_str()));
+}
+
+#[test]
+fn the_report_serializes_in_snake_case() {
+    let fx = ca("Tongban Test");
+    let theirs = ca("Other");
+    let (_, lic) = standard(&theirs);
+    let r = verify(&lic, fx.root(), IAT, None);
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["verdict"], "not_issued_here");
+    assert_eq!(v["at"], IAT);
+    assert_eq!(
+        v["checks"][0],
+        json!({"name": "format", "outcome": "pass", "detail": r.checks[0].detail})
+    );
+    assert_eq!(v["checks"][1]["outcome"], "fail");
+    assert_eq!(v["checks"][3]["outcome"], "skipped");
+    assert_eq!(v["claims"], Value::Null);
+    assert_eq!(
+        serde_json::from_value::<Verdict>(json!("invalid_certificate")).unwrap(),
+        Verdict::InvalidCertificate
+    );
+}
+
+#[test]
+fn times_are_written_in_utc() {
+    assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+    assert_eq!(utc(NOW), "2025-06-15T15:06:40Z");
+    assert_eq!(utc(-1), "1969-12-31T23:59:59Z");
+    assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+    // Extreme attacker-chosen times must not panic.
+    let _ = (utc(i64::MAX), utc(i64::MIN));
+}
