@@ -48,6 +48,23 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Departments that issue and query licences, and their certificates.
+    #[command(subcommand)]
+    Department(DepartmentCmd),
+    /// Verify a licence offline, from a file and the published root certificate.
+    Verify {
+        /// A file holding the licence (SD-JWT VC, with any of its disclosures).
+        file: PathBuf,
+        /// The root certificate (PEM), as published at /pki/root.pem.
+        #[arg(long)]
+        root: PathBuf,
+        /// The time the question is about: Unix seconds or YYYY-MM-DD (UTC); default now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// The licence-type catalogue.
+    #[command(subcommand, name = "licence-type")]
+    LicenceType(LicenceTypeCmd),
 }
 
 #[derive(Subcommand)]
@@ -130,6 +147,45 @@ enum EnterpriseCmd {
 }
 
 #[derive(Subcommand)]
+enum DepartmentCmd {
+    /// Register a department: issues its licence-signing and status-list certificates.
+    Add {
+        #[arg(long)]
+        uscc: String,
+        #[arg(long)]
+        name_zh: String,
+        #[arg(long)]
+        name_en: String,
+        /// The `iss` URL its licences carry (https).
+        #[arg(long)]
+        iss: String,
+        /// The OAuth client (client_credentials) its systems authenticate as.
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+    List,
+    /// Issue new certificates (the old ones stay valid until they expire or are revoked).
+    Renew {
+        uscc: String,
+    },
+    /// Revoke a department certificate by serial; licences it signed earlier stay validly signed.
+    RevokeCert {
+        serial: String,
+        #[arg(long, default_value = "key_compromise")]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicenceTypeCmd {
+    /// Register a licence type from a JSON definition file (see README).
+    Add {
+        file: PathBuf,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
 enum KeysCmd {
     /// Promote the next keys, retire the active ones, publish new next keys.
     Rotate,
@@ -196,7 +252,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             server.run(startup::shutdown_signal()).await
         }
         Command::Init => {
-            let (_, keys) = startup::open(&config).await?;
+            let (_, keys, _) = startup::open(&config).await?;
             print(json!({ "database": config.database_url, "keys": keys.entries()? }));
             Ok(())
         }
@@ -217,13 +273,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print(json!({ "id": e.id, "uscc": e.uscc, "name": e.name }));
             Ok(())
         }
+        Command::Department(cmd) => department(config, cmd).await,
+        Command::Verify { file, root, at } => verify_offline(&file, &root, at.as_deref()),
+        Command::LicenceType(cmd) => licence_type(config, cmd).await,
         Command::Keys(KeysCmd::Rotate) => {
-            let (_, keys) = startup::open(&config).await?;
+            let (_, keys, _) = startup::open(&config).await?;
             print(json!({ "keys": keys.rotate(now(), config.max_token_ttl())? }));
             Ok(())
         }
         Command::Keys(KeysCmd::List) => {
-            let (_, keys) = startup::open(&config).await?;
+            let (_, keys, _) = startup::open(&config).await?;
             print(json!({ "keys": keys.entries()? }));
             Ok(())
         }
@@ -345,5 +404,140 @@ async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<()> {
             print(json!({ "disabled": a.id, "sessions_ended": sessions }));
         }
     }
+    Ok(())
+}
+
+async fn department(config: Config, cmd: DepartmentCmd) -> anyhow::Result<()> {
+    use crate::licences::departments as d;
+    let state = offline_state(config).await?;
+    let t = now();
+    match cmd {
+        DepartmentCmd::Add {
+            uscc,
+            name_zh,
+            name_en,
+            iss,
+            client_id,
+        } => {
+            let n = d::NewDepartment {
+                uscc: &uscc,
+                name_zh: &name_zh,
+                name_en: &name_en,
+                iss: &iss,
+                client_id: client_id.as_deref(),
+            };
+            let dept = d::register(&state, n, t)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(
+                json!({ "id": dept.id, "uscc": dept.uscc, "iss": dept.iss, "status_list": crate::licences::issue::status_uri(&state, &dept.id) }),
+            );
+        }
+        DepartmentCmd::List => {
+            let list: Vec<_> = crate::storage::departments::list(&state.db)
+                .await?
+                .into_iter()
+                .map(|x| json!({ "id": x.id, "uscc": x.uscc, "name_zh": x.name_zh, "name_en": x.name_en, "iss": x.iss, "client_id": x.client_id }))
+                .collect();
+            print(json!(list));
+        }
+        DepartmentCmd::Renew { uscc } => {
+            let dept = crate::storage::departments::by_uscc(&state.db, &uscc)
+                .await?
+                .context("no such department")?;
+            print(
+                json!({ "renewed": d::renew(&state, &dept, t).await.map_err(|e| anyhow::anyhow!("{e}"))? }),
+            );
+        }
+        DepartmentCmd::RevokeCert { serial, reason } => {
+            anyhow::ensure!(
+                d::revoke_cert(&state, &serial, &reason, t)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                "no such live certificate"
+            );
+            print(json!({ "revoked": serial }));
+        }
+    }
+    Ok(())
+}
+
+async fn licence_type(config: Config, cmd: LicenceTypeCmd) -> anyhow::Result<()> {
+    let state = offline_state(config).await?;
+    match cmd {
+        LicenceTypeCmd::Add { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let t = crate::licences::catalogue::LicenceType::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::storage::departments::insert_type(
+                &state.db,
+                &t.code,
+                &serde_json::to_string(&t)?,
+                now(),
+            )
+            .await?;
+            print(json!({ "code": t.code, "name_zh": t.name_zh, "name_en": t.name_en }));
+        }
+        LicenceTypeCmd::List => {
+            let list: Vec<_> = crate::storage::departments::licence_types(&state.db)
+                .await?
+                .into_iter()
+                .map(|(code, _)| code)
+                .collect();
+            print(json!(list));
+        }
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` (UTC midnight) or Unix seconds.
+fn parse_time(s: &str) -> anyhow::Result<i64> {
+    if let Ok(t) = s.parse::<i64>() {
+        return Ok(t);
+    }
+    let parts: Vec<i64> = s
+        .split('-')
+        .map(|p| p.parse::<i64>())
+        .collect::<Result<_, _>>()
+        .context("--at takes Unix seconds or YYYY-MM-DD")?;
+    let [y, m, d] = parts[..] else {
+        anyhow::bail!("--at takes Unix seconds or YYYY-MM-DD")
+    };
+    anyhow::ensure!(
+        (1..=12).contains(&m) && (1..=31).contains(&d),
+        "--at: no such date"
+    );
+    // Days from civil (H. Hinnant), the inverse of http::pages::format_time.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok((era * 146_097 + doe - 719_468) * 86_400)
+}
+
+fn verify_offline(
+    file: &std::path::Path,
+    root: &std::path::Path,
+    at: Option<&str>,
+) -> anyhow::Result<()> {
+    let licence =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let pem = std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
+    let (_, root_pem) = x509_parser::pem::parse_x509_pem(&pem)
+        .map_err(|e| anyhow::anyhow!("the root is not a PEM certificate: {e}"))?;
+    let at = match at {
+        Some(a) => parse_time(a)?,
+        None => now(),
+    };
+    let report = crate::licences::verify::verify(licence.trim(), &root_pem.contents, at, None);
+    print(serde_json::to_value(&report)?);
+    anyhow::ensure!(
+        report.verdict == crate::licences::verify::Verdict::Valid,
+        "{}",
+        report.verdict.describe()
+    );
     Ok(())
 }

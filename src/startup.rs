@@ -13,11 +13,12 @@ use crate::config::Config;
 use crate::crypto::keys::KeyDir;
 use crate::crypto::password::PasswordHasherPool;
 use crate::domain::time::now;
+use crate::pki::Ca;
 use crate::state::AppState;
 use crate::storage::{self, Db};
 
-/// Open (and on first start create) the database and the key directory.
-pub async fn open(config: &Config) -> anyhow::Result<(Db, Arc<KeyDir>)> {
+/// Open (and on first start create) the database, the key directory and the licence CA (`keys/ca/`).
+pub async fn open(config: &Config) -> anyhow::Result<(Db, Arc<KeyDir>, Arc<Ca>)> {
     let db = Db::connect(&config.database_url, config.database_max_connections)
         .await
         .with_context(|| "opening the database (see database_url)")?;
@@ -25,17 +26,21 @@ pub async fn open(config: &Config) -> anyhow::Result<(Db, Arc<KeyDir>)> {
     if created {
         tracing::info!(dir = %config.key_dir.display(), "generated new keys");
     }
-    Ok((db, Arc::new(keys)))
+    let (ca, ca_created) = Ca::open_or_create(&config.key_dir.join("ca"), "tongban", now())?;
+    if ca_created {
+        tracing::info!("created the licence root and intermediate CA");
+    }
+    Ok((db, Arc::new(keys), Arc::new(ca)))
 }
 
 pub async fn build_state(config: Config, issuer: String) -> anyhow::Result<AppState> {
-    let (db, keys) = open(&config).await?;
+    let (db, keys, ca) = open(&config).await?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
     let passwords =
         PasswordHasherPool::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, cores)?;
-    let state = AppState::new(config, issuer, db, keys, passwords)?;
+    let state = AppState::new(config, issuer, db, keys, passwords, ca)?;
     state.deny.refresh(
         storage::grants::denied_since(&state.db, now()).await?,
         now(),

@@ -10,9 +10,12 @@ use crate::crypto::keys::KeyDir;
 use crate::crypto::password::PasswordHasherPool;
 use crate::http::pages::Pages;
 use crate::identity::throttle::Throttle;
+use crate::licences::catalogue::LicenceType;
+use crate::licences::vc::Signer;
 use crate::oidc::clients::Client;
 use crate::oidc::denylist::DenyList;
 use crate::oidc::tokens::AccessClaims;
+use crate::pki::Ca;
 use crate::storage::Db;
 
 #[derive(Clone)]
@@ -42,6 +45,15 @@ pub struct Inner {
     pub pages: Pages,
     /// HTTP client for back-channel logout delivery.
     pub http: reqwest::Client,
+    /// The licence CA (root and intermediate; the intermediate key signs department certificates).
+    pub ca: Arc<Ca>,
+    /// Department signers (key + `x5c` chain) by "department purpose"; invalidated on renewal and
+    /// revocation through this node, and expiring after a minute for changes made elsewhere.
+    pub signers: Cache<String, Arc<Signer>>,
+    /// Signed status-list tokens by department id; invalidated on every status change through this node.
+    pub status_lists: Cache<String, Arc<String>>,
+    /// Licence types by code.
+    pub licence_types: Cache<String, Arc<LicenceType>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -58,6 +70,7 @@ impl AppState {
         db: Db,
         keys: Arc<KeyDir>,
         passwords: PasswordHasherPool,
+        ca: Arc<Ca>,
     ) -> anyhow::Result<Self> {
         let throttle = Throttle::new(
             config.login_max_failures,
@@ -89,6 +102,19 @@ impl AppState {
             throttle,
             pages: Pages::load()?,
             http,
+            ca,
+            signers: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            status_lists: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            licence_types: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
             config,
             issuer,
             db,

@@ -76,9 +76,18 @@ impl DataKeys {
     /// `nonce ‖ ciphertext ‖ tag`; `context` (e.g. the account id) is bound as associated data so a
     /// sealed value cannot be moved to another row.
     pub fn seal(&self, plaintext: &str, context: &str) -> Vec<u8> {
+        self.seal_bytes(plaintext.as_bytes(), context)
+    }
+
+    pub fn open(&self, sealed: &[u8], context: &str) -> Result<String, PiiError> {
+        String::from_utf8(self.open_bytes(sealed, context)?).map_err(|_| PiiError::Open)
+    }
+
+    /// [`DataKeys::seal`] for bytes (department private keys, licences).
+    pub fn seal_bytes(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let mut buf = plaintext.as_bytes().to_vec();
+        let mut buf = plaintext.to_vec();
         // Sealing with a fresh random nonce and a valid key cannot fail.
         let _ = self.pii.seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
@@ -90,7 +99,7 @@ impl DataKeys {
         out
     }
 
-    pub fn open(&self, sealed: &[u8], context: &str) -> Result<String, PiiError> {
+    pub fn open_bytes(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, PiiError> {
         if sealed.len() < NONCE_LEN {
             return Err(PiiError::Open);
         }
@@ -101,7 +110,7 @@ impl DataKeys {
             .pii
             .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf)
             .map_err(|_| PiiError::Open)?;
-        String::from_utf8(pt.to_vec()).map_err(|_| PiiError::Open)
+        Ok(pt.to_vec())
     }
 
     pub fn blind_index(&self, canonical: &str) -> Vec<u8> {

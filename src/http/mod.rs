@@ -1,6 +1,7 @@
 //! The only layer that knows axum: the route table, middleware (request ids, tracing, security headers,
 //! body limit), error mapping, extractors and the HTML pages.
 
+pub mod api;
 pub mod error;
 pub mod extract;
 pub mod oauth;
@@ -45,6 +46,12 @@ pub fn app(state: AppState) -> Router {
         .route("/account/agents/grant", post(pages::account::action))
         .route("/account/agents/revoke", post(pages::account::action))
         .route("/account/logout-all", post(pages::account::action))
+        .route("/api/v1/licences", post(api::issue_licence))
+        .route("/api/v1/licences/batch", post(api::issue_batch))
+        .route("/api/v1/licences/{id}/{action}", post(api::change_status))
+        .route("/api/v1/verify", post(api::verify))
+        .route("/status-lists/{department}", get(api::status_list))
+        .route("/pki/root.pem", get(api::root_pem))
         .route("/static/tongban.css", get(pages::stylesheet))
         .route("/", get(|| async { pages::redirect("/account") }))
         .route("/healthz", get(|| async { "ok" }))

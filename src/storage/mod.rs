@@ -8,8 +8,10 @@
 
 pub mod accounts;
 pub mod clients;
+pub mod departments;
 pub mod enterprises;
 pub mod grants;
+pub mod licences;
 pub mod sessions;
 
 use std::str::FromStr;

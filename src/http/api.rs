@@ -1,0 +1,378 @@
+//! The `/api/v1` JSON API for department systems (and the public status lists, root certificate and
+//! verification): thin handlers over `licences::*`, RFC 9457 problem details for every error.
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use crate::domain::time::now;
+use crate::licences::issue::{self, Idempotency, IssueRequest};
+use crate::licences::status::{self, Action};
+use crate::licences::LicenceError;
+use crate::oidc::tokens::{self, AccessClaims};
+use crate::state::AppState;
+use crate::storage::{self, departments::DepartmentRow};
+
+impl From<LicenceError> for ApiError {
+    fn from(e: LicenceError) -> Self {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let title = match e.status {
+            400 => "The request is invalid",
+            403 => "Not allowed",
+            404 => "Not found",
+            409 => "Conflict",
+            422 => "The request cannot be processed",
+            _ => "Internal error",
+        };
+        ApiError::new(status, e.kind, title, e.detail)
+    }
+}
+
+/// A JSON body whose rejection is a problem details response (content type, syntax, shape).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+        {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Send JSON",
+                "the body must be application/json",
+            ));
+        }
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-large",
+                    "The body is too large",
+                    "the request body is too large or unreadable",
+                )
+            })?;
+        serde_json::from_slice(&body).map(Self).map_err(|e| {
+            ApiError::bad_request(
+                "invalid-json",
+                format!("the body does not match the expected JSON: {e}"),
+            )
+        })
+    }
+}
+
+/// A department system, authenticated by a client_credentials access token of ours.
+pub struct DepartmentClient {
+    pub claims: std::sync::Arc<AccessClaims>,
+    pub department: DepartmentRow,
+}
+
+impl FromRequestParts<AppState> for DepartmentClient {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized = |d: &str| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+                d,
+            )
+        };
+        let h = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let token = h
+            .strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+            .ok_or_else(|| unauthorized("send a bearer access token"))?;
+        let claims = tokens::verify_access(state, token.trim(), now())
+            .map_err(|e| unauthorized(&e.description))?;
+        if claims.gid.is_some() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Not allowed",
+                "a department system's client_credentials token is required",
+            ));
+        }
+        let department = storage::departments::by_client(&state.db, &claims.client_id)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "Not allowed",
+                    "this client belongs to no department",
+                )
+            })?;
+        Ok(Self { claims, department })
+    }
+}
+
+impl DepartmentClient {
+    fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.claims.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "insufficient-scope",
+                "Not allowed",
+                format!("the token lacks the {scope} scope"),
+            ))
+        }
+    }
+}
+
+fn created(body: Value, replayed: bool) -> Response {
+    let mut r = (StatusCode::CREATED, Json(body)).into_response();
+    if replayed {
+        r.headers_mut().insert(
+            "idempotent-replayed",
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    r
+}
+
+/// The stored response for an idempotency key, if the same request was made before.
+async fn replay(
+    state: &AppState,
+    client_id: &str,
+    key: &str,
+    hash: &[u8],
+) -> Result<Option<Response>, ApiError> {
+    let Some(row) = storage::licences::idempotent(&state.db, client_id, key)
+        .await
+        .map_err(ApiError::internal)?
+    else {
+        return Ok(None);
+    };
+    if row.request_hash != hash {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            "this Idempotency-Key was used for a different request",
+        ));
+    }
+    let body: Value = serde_json::from_str(&row.response).map_err(ApiError::internal)?;
+    Ok(Some(created(body, true)))
+}
+
+pub async fn issue_licence(
+    State(state): State<AppState>,
+    client: DepartmentClient,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<IssueRequest>,
+) -> Result<Response, ApiError> {
+    client.require("licences:issue")?;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => {
+            let k = v
+                .to_str()
+                .ok()
+                .filter(|k| (1..=255).contains(&k.len()))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "bad-idempotency-key",
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    )
+                })?;
+            Some(k.to_owned())
+        }
+        None => None,
+    };
+    let hash =
+        crate::crypto::sha256(serde_json::to_vec(&req).map_err(ApiError::internal)?).to_vec();
+    if let Some(k) = &key {
+        if let Some(r) = replay(&state, &client.claims.client_id, k, &hash).await? {
+            return Ok(r);
+        }
+    }
+    let idem = key.as_deref().map(|k| Idempotency {
+        client_id: &client.claims.client_id,
+        key: k,
+        request_hash: hash.clone(),
+    });
+    match issue::issue(&state, &client.department, &req, idem.as_ref(), now()).await {
+        Ok(body) => Ok(created(body, false)),
+        // A concurrent retry with the same key committed first: answer with its result.
+        Err(e) if e.status == 409 && key.is_some() => match replay(
+            &state,
+            &client.claims.client_id,
+            key.as_deref().unwrap_or_default(),
+            &hash,
+        )
+        .await?
+        {
+            Some(r) => Ok(r),
+            None => Err(e.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    pub licences: Vec<IssueRequest>,
+}
+
+/// Batch issuance for migrating existing registers: each licence in its own transaction; the answer
+/// lists each result in order.
+pub async fn issue_batch(
+    State(state): State<AppState>,
+    client: DepartmentClient,
+    ApiJson(batch): ApiJson<Batch>,
+) -> Result<Response, ApiError> {
+    client.require("licences:issue")?;
+    if batch.licences.is_empty() || batch.licences.len() > 1000 {
+        return Err(ApiError::bad_request(
+            "bad-batch",
+            "a batch holds 1 to 1000 licences",
+        ));
+    }
+    let mut results = Vec::with_capacity(batch.licences.len());
+    for req in &batch.licences {
+        results.push(match issue::issue(&state, &client.department, req, None, now()).await {
+            Ok(body) => json!({ "status": 201, "licence": body }),
+            Err(e) => json!({ "status": e.status, "problem": { "type": format!("https://tongban.example/problems/{}", e.kind), "detail": e.detail } }),
+        });
+    }
+    Ok((StatusCode::OK, Json(json!({ "results": results }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    pub reason: String,
+}
+
+pub async fn change_status(
+    State(state): State<AppState>,
+    client: DepartmentClient,
+    Path((id, action)): Path<(String, String)>,
+    ApiJson(body): ApiJson<StatusChange>,
+) -> Result<Response, ApiError> {
+    client.require("licences:revoke")?;
+    let action = Action::parse(&action).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "the action is suspend, reinstate or revoke",
+        )
+    })?;
+    let to = status::change(&state, &client.department, &id, action, &body.reason, now()).await?;
+    let name = match to {
+        0 => "valid",
+        1 => "revoked",
+        _ => "suspended",
+    };
+    Ok(Json(json!({ "id": id, "status": name })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AtTime {
+    pub time: Option<i64>,
+}
+
+/// The signed status list, unauthenticated, with cache headers matching its `ttl`.
+pub async fn status_list(
+    State(state): State<AppState>,
+    Path(department): Path<String>,
+    Query(q): Query<AtTime>,
+) -> Result<Response, ApiError> {
+    let t = now();
+    if q.time.is_some_and(|time| time > t) {
+        return Err(ApiError::bad_request("bad-time", "time is in the future"));
+    }
+    let jwt = status::token(&state, &department, q.time, t).await?;
+    let cache = if q.time.is_some() {
+        "public, max-age=86400".to_owned()
+    } else {
+        format!("public, max-age={}", status::TTL)
+    };
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/statuslist+jwt".to_owned(),
+            ),
+            (header::CACHE_CONTROL, cache),
+        ],
+        jwt.as_ref().clone(),
+    )
+        .into_response())
+}
+
+pub async fn root_pem(State(state): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/x-pem-file"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        state.ca.root_pem().to_owned(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The SD-JWT VC, with any subset of its disclosures.
+    pub licence: String,
+    /// Unix time the question is about ("was it valid then?"); default now.
+    #[serde(default)]
+    pub at: Option<i64>,
+}
+
+/// Public verification: every check with its outcome, and one verdict. The repository's own record
+/// (issued here? status at `at`? certificate revoked before signing?) joins the cryptographic checks.
+pub async fn verify(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> Result<Response, ApiError> {
+    if req.licence.len() > 64 * 1024 {
+        return Err(ApiError::bad_request(
+            "too-large",
+            "a licence is at most 64 KiB",
+        ));
+    }
+    let at = req.at.unwrap_or_else(now);
+    let facts = status::facts(&state, &req.licence).await?;
+    let root = state.ca.root_der().to_vec();
+    let licence = req.licence;
+    // One ES256 verification plus a chain validation: CPU work, kept off the async threads.
+    let report = tokio::task::spawn_blocking(move || {
+        crate::licences::verify::verify(&licence, &root, at, facts.as_ref())
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(report).into_response())
+}

@@ -1,0 +1,160 @@
+//! The licence-type catalogue: what a type is, who may issue it, who may query it under which legal
+//! basis, and the JSON Schema its fields must satisfy. Definitions are JSON documents (`tongban
+//! licence-type add FILE`), validated once when registered.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::id::LicenceTypeCode;
+use crate::domain::Uscc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HolderKind {
+    Citizen,
+    Enterprise,
+}
+
+/// A department allowed to query this type without the holder's consent, and the law that allows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Querier {
+    /// The querying department's USCC.
+    pub department: String,
+    pub legal_basis: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceType {
+    /// The authority's USCC followed by 3 digits.
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// Which kinds of holder a licence of this type may have.
+    pub holder_kinds: Vec<HolderKind>,
+    /// How many holders a licence has at most (2 for a marriage certificate).
+    #[serde(default = "one")]
+    pub max_holders: usize,
+    /// JSON Schema (draft 2020-12) of the licence's fields.
+    pub schema: Value,
+    /// Fields that become SD-JWT disclosures (holder identifiers always do).
+    #[serde(default)]
+    pub disclosable: Vec<String>,
+    /// Default validity in days; none: does not expire.
+    #[serde(default)]
+    pub validity_days: Option<i64>,
+    /// USCCs of the departments that may issue it.
+    pub issuers: Vec<String>,
+    #[serde(default)]
+    pub queriers: Vec<Querier>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// Claim names a field may not take: they belong to the licence envelope.
+pub const RESERVED: [&str; 13] = [
+    "iss",
+    "sub",
+    "vct",
+    "jti",
+    "iat",
+    "nbf",
+    "exp",
+    "status",
+    "cnf",
+    "holders",
+    "_sd",
+    "_sd_alg",
+    "type_name",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl LicenceType {
+    pub fn parse(json: &str) -> Result<Self, CatalogueError> {
+        let t: LicenceType = serde_json::from_str(json)
+            .map_err(|e| CatalogueError::Invalid(format!("not a licence type: {e}")))?;
+        t.validate()?;
+        Ok(t)
+    }
+
+    pub fn validate(&self) -> Result<(), CatalogueError> {
+        let bad = |m: String| Err(CatalogueError::Invalid(m));
+        LicenceTypeCode::parse(&self.code)
+            .map_err(|e| CatalogueError::Invalid(format!("code: {e}")))?;
+        if self.name_zh.trim().is_empty() || self.name_en.trim().is_empty() {
+            return bad("a licence type needs a Chinese and an English name".into());
+        }
+        if self.holder_kinds.is_empty() || self.max_holders == 0 || self.max_holders > 10 {
+            return bad("holder_kinds must not be empty and max_holders must be 1 to 10".into());
+        }
+        for u in self
+            .issuers
+            .iter()
+            .chain(self.queriers.iter().map(|q| &q.department))
+        {
+            Uscc::parse(u).map_err(|e| CatalogueError::Invalid(format!("department {u}: {e}")))?;
+        }
+        if self.issuers.is_empty() {
+            return bad("at least one department must be allowed to issue".into());
+        }
+        if self
+            .queriers
+            .iter()
+            .any(|q| q.legal_basis.trim().is_empty())
+        {
+            return bad("every querier needs a legal basis".into());
+        }
+        jsonschema::validator_for(&self.schema)
+            .map_err(|e| CatalogueError::Invalid(format!("schema: {e}")))?;
+        let props = self.schema.get("properties").and_then(Value::as_object);
+        if self.schema.get("type").and_then(Value::as_str) != Some("object") || props.is_none() {
+            return bad("the schema must describe an object with properties".into());
+        }
+        for name in props.into_iter().flat_map(|p| p.keys()) {
+            if RESERVED.contains(&name.as_str()) {
+                return bad(format!("field name {name} is reserved"));
+            }
+        }
+        for d in &self.disclosable {
+            if !props.is_some_and(|p| p.contains_key(d)) {
+                return bad(format!("disclosable field {d} is not in the schema"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Validate licence fields against the schema; the errors name each failing place.
+    pub fn check_fields(&self, fields: &Value) -> Result<(), Vec<String>> {
+        let Ok(v) = jsonschema::validator_for(&self.schema) else {
+            return Err(vec!["the type's schema is invalid".into()]);
+        };
+        let errors: Vec<String> = v
+            .iter_errors(fields)
+            .map(|e| format!("{}: {}", e.instance_path(), e))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn may_issue(&self, uscc: &str) -> bool {
+        self.issuers.iter().any(|i| i == uscc)
+    }
+
+    pub fn legal_basis_for(&self, uscc: &str) -> Option<&str> {
+        self.queriers
+            .iter()
+            .find(|q| q.department == uscc)
+            .map(|q| q.legal_basis.as_str())
+    }
+}

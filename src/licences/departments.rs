@@ -1,0 +1,187 @@
+//! Departments: registration issues each a licence-signing and a status-list-signing certificate from
+//! the intermediate CA, with fresh P-256 keys sealed into the database. Renewal adds certificates;
+//! revocation ends one (licences it signed before stay validly signed).
+
+use std::sync::Arc;
+
+use super::vc::Signer;
+use crate::crypto::random_id;
+use crate::domain::Uscc;
+use crate::pki::{generate_department_key, DepartmentSubject, Purpose};
+use crate::state::AppState;
+use crate::storage::{self, departments::CertRow, departments::DepartmentRow, StorageError};
+
+/// Department certificates live two years; renew before.
+pub const CERT_LIFETIME_SECS: i64 = 2 * 365 * 86_400;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DepartmentError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub fn purpose_name(p: Purpose) -> &'static str {
+    match p {
+        Purpose::LicenceSigning => "licence_signing",
+        Purpose::StatusListSigning => "status_list_signing",
+    }
+}
+
+pub struct NewDepartment<'a> {
+    pub uscc: &'a str,
+    pub name_zh: &'a str,
+    pub name_en: &'a str,
+    pub iss: &'a str,
+    pub client_id: Option<&'a str>,
+}
+
+/// Issue a certificate of `purpose` for `d` with a new key; returns the row to store.
+fn certify(
+    state: &AppState,
+    d: &DepartmentRow,
+    purpose: Purpose,
+    now: i64,
+) -> Result<CertRow, DepartmentError> {
+    let uscc = Uscc::parse(&d.uscc).map_err(|e| DepartmentError::Invalid(e.to_string()))?;
+    let key = generate_department_key().map_err(|e| DepartmentError::Invalid(e.to_string()))?;
+    let subject = DepartmentSubject {
+        name: &d.name_zh,
+        uscc: &uscc,
+        iss_url: &d.iss,
+    };
+    let cert = state
+        .ca
+        .issue_department(
+            &subject,
+            purpose,
+            key.public_key(),
+            now,
+            now + CERT_LIFETIME_SECS,
+        )
+        .map_err(|e| DepartmentError::Invalid(format!("certificate: {e}")))?;
+    Ok(CertRow {
+        key_sealed: state.keys.data().seal_bytes(key.pkcs8_der(), &cert.serial),
+        serial: cert.serial,
+        department_id: d.id.clone(),
+        purpose: purpose_name(purpose).to_owned(),
+        cert_der: cert.der,
+        not_before: cert.not_before,
+        not_after: cert.not_after,
+        revoked_at: None,
+    })
+}
+
+pub async fn register(
+    state: &AppState,
+    n: NewDepartment<'_>,
+    now: i64,
+) -> Result<DepartmentRow, DepartmentError> {
+    let uscc = Uscc::parse(n.uscc).map_err(|e| DepartmentError::Invalid(format!("uscc: {e}")))?;
+    let iss = url::Url::parse(n.iss)
+        .map_err(|_| DepartmentError::Invalid("iss must be an absolute URL".into()))?;
+    if iss.scheme() != "https"
+        && iss.host_str() != Some("localhost")
+        && iss.host_str() != Some("127.0.0.1")
+    {
+        return Err(DepartmentError::Invalid("iss must use https".into()));
+    }
+    if n.name_zh.trim().is_empty() || n.name_en.trim().is_empty() {
+        return Err(DepartmentError::Invalid(
+            "a department needs a Chinese and an English name".into(),
+        ));
+    }
+    if let Some(c) = n.client_id {
+        if crate::oidc::clients::get(state, c).await?.is_none() {
+            return Err(DepartmentError::Invalid(format!("no client {c}")));
+        }
+    }
+    let d = DepartmentRow {
+        id: format!("d_{}", &random_id()[..16]),
+        uscc: uscc.as_str().to_owned(),
+        name_zh: n.name_zh.trim().to_owned(),
+        name_en: n.name_en.trim().to_owned(),
+        iss: n.iss.to_owned(),
+        client_id: n.client_id.map(str::to_owned),
+    };
+    let certs = [
+        certify(state, &d, Purpose::LicenceSigning, now)?,
+        certify(state, &d, Purpose::StatusListSigning, now)?,
+    ];
+    let mut tx = state.db.begin().await?;
+    storage::departments::insert(&mut tx, &d, now)
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(w) => {
+                DepartmentError::Invalid(format!("a department with this {w} exists"))
+            }
+            e => e.into(),
+        })?;
+    for c in &certs {
+        storage::departments::insert_cert(&mut tx, c, now).await?;
+    }
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(d)
+}
+
+/// New certificates for both purposes; the old ones stay valid until they expire or are revoked.
+pub async fn renew(
+    state: &AppState,
+    d: &DepartmentRow,
+    now: i64,
+) -> Result<Vec<String>, DepartmentError> {
+    let certs = [
+        certify(state, d, Purpose::LicenceSigning, now)?,
+        certify(state, d, Purpose::StatusListSigning, now)?,
+    ];
+    let mut tx = state.db.begin().await?;
+    for c in &certs {
+        storage::departments::insert_cert(&mut tx, c, now).await?;
+    }
+    tx.commit().await.map_err(StorageError::from)?;
+    state.signers.invalidate_all();
+    Ok(certs.iter().map(|c| c.serial.clone()).collect())
+}
+
+pub async fn revoke_cert(
+    state: &AppState,
+    serial: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, DepartmentError> {
+    let done = storage::departments::revoke_cert(&state.db, serial, reason, now).await?;
+    state.signers.invalidate_all();
+    Ok(done)
+}
+
+/// The department's current signer for `purpose`, through the cache.
+pub async fn signer(
+    state: &AppState,
+    department_id: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Option<Arc<Signer>>, DepartmentError> {
+    let key = format!("{department_id} {}", purpose_name(purpose));
+    if let Some(s) = state.signers.get(&key) {
+        return Ok(Some(s));
+    }
+    let Some(c) =
+        storage::departments::current_cert(&state.db, department_id, purpose_name(purpose), now)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let pkcs8 = state
+        .keys
+        .data()
+        .open_bytes(&c.key_sealed, &c.serial)
+        .map_err(|_| DepartmentError::Invalid("a department key does not unseal".into()))?;
+    let chain = [c.cert_der.clone(), state.ca.intermediate_der().to_vec()];
+    let s = Arc::new(
+        Signer::new(c.serial.clone(), &pkcs8, &chain)
+            .map_err(|e| DepartmentError::Invalid(e.to_string()))?,
+    );
+    state.signers.insert(key, s.clone());
+    Ok(Some(s))
+}

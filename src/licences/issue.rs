@@ -1,0 +1,318 @@
+//! Issuance: validate against the catalogue (issuer authorised, fields per the type's JSON Schema,
+//! holders registered and named as registered), assign the GB/T 36904 identifier and a random status
+//! index, sign the SD-JWT VC with the department's key, and store it — with its holders, first status
+//! event, the superseded licence's revocation and the idempotency record — in one transaction.
+
+use std::sync::Arc;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::catalogue::{HolderKind, LicenceType};
+use super::departments::{self, DepartmentError};
+use super::id::{LicenceId, LicenceTypeCode};
+use super::LicenceError;
+use crate::domain::{DocumentKind, IdDocument, Uscc};
+use crate::pki::Purpose;
+use crate::state::AppState;
+use crate::storage::{self, departments::DepartmentRow, licences::LicenceRow, StorageError};
+
+/// Entries per department status list (2 bits each: 256 KiB before compression).
+pub const LIST_SIZE: i64 = 1 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolderRef {
+    pub kind: HolderKind,
+    /// For citizens: `resident` (default), `passport`, `hk_macao_permit`, `taiwan_permit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_kind: Option<String>,
+    /// Identity document number, or the enterprise's USCC.
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    pub type_code: String,
+    pub holders: Vec<HolderRef>,
+    pub fields: Value,
+    #[serde(default)]
+    pub valid_from: Option<i64>,
+    #[serde(default)]
+    pub valid_until: Option<i64>,
+    /// The identifier of a licence this one replaces: it is revoked with reason `superseded`.
+    #[serde(default)]
+    pub supersedes: Option<String>,
+}
+
+/// An idempotent request: the response is recorded with the licence, in the same transaction.
+pub struct Idempotency<'a> {
+    pub client_id: &'a str,
+    pub key: &'a str,
+    pub request_hash: Vec<u8>,
+}
+
+/// The blind index under which a holder's licences are found: the same index as the holder's account.
+pub fn holder_index(state: &AppState, h: &HolderRef) -> Result<Vec<u8>, LicenceError> {
+    let data = state.keys.data();
+    match h.kind {
+        HolderKind::Citizen => {
+            let kind = DocumentKind::parse(h.id_kind.as_deref().unwrap_or("resident"))
+                .ok_or_else(|| LicenceError::bad("holder id_kind is unknown"))?;
+            let doc = IdDocument::parse(kind, &h.id)
+                .map_err(|e| LicenceError::bad(format!("holder id: {e}")))?;
+            Ok(data.blind_index(&doc.canonical()))
+        }
+        HolderKind::Enterprise => {
+            let u = Uscc::parse(&h.id).map_err(|e| LicenceError::bad(format!("holder id: {e}")))?;
+            Ok(data.blind_index(&format!("uscc:{}", u.as_str())))
+        }
+    }
+}
+
+/// The registered name of a holder, if registered.
+async fn registered_name(
+    state: &AppState,
+    h: &HolderRef,
+    index: &[u8],
+) -> Result<Option<String>, StorageError> {
+    Ok(match h.kind {
+        HolderKind::Citizen => storage::accounts::by_id_index(&state.db, index)
+            .await?
+            .map(|a| a.name),
+        HolderKind::Enterprise => {
+            storage::enterprises::by_uscc(&state.db, &h.id.trim().to_ascii_uppercase())
+                .await?
+                .map(|e| e.name)
+        }
+    })
+}
+
+pub async fn licence_type(
+    state: &AppState,
+    code: &str,
+) -> Result<Option<Arc<LicenceType>>, StorageError> {
+    if let Some(t) = state.licence_types.get(code) {
+        return Ok(Some(t));
+    }
+    let Some(def) = storage::departments::licence_type(&state.db, code).await? else {
+        return Ok(None);
+    };
+    let t = Arc::new(serde_json::from_str::<LicenceType>(&def)?);
+    state.licence_types.insert(code.to_owned(), t.clone());
+    Ok(Some(t))
+}
+
+/// What issuance returns, and what an idempotent retry returns again.
+pub fn response(state: &AppState, row: &LicenceRow, sd_jwt: &str) -> Value {
+    json!({
+        "id": row.id,
+        "type_code": row.type_code,
+        "licence": sd_jwt,
+        "issued_at": row.issued_at,
+        "expires_at": row.expires_at,
+        "status": { "idx": row.status_idx, "uri": status_uri(state, &row.issuer_id) },
+        "supersedes": row.supersedes,
+    })
+}
+
+pub fn status_uri(state: &AppState, department_id: &str) -> String {
+    format!("{}/status-lists/{department_id}", state.issuer)
+}
+
+pub async fn issue(
+    state: &AppState,
+    dept: &DepartmentRow,
+    req: &IssueRequest,
+    idem: Option<&Idempotency<'_>>,
+    now: i64,
+) -> Result<Value, LicenceError> {
+    // Everything is read and checked before the write transaction (SQLite has one connection).
+    let t = licence_type(state, &req.type_code)
+        .await?
+        .ok_or_else(|| LicenceError::not_found("no such licence type"))?;
+    if !t.may_issue(&dept.uscc) {
+        return Err(LicenceError::forbidden(
+            "this department may not issue this licence type",
+        ));
+    }
+    if !req.fields.is_object() {
+        return Err(LicenceError::bad("fields must be a JSON object"));
+    }
+    if let Err(errors) = t.check_fields(&req.fields) {
+        return Err(LicenceError::unprocessable(
+            "fields-invalid",
+            format!(
+                "the fields do not satisfy the licence type's schema: {}",
+                errors.join("; ")
+            ),
+        ));
+    }
+    if req.holders.is_empty() || req.holders.len() > t.max_holders {
+        return Err(LicenceError::bad(format!(
+            "a licence of this type has 1 to {} holders",
+            t.max_holders
+        )));
+    }
+    let mut indexes = Vec::new();
+    for h in &req.holders {
+        if !t.holder_kinds.contains(&h.kind) {
+            return Err(LicenceError::bad(
+                "this licence type does not take this kind of holder",
+            ));
+        }
+        let index = holder_index(state, h)?;
+        match registered_name(state, h, &index).await? {
+            None => {
+                return Err(LicenceError::unprocessable(
+                    "unknown-holder",
+                    "the holder is not registered",
+                ))
+            }
+            Some(n) if n != h.name.trim() => {
+                return Err(LicenceError::unprocessable(
+                    "holder-mismatch",
+                    "the holder's name does not match the registration",
+                ))
+            }
+            Some(_) => {}
+        }
+        if indexes.contains(&index) {
+            return Err(LicenceError::bad("a holder is listed twice"));
+        }
+        indexes.push(index);
+    }
+    let nbf = req.valid_from.unwrap_or(now);
+    let exp = req
+        .valid_until
+        .or(t.validity_days.map(|d| nbf + d * 86_400));
+    if exp.is_some_and(|e| e <= nbf) {
+        return Err(LicenceError::bad("valid_until must be after valid_from"));
+    }
+    let superseded = match &req.supersedes {
+        Some(old) => {
+            let o = storage::licences::get(&state.db, old)
+                .await?
+                .ok_or_else(|| LicenceError::not_found("the superseded licence does not exist"))?;
+            if o.issuer_id != dept.id || o.type_code != req.type_code {
+                return Err(LicenceError::forbidden(
+                    "only the issuer can supersede a licence, with one of the same type",
+                ));
+            }
+            if o.status == 1 {
+                return Err(LicenceError::conflict(
+                    "the superseded licence is already revoked",
+                ));
+            }
+            Some(o)
+        }
+        None => None,
+    };
+    let signer = departments::signer(state, &dept.id, Purpose::LicenceSigning, now)
+        .await
+        .map_err(|e| match e {
+            DepartmentError::Storage(s) => s.into(),
+            e => LicenceError::internal(e),
+        })?
+        .ok_or_else(|| {
+            LicenceError::conflict("the department has no valid licence-signing certificate")
+        })?;
+    let type_code = LicenceTypeCode::parse(&t.code).map_err(LicenceError::internal)?;
+    let issuer = Uscc::parse(&dept.uscc).map_err(LicenceError::internal)?;
+    let disclosable: Vec<&str> = std::iter::once("holders")
+        .chain(t.disclosable.iter().map(String::as_str))
+        .collect();
+
+    for _attempt in 0..8 {
+        let id = LicenceId::new(&type_code, &issuer, &LicenceId::random_serial(), 1)
+            .map_err(LicenceError::internal)?;
+        let idx = rand::rngs::OsRng.gen_range(0..LIST_SIZE);
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(dept.iss));
+        claims.insert(
+            "vct".into(),
+            json!(format!("{}/licence-types/{}", state.issuer, t.code)),
+        );
+        claims.insert("jti".into(), json!(id.as_str()));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("nbf".into(), json!(nbf));
+        if let Some(e) = exp {
+            claims.insert("exp".into(), json!(e));
+        }
+        claims.insert("type_name".into(), json!(t.name_zh));
+        claims.insert(
+            "status".into(),
+            json!({ "status_list": { "idx": idx, "uri": status_uri(state, &dept.id) } }),
+        );
+        claims.insert(
+            "holders".into(),
+            serde_json::to_value(&req.holders).map_err(LicenceError::internal)?,
+        );
+        if let Value::Object(f) = &req.fields {
+            claims.extend(f.clone());
+        }
+        let sd_jwt = signer
+            .sign_licence(claims, &disclosable)
+            .map_err(LicenceError::internal)?;
+        let row = LicenceRow {
+            id: id.as_str().to_owned(),
+            type_code: t.code.clone(),
+            issuer_id: dept.id.clone(),
+            status_idx: idx,
+            status: 0,
+            cert_serial: signer.serial.clone(),
+            sd_jwt_sealed: state.keys.data().seal_bytes(sd_jwt.as_bytes(), id.as_str()),
+            issued_at: now,
+            expires_at: exp,
+            supersedes: superseded.as_ref().map(|o| o.id.clone()),
+            superseded_by: None,
+        };
+        let body = response(state, &row, &sd_jwt);
+        let mut tx = state.db.begin().await?;
+        match storage::licences::insert(&mut tx, &row, &indexes, &dept.id).await {
+            Err(StorageError::Conflict(_)) => continue, // the random status index is taken: draw again
+            r => r?,
+        }
+        if let Some(o) = &superseded {
+            if !storage::licences::set_status(
+                &mut tx,
+                &o.id,
+                o.status,
+                1,
+                "superseded",
+                &dept.id,
+                now,
+            )
+            .await?
+            {
+                return Err(LicenceError::conflict(
+                    "the superseded licence changed meanwhile; retry",
+                ));
+            }
+            storage::licences::set_superseded_by(&mut tx, &o.id, &row.id).await?;
+        }
+        if let Some(i) = idem {
+            storage::licences::remember(
+                &mut tx,
+                i.client_id,
+                i.key,
+                &i.request_hash,
+                &body.to_string(),
+                201,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(StorageError::from)?;
+        if superseded.is_some() {
+            state.status_lists.invalidate(&dept.id);
+        }
+        return Ok(body);
+    }
+    Err(LicenceError::conflict(
+        "no free status index after 8 draws; the list is nearly full",
+    ))
+}

@@ -1,0 +1,182 @@
+//! Status changes (suspend, reinstate, revoke — revocation is final), only by the issuing department,
+//! each with a reason code and a status event; and the department's status list as a signed
+//! `statuslist+jwt` (IETF Token Status List, 2 bits per licence), now or at a past time.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::departments;
+use super::issue::{status_uri, LIST_SIZE};
+use super::statuslist::{Status, StatusList};
+use super::vc::STATUS_LIST_TYP;
+use super::LicenceError;
+use crate::pki::Purpose;
+use crate::state::AppState;
+use crate::storage::{self, departments::DepartmentRow, StorageError};
+
+/// How long a status list may be cached (its `ttl`, and the HTTP `max-age`).
+pub const TTL: i64 = 300;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Suspend,
+    Reinstate,
+    Revoke,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "suspend" => Some(Self::Suspend),
+            "reinstate" => Some(Self::Reinstate),
+            "revoke" => Some(Self::Revoke),
+            _ => None,
+        }
+    }
+}
+
+/// Reason codes a department may give (`superseded` is the repository's own).
+pub const REASONS: [&str; 7] = [
+    "issued_in_error",
+    "withdrawn",
+    "holder_request",
+    "under_investigation",
+    "court_order",
+    "holder_deceased",
+    "other",
+];
+
+pub async fn change(
+    state: &AppState,
+    dept: &DepartmentRow,
+    id: &str,
+    action: Action,
+    reason: &str,
+    now: i64,
+) -> Result<i64, LicenceError> {
+    if !REASONS.contains(&reason) {
+        return Err(LicenceError::bad(format!(
+            "reason must be one of {}",
+            REASONS.join(", ")
+        )));
+    }
+    let l = storage::licences::get(&state.db, id)
+        .await?
+        .ok_or_else(|| LicenceError::not_found("no such licence"))?;
+    if l.issuer_id != dept.id {
+        return Err(LicenceError::forbidden(
+            "only the issuing department may change a licence's status",
+        ));
+    }
+    let (from, to) = match (action, l.status) {
+        (_, 1) => {
+            return Err(LicenceError::conflict(
+                "the licence is revoked; revocation is final",
+            ))
+        }
+        (Action::Suspend, 0) => (0, 2),
+        (Action::Reinstate, 2) => (2, 0),
+        (Action::Revoke, s) => (s, 1),
+        (Action::Suspend, _) => {
+            return Err(LicenceError::conflict("the licence is already suspended"))
+        }
+        (Action::Reinstate, _) => {
+            return Err(LicenceError::conflict(
+                "only a suspended licence can be reinstated",
+            ))
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    if !storage::licences::set_status(&mut tx, id, from, to, reason, &dept.id, now).await? {
+        return Err(LicenceError::conflict(
+            "the licence's status changed meanwhile; retry",
+        ));
+    }
+    tx.commit().await.map_err(StorageError::from)?;
+    state.status_lists.invalidate(&dept.id);
+    Ok(to)
+}
+
+/// The signed status list of a department, now (cached until a change) or at `time`.
+pub async fn token(
+    state: &AppState,
+    department_id: &str,
+    time: Option<i64>,
+    now: i64,
+) -> Result<Arc<String>, LicenceError> {
+    if time.is_none() {
+        if let Some(t) = state.status_lists.get(department_id) {
+            return Ok(t);
+        }
+    }
+    let dept = storage::departments::by_id(&state.db, department_id)
+        .await?
+        .ok_or_else(|| LicenceError::not_found("no such status list"))?;
+    let rows = match time {
+        Some(t) => storage::licences::non_valid_at(&state.db, &dept.id, t).await?,
+        None => storage::licences::non_valid(&state.db, &dept.id).await?,
+    };
+    let mut list = StatusList::new(LIST_SIZE as usize);
+    for (idx, status) in rows {
+        let s = Status::from_u8(status as u8).unwrap_or(Status::Revoked);
+        list.set(idx as usize, s).map_err(LicenceError::internal)?;
+    }
+    let signer = departments::signer(state, &dept.id, Purpose::StatusListSigning, now)
+        .await
+        .map_err(LicenceError::internal)?
+        .ok_or_else(|| {
+            LicenceError::conflict("the department has no valid status-list certificate")
+        })?;
+    let mut payload = json!({
+        "sub": status_uri(state, &dept.id),
+        "iat": now,
+        "exp": now + 86_400,
+        "ttl": TTL,
+        "status_list": list.encode().map_err(LicenceError::internal)?,
+    });
+    if let Some(t) = time {
+        payload["time"] = json!(t);
+    }
+    let jwt = Arc::new(
+        signer
+            .sign_jwt(STATUS_LIST_TYP, &payload)
+            .map_err(LicenceError::internal)?,
+    );
+    if time.is_none() {
+        state.status_lists.insert(dept.id.clone(), jwt.clone());
+    }
+    Ok(jwt)
+}
+
+/// What the repository knows about a licence presented for verification: whether it issued it, its
+/// status history, and when the certificate in its `x5c` was revoked. Cheap: two indexed reads.
+pub async fn facts(
+    state: &AppState,
+    sd_jwt: &str,
+) -> Result<Option<super::verify::RepositoryFacts>, LicenceError> {
+    let Some(peek) = super::verify::peek(sd_jwt) else {
+        return Ok(None);
+    };
+    let cert_revoked_at = match &peek.cert_serial {
+        Some(serial) => storage::departments::cert(&state.db, serial)
+            .await?
+            .and_then(|c| c.revoked_at),
+        None => None,
+    };
+    let Some(row) = storage::licences::get(&state.db, &peek.licence_id).await? else {
+        return Ok(Some(super::verify::RepositoryFacts {
+            known: false,
+            issued_at: 0,
+            status_history: vec![],
+            cert_revoked_at,
+        }));
+    };
+    let history = storage::licences::history(&state.db, &row.id).await?;
+    Ok(Some(super::verify::RepositoryFacts {
+        known: true,
+        issued_at: row.issued_at,
+        status_history: history.iter().map(|e| (e.at, e.status as u8)).collect(),
+        cert_revoked_at,
+    }))
+}

@@ -1,0 +1,222 @@
+//! Licences, their holders and status history, and idempotency records.
+
+use sqlx::FromRow;
+
+use super::{conflict, Db, Result, Tx};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LicenceRow {
+    pub id: String,
+    pub type_code: String,
+    pub issuer_id: String,
+    pub status_idx: i64,
+    pub status: i64,
+    pub cert_serial: String,
+    pub sd_jwt_sealed: Vec<u8>,
+    pub issued_at: i64,
+    pub expires_at: Option<i64>,
+    pub supersedes: Option<String>,
+    pub superseded_by: Option<String>,
+}
+
+const COLS: &str = "id, type_code, issuer_id, status_idx, status, cert_serial, sd_jwt_sealed, issued_at, expires_at, supersedes, superseded_by";
+
+/// Insert a licence with its holders and its first status event. `Conflict("status index")` when the
+/// random index is taken (the caller draws again).
+pub async fn insert(tx: &mut Tx, l: &LicenceRow, holders: &[Vec<u8>], actor: &str) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO licences ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ))
+    .bind(&l.id)
+    .bind(&l.type_code)
+    .bind(&l.issuer_id)
+    .bind(l.status_idx)
+    .bind(l.status)
+    .bind(&l.cert_serial)
+    .bind(l.sd_jwt_sealed.clone())
+    .bind(l.issued_at)
+    .bind(l.expires_at)
+    .bind(l.supersedes.clone())
+    .bind(l.superseded_by.clone())
+    .execute(&mut **tx)
+    .await
+    // Licence ids carry ~103 random bits; a unique violation here is the random status index.
+    .map_err(conflict("status index"))?;
+    for h in holders {
+        sqlx::query("INSERT INTO licence_holders (licence_id, holder_index) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(&l.id)
+            .bind(h.clone())
+            .execute(&mut **tx)
+            .await?;
+    }
+    status_event(tx, &l.id, l.issued_at, 0, "issued", actor).await
+}
+
+async fn status_event(
+    tx: &mut Tx,
+    id: &str,
+    at: i64,
+    status: i64,
+    reason: &str,
+    actor: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO licence_status_events (licence_id, seq, at, status, reason, actor) \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM licence_status_events WHERE licence_id = $6",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(status)
+    .bind(reason)
+    .bind(actor)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Change a licence's status from `from` to `to`; `false` if its status was not `from` (a concurrent
+/// change, or a transition that is not allowed).
+pub async fn set_status(
+    tx: &mut Tx,
+    id: &str,
+    from: i64,
+    to: i64,
+    reason: &str,
+    actor: &str,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query("UPDATE licences SET status = $1 WHERE id = $2 AND status = $3")
+        .bind(to)
+        .bind(id)
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
+    if r.rows_affected() != 1 {
+        return Ok(false);
+    }
+    status_event(tx, id, now, to, reason, actor).await?;
+    Ok(true)
+}
+
+pub async fn set_superseded_by(tx: &mut Tx, old: &str, new: &str) -> Result<()> {
+    sqlx::query("UPDATE licences SET superseded_by = $1 WHERE id = $2")
+        .bind(new)
+        .bind(old)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<LicenceRow>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLS} FROM licences WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
+}
+
+/// A holder's licences (optionally of one type), newest first.
+pub async fn of_holder(
+    db: &Db,
+    holder_index: &[u8],
+    type_code: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<LicenceRow>> {
+    let cols = COLS
+        .split(", ")
+        .map(|c| format!("l.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(sqlx::query_as(&format!(
+        "SELECT {cols} FROM licence_holders h JOIN licences l ON l.id = h.licence_id \
+         WHERE h.holder_index = $1 AND ($2 = '' OR l.type_code = $3) ORDER BY l.issued_at DESC, l.id LIMIT $4 OFFSET $5"
+    ))
+    .bind(holder_index.to_vec())
+    .bind(type_code.unwrap_or(""))
+    .bind(type_code.unwrap_or(""))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// `(index, status)` of every licence of an issuer whose status is not valid now.
+pub async fn non_valid(db: &Db, issuer_id: &str) -> Result<Vec<(i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT status_idx, status FROM licences WHERE issuer_id = $1 AND status <> 0",
+    )
+    .bind(issuer_id)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// `(index, status)` at `time`: each licence's last status event at or before `time`, where it is not valid.
+pub async fn non_valid_at(db: &Db, issuer_id: &str, time: i64) -> Result<Vec<(i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT l.status_idx, e.status FROM licences l JOIN licence_status_events e ON e.licence_id = l.id \
+         WHERE l.issuer_id = $1 AND e.at <= $2 AND e.status <> 0 AND e.seq = \
+         (SELECT MAX(seq) FROM licence_status_events x WHERE x.licence_id = l.id AND x.at <= $3)",
+    )
+    .bind(issuer_id)
+    .bind(time)
+    .bind(time)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct StatusEvent {
+    pub seq: i64,
+    pub at: i64,
+    pub status: i64,
+    pub reason: String,
+}
+
+pub async fn history(db: &Db, id: &str) -> Result<Vec<StatusEvent>> {
+    Ok(sqlx::query_as("SELECT seq, at, status, reason FROM licence_status_events WHERE licence_id = $1 ORDER BY seq")
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await?)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct IdempotencyRow {
+    pub request_hash: Vec<u8>,
+    pub response: String,
+    pub status: i64,
+}
+
+pub async fn idempotent(db: &Db, client_id: &str, key: &str) -> Result<Option<IdempotencyRow>> {
+    Ok(sqlx::query_as("SELECT request_hash, response, status FROM idempotency_keys WHERE client_id = $1 AND key = $2")
+        .bind(client_id)
+        .bind(key)
+        .fetch_optional(&db.pool)
+        .await?)
+}
+
+/// Record the response to an idempotent request in the same transaction as its effect.
+/// `Conflict("idempotency key")` when a concurrent request with the same key committed first.
+pub async fn remember(
+    tx: &mut Tx,
+    client_id: &str,
+    key: &str,
+    request_hash: &[u8],
+    response: &str,
+    status: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("INSERT INTO idempotency_keys (client_id, key, request_hash, response, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(client_id)
+        .bind(key)
+        .bind(request_hash.to_vec())
+        .bind(response)
+        .bind(status)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(conflict("idempotency key"))?;
+    Ok(())
+}
