@@ -107,6 +107,9 @@ struct ClientAdd {
     /// A JWK Set file with the client's public keys (private_key_jwt).
     #[arg(long)]
     jwks: Option<PathBuf>,
+    /// A licence type (code) the portal may read with the holder's consent (repeat).
+    #[arg(long = "licence-type")]
+    licence_types: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -328,6 +331,7 @@ async fn client(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
                 id_token_alg: SigningAlg::parse(&a.id_token_alg)
                     .context("id token algorithm must be ES256 or RS256")?,
                 jwks,
+                licence_types: a.licence_types,
             };
             let (c, secret) = clients::register(&state.db, a.id, cfg, now())
                 .await

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod oauth;
 pub mod pages;
+pub mod wallet;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -18,6 +19,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::oidc::discovery::paths;
 use crate::state::AppState;
+
+/// The OpenAPI 3.1 description of `/api/v1`, served as written (a test keeps it equal to the routes).
+pub const OPENAPI: &str = include_str!("../../openapi/tongban.yaml");
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
 
@@ -46,12 +50,18 @@ pub fn app(state: AppState) -> Router {
         .route("/account/agents/grant", post(pages::account::action))
         .route("/account/agents/revoke", post(pages::account::action))
         .route("/account/logout-all", post(pages::account::action))
-        .route("/api/v1/licences", post(api::issue_licence))
+        .route("/api/v1/licences", post(api::issue_licence).get(wallet::department_query))
+        .route("/api/v1/me/licences", get(wallet::my_licences))
+        .route("/api/v1/me/licences/{id}/shares", post(wallet::create_share))
+        .route("/api/v1/me/shares/{id}", axum::routing::delete(wallet::withdraw_share))
+        .route("/api/v1/me/access-log", get(wallet::my_access_log))
+        .route("/api/v1/shares/{token}", get(wallet::open_share))
         .route("/api/v1/licences/batch", post(api::issue_batch))
         .route("/api/v1/licences/{id}/{action}", post(api::change_status))
         .route("/api/v1/verify", post(api::verify))
         .route("/status-lists/{department}", get(api::status_list))
         .route("/pki/root.pem", get(api::root_pem))
+        .route("/openapi.yaml", get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/yaml")], OPENAPI) }))
         .route("/static/tongban.css", get(pages::stylesheet))
         .route("/", get(|| async { pages::redirect("/account") }))
         .route("/healthz", get(|| async { "ok" }))

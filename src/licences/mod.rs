@@ -76,3 +76,4 @@ impl From<crate::storage::StorageError> for LicenceError {
         }
     }
 }
+pub mod access;

@@ -77,6 +77,10 @@ pub struct ClientConfig {
     /// Public keys for `private_key_jwt` (a JWK Set).
     #[serde(default)]
     pub jwks: Option<Value>,
+    /// Licence types (codes) a portal may read with the holder's consent (`licences` scope); the consent
+    /// screen names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licence_types: Vec<String>,
 }
 
 #[derive(Debug)]

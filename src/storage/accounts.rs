@@ -10,6 +10,7 @@ pub struct AccountRow {
     pub name: String,
     pub id_kind: String,
     pub id_number_sealed: Vec<u8>,
+    pub id_number_index: Vec<u8>,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub password_hash: String,
@@ -19,7 +20,7 @@ pub struct AccountRow {
 }
 
 const COLUMNS: &str =
-    "id, name, id_kind, id_number_sealed, email, phone, password_hash, loa, disabled_at, created_at";
+    "id, name, id_kind, id_number_sealed, id_number_index, email, phone, password_hash, loa, disabled_at, created_at";
 
 pub struct NewAccount<'a> {
     pub id: &'a str,

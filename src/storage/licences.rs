@@ -220,3 +220,115 @@ pub async fn remember(
         .map_err(conflict("idempotency key"))?;
     Ok(())
 }
+
+pub struct Access<'a> {
+    pub holder_index: &'a [u8],
+    pub licence_id: &'a str,
+    /// `consent`, `legal_basis` or `share`.
+    pub via: &'a str,
+    pub department_id: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub legal_basis: Option<&'a str>,
+    pub purpose: &'a str,
+    pub at: i64,
+}
+
+pub async fn log_access(tx: &mut Tx, a: &Access<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO licence_access_log (id, holder_index, licence_id, via, department_id, client_id, legal_basis, purpose, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(crate::crypto::random_id())
+    .bind(a.holder_index.to_vec())
+    .bind(a.licence_id)
+    .bind(a.via)
+    .bind(a.department_id)
+    .bind(a.client_id)
+    .bind(a.legal_basis)
+    .bind(a.purpose)
+    .bind(a.at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct AccessRow {
+    pub licence_id: String,
+    pub via: String,
+    pub department_id: Option<String>,
+    pub client_id: Option<String>,
+    pub legal_basis: Option<String>,
+    pub purpose: String,
+    pub at: i64,
+}
+
+pub async fn access_log(db: &Db, holder_indexes: &[Vec<u8>], limit: i64) -> Result<Vec<AccessRow>> {
+    let mut out = Vec::new();
+    for h in holder_indexes {
+        out.extend(
+            sqlx::query_as::<_, AccessRow>(
+                "SELECT licence_id, via, department_id, client_id, legal_basis, purpose, at FROM licence_access_log \
+                 WHERE holder_index = $1 ORDER BY at DESC LIMIT $2",
+            )
+            .bind(h.clone())
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?,
+        );
+    }
+    out.sort_by_key(|a| std::cmp::Reverse(a.at));
+    out.truncate(limit as usize);
+    Ok(out)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ShareRow {
+    pub id: String,
+    pub licence_id: String,
+    pub holder_index: Vec<u8>,
+    pub account_id: String,
+    pub disclose: String,
+    pub purpose: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub withdrawn_at: Option<i64>,
+}
+
+const SHARE: &str = "id, licence_id, holder_index, account_id, disclose, purpose, created_at, expires_at, withdrawn_at";
+
+pub async fn insert_share(db: &Db, s: &ShareRow, token_hash: &[u8]) -> Result<()> {
+    sqlx::query(&format!("INSERT INTO licence_shares ({SHARE}, token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+        .bind(&s.id)
+        .bind(&s.licence_id)
+        .bind(s.holder_index.clone())
+        .bind(&s.account_id)
+        .bind(&s.disclose)
+        .bind(&s.purpose)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .bind(s.withdrawn_at)
+        .bind(token_hash.to_vec())
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn share_by_token(db: &Db, token_hash: &[u8]) -> Result<Option<ShareRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {SHARE} FROM licence_shares WHERE token_hash = $1"
+    ))
+    .bind(token_hash.to_vec())
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+pub async fn withdraw_share(db: &Db, id: &str, account_id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE licence_shares SET withdrawn_at = $1 WHERE id = $2 AND account_id = $3 AND withdrawn_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .bind(account_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -101,6 +101,7 @@ pub struct ClientSpec {
     pub sector: Option<String>,
     pub alg: SigningAlg,
     pub jwks: Option<Value>,
+    pub licence_types: Vec<String>,
 }
 
 impl Default for ClientSpec {
@@ -124,6 +125,7 @@ impl Default for ClientSpec {
             sector: None,
             alg: SigningAlg::ES256,
             jwks: None,
+            licence_types: vec![],
         }
     }
 }
@@ -149,6 +151,7 @@ impl TestApp {
             sector: spec.sector,
             id_token_alg: spec.alg,
             jwks: spec.jwks,
+            licence_types: spec.licence_types,
         };
         let (c, secret) =
             clients::register(&self.state.db, None, cfg, tongban::domain::time::now())

@@ -42,6 +42,8 @@ pub struct World {
     pub dept: TestDepartment,
     pub token: String,
     pub type_code: String,
+    /// The enterprise's legal representative (a citizen, password `helpers::PASSWORD`).
+    pub rep_email: String,
 }
 
 pub async fn world() -> World {
@@ -52,7 +54,7 @@ pub async fn world() -> World {
     let type_code = app
         .licence_type(business_licence_type(MARKET_REGULATOR))
         .await;
-    let (rep, _, _) = app.citizen("林法人").await;
+    let (rep, _, rep_email) = app.citizen("林法人").await;
     app.enterprise(ENTERPRISE, "深圳示范科技有限公司", &rep)
         .await;
     let token = app.dept_token(&dept).await;
@@ -61,6 +63,7 @@ pub async fn world() -> World {
         dept,
         token,
         type_code,
+        rep_email,
     }
 }
 

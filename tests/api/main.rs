@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod holders;
+
 mod browser;
 mod cli;
 mod enterprise;

@@ -299,7 +299,27 @@ pub async fn consent_page(
             .map(|e| e.name),
         _ => None,
     };
-    let ctx = json!({ "req": id, "client_name": client_name(&state, &req.client_id).await, "scopes": req.scopes, "acting_for_name": acting_for_name });
+    // The licence types a portal asking for `licences` may read, by name: what the person consents to.
+    let mut licence_types = Vec::new();
+    if req.has_scope("licences") {
+        let codes = clients::get(&state, &req.client_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.config.licence_types.clone())
+            .unwrap_or_default();
+        for code in codes {
+            if let Ok(Some(t)) = crate::licences::issue::licence_type(&state, &code).await {
+                let name = if ui.lang == "en" {
+                    t.name_en.clone()
+                } else {
+                    t.name_zh.clone()
+                };
+                licence_types.push(json!({ "code": code, "name": name }));
+            }
+        }
+    }
+    let ctx = json!({ "req": id, "client_name": client_name(&state, &req.client_id).await, "scopes": req.scopes, "acting_for_name": acting_for_name, "licence_types": licence_types });
     ui.render(&state, "consent.html", StatusCode::OK, ctx)
 }
 
@@ -339,12 +359,23 @@ pub async fn consent_submit(
         ));
     }
     let acting_for = req.acting_for.clone().unwrap_or_default();
+    // With `licences`, the consent records exactly the licence types the screen named.
+    let mut granted = req.scopes.clone();
+    if req.has_scope("licences") {
+        let codes = clients::get(&state, &req.client_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.config.licence_types.clone())
+            .unwrap_or_default();
+        granted.extend(codes.into_iter().map(|c| format!("licence_type:{c}")));
+    }
     if let Err(e) = storage::grants::save_consent(
         &state.db,
         &s.account_id,
         &req.client_id,
         &acting_for,
-        &req.scopes.join(" "),
+        &granted.join(" "),
         now,
     )
     .await

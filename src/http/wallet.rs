@@ -1,0 +1,293 @@
+//! Holder-facing licence endpoints: the wallet and access log (SSO session), shares, a portal's read
+//! with the holder's consent (bearer token with the `licences` scope), and a department's query under a
+//! registered legal basis (client_credentials with `licences:query`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::api::{ApiJson, DepartmentClient};
+use super::error::ApiError;
+use super::pages::login::current_session;
+use crate::domain::time::now;
+use crate::licences::access;
+use crate::licences::catalogue::HolderKind;
+use crate::licences::issue::{holder_index, HolderRef};
+use crate::oidc::tokens;
+use crate::state::AppState;
+use crate::storage::{self, accounts::AccountRow};
+
+fn unauthorized(d: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Authentication required",
+        d,
+    )
+}
+
+/// The blind index a person's (or, with `as`, an enterprise's) licences are filed under, checking the
+/// person may act for the enterprise.
+async fn holder_of(
+    state: &AppState,
+    a: &AccountRow,
+    as_uscc: Option<&str>,
+    t: i64,
+) -> Result<Vec<u8>, ApiError> {
+    let Some(uscc) = as_uscc else {
+        return Ok(a.id_number_index.clone());
+    };
+    let actable = storage::enterprises::actable_by(&state.db, &a.id, t)
+        .await
+        .map_err(ApiError::internal)?;
+    if !actable.iter().any(|e| e.uscc == uscc) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not allowed",
+            "you may not act for this enterprise",
+        ));
+    }
+    Ok(state.keys.data().blind_index(&format!("uscc:{uscc}")))
+}
+
+#[derive(Deserialize)]
+pub struct WalletQuery {
+    #[serde(rename = "as")]
+    pub as_uscc: Option<String>,
+    #[serde(rename = "type")]
+    pub type_code: Option<String>,
+    #[serde(default)]
+    pub page: i64,
+    /// Required with a bearer token (a portal reading with consent).
+    pub purpose: Option<String>,
+}
+
+/// `GET /api/v1/me/licences`: with the SSO session, the holder's wallet; with a portal's bearer token
+/// (`licences` scope), the consented licence types only, logged for the holder with the purpose.
+pub async fn my_licences(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<WalletQuery>,
+) -> Result<Response, ApiError> {
+    let t = now();
+    if let Some(h) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let token = h
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| unauthorized("send a bearer access token"))?;
+        let claims = tokens::verify_access(&state, token.trim(), t)
+            .map_err(|e| unauthorized(&e.description))?;
+        if !claims.has_scope("licences") {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "insufficient-scope",
+                "Not allowed",
+                "the token lacks the licences scope",
+            ));
+        }
+        let gid = claims
+            .gid
+            .as_deref()
+            .ok_or_else(|| unauthorized("the token does not represent a person"))?;
+        let grant = storage::grants::grant(&state.db, gid)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| unauthorized("the grant is gone"))?;
+        let consent = storage::grants::consent(
+            &state.db,
+            &grant.account_id,
+            &grant.client_id,
+            &grant.acting_for,
+        )
+        .await
+        .map_err(ApiError::internal)?
+        .unwrap_or_default();
+        let types: Vec<String> = consent
+            .split(' ')
+            .filter_map(|s| s.strip_prefix("licence_type:"))
+            .map(str::to_owned)
+            .collect();
+        let index = if grant.acting_for.is_empty() {
+            storage::accounts::by_id(&state.db, &grant.account_id)
+                .await
+                .map_err(ApiError::internal)?
+                .map(|a| a.id_number_index)
+        } else {
+            storage::enterprises::by_id(&state.db, &grant.acting_for)
+                .await
+                .map_err(ApiError::internal)?
+                .map(|e| state.keys.data().blind_index(&format!("uscc:{}", e.uscc)))
+        }
+        .ok_or_else(|| unauthorized("the holder is gone"))?;
+        let list = access::query_with_consent(
+            &state,
+            &grant.client_id,
+            &index,
+            &types,
+            q.purpose.as_deref().unwrap_or(""),
+            t,
+        )
+        .await?;
+        return Ok(Json(json!({ "licences": list })).into_response());
+    }
+    let (_, a) = current_session(&state, &headers, t)
+        .await
+        .ok_or_else(|| unauthorized("sign in first"))?;
+    let index = holder_of(&state, &a, q.as_uscc.as_deref(), t).await?;
+    let list = access::wallet(&state, &index, q.type_code.as_deref(), q.page).await?;
+    Ok(Json(json!({ "licences": list, "page": q.page })).into_response())
+}
+
+/// `GET /api/v1/me/access-log`: who read the holder's licences (and the enterprises they represent),
+/// when, under consent or which legal basis, for what purpose.
+pub async fn my_access_log(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let t = now();
+    let (_, a) = current_session(&state, &headers, t)
+        .await
+        .ok_or_else(|| unauthorized("sign in first"))?;
+    let mut indexes = vec![a.id_number_index.clone()];
+    for e in storage::enterprises::represented_by(&state.db, &a.id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        indexes.push(state.keys.data().blind_index(&format!("uscc:{}", e.uscc)));
+    }
+    let log = storage::licences::access_log(&state.db, &indexes, 200)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "accesses": log })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewShare {
+    /// Claim names to reveal (the rest of the disclosures stay hidden).
+    pub disclose: Vec<String>,
+    pub purpose: String,
+    /// Seconds, 60 to 30 days.
+    pub expires_in: i64,
+    #[serde(default, rename = "as")]
+    pub as_uscc: Option<String>,
+}
+
+pub async fn create_share(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<NewShare>,
+) -> Result<Response, ApiError> {
+    let t = now();
+    let (_, a) = current_session(&state, &headers, t)
+        .await
+        .ok_or_else(|| unauthorized("sign in first"))?;
+    let index = holder_of(&state, &a, req.as_uscc.as_deref(), t).await?;
+    let (share_id, token, expires_at) = access::create_share(
+        &state,
+        &a.id,
+        &index,
+        &id,
+        &req.disclose,
+        &req.purpose,
+        req.expires_in,
+        t,
+    )
+    .await?;
+    let url = format!("{}/api/v1/shares/{token}", state.issuer);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": share_id, "url": url, "expires_at": expires_at })),
+    )
+        .into_response())
+}
+
+pub async fn withdraw_share(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let t = now();
+    let (_, a) = current_session(&state, &headers, t)
+        .await
+        .ok_or_else(|| unauthorized("sign in first"))?;
+    if !storage::licences::withdraw_share(&state.db, &id, &a.id, t)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such live share of yours",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /api/v1/shares/{token}`: the shared licence with only the chosen disclosures, for anyone with
+/// the link, until it expires or is withdrawn.
+pub async fn open_share(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(access::open_share(&state, &token, now()).await?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DepartmentQuery {
+    pub holder_kind: HolderKind,
+    #[serde(default)]
+    pub id_kind: Option<String>,
+    pub holder_id: String,
+    pub type_code: String,
+    #[serde(default)]
+    pub purpose: String,
+    #[serde(default)]
+    pub page: i64,
+}
+
+/// `GET /api/v1/licences`: a department's query by holder and type under its registered legal basis.
+pub async fn department_query(
+    State(state): State<AppState>,
+    client: DepartmentClient,
+    Query(q): Query<DepartmentQuery>,
+) -> Result<Response, ApiError> {
+    if !client.claims.has_scope("licences:query") {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient-scope",
+            "Not allowed",
+            "the token lacks the licences:query scope",
+        ));
+    }
+    let h = HolderRef {
+        kind: q.holder_kind,
+        id_kind: q.id_kind.clone(),
+        id: q.holder_id.clone(),
+        name: String::new(),
+    };
+    let index = holder_index(&state, &h)?;
+    let list = access::query_by_legal_basis(
+        &state,
+        &client.department,
+        &client.claims.client_id,
+        &index,
+        &q.type_code,
+        &q.purpose,
+        q.page,
+        now(),
+    )
+    .await?;
+    Ok(
+        Json(json!({ "licences": list, "page": q.page, "per_page": access::PAGE_MAX }))
+            .into_response(),
+    )
+}

@@ -1,0 +1,261 @@
+//! Reading licences: the holder's wallet, a portal with the holder's consent, a department under a
+//! registered legal basis, and expiring shares. Every read by someone other than the holder is written
+//! to the holder's access log in the same transaction that answers it.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::issue::licence_type;
+use super::{sdjwt, LicenceError};
+use crate::crypto::{random_id, random_token, secret_hash};
+use crate::state::AppState;
+use crate::storage::{self, licences::Access, licences::LicenceRow, StorageError};
+
+pub const PAGE_MAX: i64 = 100;
+
+/// A licence as a reader receives it.
+#[derive(Debug, Serialize)]
+pub struct LicenceView {
+    pub id: String,
+    pub type_code: String,
+    pub type_name: Option<String>,
+    pub issued_at: i64,
+    pub expires_at: Option<i64>,
+    pub status: &'static str,
+    /// The SD-JWT VC with every disclosure.
+    pub licence: String,
+}
+
+fn status_name(s: i64) -> &'static str {
+    match s {
+        0 => "valid",
+        1 => "revoked",
+        _ => "suspended",
+    }
+}
+
+async fn view(state: &AppState, l: &LicenceRow) -> Result<LicenceView, LicenceError> {
+    let sd = state
+        .keys
+        .data()
+        .open_bytes(&l.sd_jwt_sealed, &l.id)
+        .map_err(|_| LicenceError::internal("a licence does not unseal"))?;
+    let t = licence_type(state, &l.type_code).await?;
+    Ok(LicenceView {
+        id: l.id.clone(),
+        type_code: l.type_code.clone(),
+        type_name: t.map(|t| t.name_zh.clone()),
+        issued_at: l.issued_at,
+        expires_at: l.expires_at,
+        status: status_name(l.status),
+        licence: String::from_utf8(sd).map_err(LicenceError::internal)?,
+    })
+}
+
+/// The holder's own licences (not logged: the holder reads their own).
+pub async fn wallet(
+    state: &AppState,
+    holder_index: &[u8],
+    type_code: Option<&str>,
+    page: i64,
+) -> Result<Vec<LicenceView>, LicenceError> {
+    let rows = storage::licences::of_holder(
+        &state.db,
+        holder_index,
+        type_code,
+        PAGE_MAX,
+        page.max(0) * PAGE_MAX,
+    )
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(view(state, r).await?);
+    }
+    Ok(out)
+}
+
+fn check_purpose(purpose: &str) -> Result<&str, LicenceError> {
+    let p = purpose.trim();
+    if p.is_empty() || p.chars().count() > 200 {
+        return Err(LicenceError::bad(
+            "a purpose (申请事由) of 1 to 200 characters is required",
+        ));
+    }
+    Ok(p)
+}
+
+/// Who is reading, for the access log.
+pub struct Reader<'a> {
+    pub via: &'static str,
+    pub department_id: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub legal_basis: Option<&'a str>,
+}
+
+/// Read `rows` for `reader` and log each read in one transaction.
+async fn read_logged(
+    state: &AppState,
+    holder_index: &[u8],
+    rows: &[LicenceRow],
+    reader: &Reader<'_>,
+    purpose: &str,
+    now: i64,
+) -> Result<Vec<LicenceView>, LicenceError> {
+    let mut views = Vec::with_capacity(rows.len());
+    for r in rows {
+        views.push(view(state, r).await?);
+    }
+    let mut tx = state.db.begin().await?;
+    for r in rows {
+        let a = Access {
+            holder_index,
+            licence_id: &r.id,
+            via: reader.via,
+            department_id: reader.department_id,
+            client_id: reader.client_id,
+            legal_basis: reader.legal_basis,
+            purpose,
+            at: now,
+        };
+        storage::licences::log_access(&mut tx, &a).await?;
+    }
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(views)
+}
+
+/// A department queries a holder's licences of one type under the type's registered legal basis.
+#[allow(clippy::too_many_arguments)]
+pub async fn query_by_legal_basis(
+    state: &AppState,
+    dept: &storage::departments::DepartmentRow,
+    client_id: &str,
+    holder_index: &[u8],
+    type_code: &str,
+    purpose: &str,
+    page: i64,
+    now: i64,
+) -> Result<Vec<LicenceView>, LicenceError> {
+    let purpose = check_purpose(purpose)?;
+    let t = licence_type(state, type_code)
+        .await?
+        .ok_or_else(|| LicenceError::not_found("no such licence type"))?;
+    let basis = t.legal_basis_for(&dept.uscc).ok_or_else(|| {
+        LicenceError::forbidden(
+            "this department has no registered legal basis to query this licence type",
+        )
+    })?;
+    let rows = storage::licences::of_holder(
+        &state.db,
+        holder_index,
+        Some(type_code),
+        PAGE_MAX,
+        page.max(0) * PAGE_MAX,
+    )
+    .await?;
+    let reader = Reader {
+        via: "legal_basis",
+        department_id: Some(&dept.id),
+        client_id: Some(client_id),
+        legal_basis: Some(basis),
+    };
+    read_logged(state, holder_index, &rows, &reader, purpose, now).await
+}
+
+/// A portal reads the holder's licences of the types the holder consented to.
+pub async fn query_with_consent(
+    state: &AppState,
+    client_id: &str,
+    holder_index: &[u8],
+    consented_types: &[String],
+    purpose: &str,
+    now: i64,
+) -> Result<Vec<LicenceView>, LicenceError> {
+    let purpose = check_purpose(purpose)?;
+    let mut rows = Vec::new();
+    for t in consented_types {
+        rows.extend(
+            storage::licences::of_holder(&state.db, holder_index, Some(t), PAGE_MAX, 0).await?,
+        );
+    }
+    let reader = Reader {
+        via: "consent",
+        department_id: None,
+        client_id: Some(client_id),
+        legal_basis: None,
+    };
+    read_logged(state, holder_index, &rows, &reader, purpose, now).await
+}
+
+/// Create a share of one of the holder's licences revealing only `disclose`; returns (id, secret token).
+#[allow(clippy::too_many_arguments)]
+pub async fn create_share(
+    state: &AppState,
+    account_id: &str,
+    holder_index: &[u8],
+    licence_id: &str,
+    disclose: &[String],
+    purpose: &str,
+    ttl: i64,
+    now: i64,
+) -> Result<(String, String, i64), LicenceError> {
+    let purpose = check_purpose(purpose)?;
+    if !(60..=30 * 86_400).contains(&ttl) {
+        return Err(LicenceError::bad("a share lives 60 seconds to 30 days"));
+    }
+    let mine = storage::licences::of_holder(&state.db, holder_index, None, i64::MAX / 2, 0).await?;
+    if !mine.iter().any(|l| l.id == licence_id) {
+        return Err(LicenceError::not_found("no such licence among yours"));
+    }
+    let token = random_token();
+    let share = storage::licences::ShareRow {
+        id: format!("s_{}", &random_id()[..16]),
+        licence_id: licence_id.to_owned(),
+        holder_index: holder_index.to_vec(),
+        account_id: account_id.to_owned(),
+        disclose: serde_json::to_string(disclose).map_err(LicenceError::internal)?,
+        purpose: purpose.to_owned(),
+        created_at: now,
+        expires_at: now + ttl,
+        withdrawn_at: None,
+    };
+    storage::licences::insert_share(&state.db, &share, &secret_hash(&token)).await?;
+    Ok((share.id, token, share.expires_at))
+}
+
+/// Open a share: the licence with only the chosen disclosures, logged for the holder.
+pub async fn open_share(state: &AppState, token: &str, now: i64) -> Result<Value, LicenceError> {
+    let gone = || LicenceError {
+        status: 410,
+        kind: "share-gone",
+        detail: "this share has expired, been withdrawn or never existed".into(),
+    };
+    let s = storage::licences::share_by_token(&state.db, &secret_hash(token))
+        .await?
+        .ok_or_else(gone)?;
+    if s.withdrawn_at.is_some() || s.expires_at <= now {
+        return Err(gone());
+    }
+    let l = storage::licences::get(&state.db, &s.licence_id)
+        .await?
+        .ok_or_else(gone)?;
+    let full = view(state, &l).await?;
+    let keep: Vec<String> = serde_json::from_str(&s.disclose).map_err(LicenceError::internal)?;
+    let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+    let shared = sdjwt::select(&full.licence, &keep).map_err(LicenceError::internal)?;
+    let mut tx = state.db.begin().await?;
+    let a = Access {
+        holder_index: &s.holder_index,
+        licence_id: &l.id,
+        via: "share",
+        department_id: None,
+        client_id: None,
+        legal_basis: None,
+        purpose: &s.purpose,
+        at: now,
+    };
+    storage::licences::log_access(&mut tx, &a).await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(
+        json!({ "licence": shared, "purpose": s.purpose, "expires_at": s.expires_at, "status": full.status, "type_name": full.type_name }),
+    )
+}
