@@ -12,6 +12,7 @@ use crate::http::pages::Pages;
 use crate::identity::throttle::Throttle;
 use crate::licences::catalogue::LicenceType;
 use crate::licences::vc::Signer;
+use crate::licences::verify::{ChainMemo, RepositoryFacts};
 use crate::oidc::clients::Client;
 use crate::oidc::denylist::DenyList;
 use crate::oidc::tokens::AccessClaims;
@@ -54,6 +55,12 @@ pub struct Inner {
     pub status_lists: Cache<String, Arc<String>>,
     /// Licence types by code.
     pub licence_types: Cache<String, Arc<LicenceType>>,
+    /// Validated department certificate chains, for verification.
+    pub chains: Arc<ChainMemo>,
+    /// What the repository knows of a licence (status history, certificate revocation), by licence id,
+    /// for verification: invalidated on every status change and certificate revocation through this
+    /// node, and at most 2 seconds old for changes made on another node.
+    pub licence_facts: Cache<String, Arc<RepositoryFacts>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -114,6 +121,11 @@ impl AppState {
             licence_types: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(60))
+                .build(),
+            chains: Arc::new(ChainMemo::default()),
+            licence_facts: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(2))
                 .build(),
             config,
             issuer,

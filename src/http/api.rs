@@ -26,6 +26,7 @@ impl From<LicenceError> for ApiError {
             403 => "Not allowed",
             404 => "Not found",
             409 => "Conflict",
+            410 => "Gone",
             422 => "The request cannot be processed",
             _ => "Internal error",
         };
@@ -75,6 +76,43 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 format!("the body does not match the expected JSON: {e}"),
             )
         })
+    }
+}
+
+/// Query parameters whose rejection is a problem details response (axum's own is plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(q)| Self(q))
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "bad-request",
+                    format!("the query string is invalid: {}", e.body_text()),
+                )
+            })
+    }
+}
+
+/// Path parameters whose rejection (e.g. a segment that is not UTF-8) is a problem details response.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| Self(p))
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "bad-request",
+                    format!("the path is invalid: {}", e.body_text()),
+                )
+            })
     }
 }
 
@@ -276,7 +314,7 @@ pub struct StatusChange {
 pub async fn change_status(
     State(state): State<AppState>,
     client: DepartmentClient,
-    Path((id, action)): Path<(String, String)>,
+    ApiPath((id, action)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<StatusChange>,
 ) -> Result<Response, ApiError> {
     client.require("licences:revoke")?;
@@ -305,8 +343,8 @@ pub struct AtTime {
 /// The signed status list, unauthenticated, with cache headers matching its `ttl`.
 pub async fn status_list(
     State(state): State<AppState>,
-    Path(department): Path<String>,
-    Query(q): Query<AtTime>,
+    ApiPath(department): ApiPath<String>,
+    ApiQuery(q): ApiQuery<AtTime>,
 ) -> Result<Response, ApiError> {
     let t = now();
     if q.time.is_some_and(|time| time > t) {
@@ -368,9 +406,10 @@ pub async fn verify(
     let facts = status::facts(&state, &req.licence).await?;
     let root = state.ca.root_der().to_vec();
     let licence = req.licence;
-    // One ES256 verification plus a chain validation: CPU work, kept off the async threads.
+    let memo = state.chains.clone();
+    // One ES256 verification (the chain comes from the memo): CPU work, kept off the async threads.
     let report = tokio::task::spawn_blocking(move || {
-        crate::licences::verify::verify(&licence, &root, at, facts.as_ref())
+        crate::licences::verify::verify_with(&licence, &root, at, facts.as_deref(), Some(&memo))
     })
     .await
     .map_err(ApiError::internal)?;

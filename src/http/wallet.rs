@@ -2,14 +2,14 @@
 //! with the holder's consent (bearer token with the `licences` scope), and a department's query under a
 //! registered legal basis (client_credentials with `licences:query`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{ApiJson, DepartmentClient};
+use super::api::{ApiJson, ApiPath, ApiQuery, DepartmentClient};
 use super::error::ApiError;
 use super::pages::login::current_session;
 use crate::domain::time::now;
@@ -71,7 +71,7 @@ pub struct WalletQuery {
 pub async fn my_licences(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<WalletQuery>,
+    ApiQuery(q): ApiQuery<WalletQuery>,
 ) -> Result<Response, ApiError> {
     let t = now();
     if let Some(h) = headers
@@ -182,7 +182,7 @@ pub struct NewShare {
 pub async fn create_share(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<NewShare>,
 ) -> Result<Response, ApiError> {
     let t = now();
@@ -212,7 +212,7 @@ pub async fn create_share(
 pub async fn withdraw_share(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let t = now();
     let (_, a) = current_session(&state, &headers, t)
@@ -236,7 +236,7 @@ pub async fn withdraw_share(
 /// the link, until it expires or is withdrawn.
 pub async fn open_share(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(access::open_share(&state, &token, now()).await?).into_response())
 }
@@ -258,7 +258,7 @@ pub struct DepartmentQuery {
 pub async fn department_query(
     State(state): State<AppState>,
     client: DepartmentClient,
-    Query(q): Query<DepartmentQuery>,
+    ApiQuery(q): ApiQuery<DepartmentQuery>,
 ) -> Result<Response, ApiError> {
     if !client.claims.has_scope("licences:query") {
         return Err(ApiError::new(

@@ -64,7 +64,7 @@ pub async fn wallet(
         holder_index,
         type_code,
         PAGE_MAX,
-        page.max(0) * PAGE_MAX,
+        page.clamp(0, 1_000_000) * PAGE_MAX,
     )
     .await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -149,7 +149,7 @@ pub async fn query_by_legal_basis(
         holder_index,
         Some(type_code),
         PAGE_MAX,
-        page.max(0) * PAGE_MAX,
+        page.clamp(0, 1_000_000) * PAGE_MAX,
     )
     .await?;
     let reader = Reader {

@@ -152,6 +152,7 @@ pub async fn revoke_cert(
 ) -> Result<bool, DepartmentError> {
     let done = storage::departments::revoke_cert(&state.db, serial, reason, now).await?;
     state.signers.invalidate_all();
+    state.licence_facts.invalidate_all();
     Ok(done)
 }
 

@@ -307,8 +307,9 @@ pub async fn issue(
             .await?;
         }
         tx.commit().await.map_err(StorageError::from)?;
-        if superseded.is_some() {
+        if let Some(o) = &superseded {
             state.status_lists.invalidate(&dept.id);
+            state.licence_facts.invalidate(&o.id);
         }
         return Ok(body);
     }

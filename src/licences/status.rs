@@ -10,6 +10,7 @@ use super::departments;
 use super::issue::{status_uri, LIST_SIZE};
 use super::statuslist::{Status, StatusList};
 use super::vc::STATUS_LIST_TYP;
+use super::verify::RepositoryFacts;
 use super::LicenceError;
 use crate::pki::Purpose;
 use crate::state::AppState;
@@ -95,6 +96,7 @@ pub async fn change(
     }
     tx.commit().await.map_err(StorageError::from)?;
     state.status_lists.invalidate(&dept.id);
+    state.licence_facts.invalidate(id);
     Ok(to)
 }
 
@@ -150,11 +152,14 @@ pub async fn token(
 }
 
 /// What the repository knows about a licence presented for verification: whether it issued it, its
-/// status history, and when the certificate in its `x5c` was revoked. Cheap: two indexed reads.
+/// status history, and when the certificate in its `x5c` was revoked. Through `state.licence_facts`.
 pub async fn facts(
     state: &AppState,
     sd_jwt: &str,
-) -> Result<Option<super::verify::RepositoryFacts>, LicenceError> {
+) -> Result<Option<Arc<RepositoryFacts>>, LicenceError> {
+    if let Some(f) = super::verify::peek_id(sd_jwt).and_then(|id| state.licence_facts.get(&id)) {
+        return Ok(Some(f));
+    }
     let Some(peek) = super::verify::peek(sd_jwt) else {
         return Ok(None);
     };
@@ -164,19 +169,24 @@ pub async fn facts(
             .and_then(|c| c.revoked_at),
         None => None,
     };
-    let Some(row) = storage::licences::get(&state.db, &peek.licence_id).await? else {
-        return Ok(Some(super::verify::RepositoryFacts {
+    let f = match storage::licences::get(&state.db, &peek.licence_id).await? {
+        None => RepositoryFacts {
             known: false,
             issued_at: 0,
             status_history: vec![],
             cert_revoked_at,
-        }));
+        },
+        Some(row) => {
+            let history = storage::licences::history(&state.db, &row.id).await?;
+            RepositoryFacts {
+                known: true,
+                issued_at: row.issued_at,
+                status_history: history.iter().map(|e| (e.at, e.status as u8)).collect(),
+                cert_revoked_at,
+            }
+        }
     };
-    let history = storage::licences::history(&state.db, &row.id).await?;
-    Ok(Some(super::verify::RepositoryFacts {
-        known: true,
-        issued_at: row.issued_at,
-        status_history: history.iter().map(|e| (e.at, e.status as u8)).collect(),
-        cert_revoked_at,
-    }))
+    let f = Arc::new(f);
+    state.licence_facts.insert(peek.licence_id, f.clone());
+    Ok(Some(f))
 }

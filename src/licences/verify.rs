@@ -180,6 +180,18 @@ pub struct Peek {
 
 /// The licence identifier and certificate serial of a presented licence, unverified; `None` if it
 /// does not parse (then [`verify`] answers `Malformed` whatever the facts).
+/// Just the `jti` of a licence, unverified: the cheap lookup key for cached repository facts.
+pub fn peek_id(sd_jwt: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Jti {
+        jti: String,
+    }
+    let payload = sd_jwt.split('~').next()?.split('.').nth(1)?;
+    serde_json::from_slice::<Jti>(&crate::crypto::b64url_decode(payload)?)
+        .ok()
+        .map(|j| j.jti)
+}
+
 pub fn peek(sd_jwt: &str) -> Option<Peek> {
     let p = parse(sd_jwt).ok()?;
     let cert_serial = p.x5c.first().and_then(|der| {
@@ -197,6 +209,71 @@ pub fn peek(sd_jwt: &str) -> Option<Peek> {
 /// certificate (DER); `facts` for online verification, `None` offline. Never fails: every problem
 /// is a check in the report.
 pub fn verify(sd_jwt: &str, root_der: &[u8], at: i64, facts: Option<&RepositoryFacts>) -> Report {
+    verify_with(sd_jwt, root_der, at, facts, None)
+}
+
+/// Validated certificate chains by the hash of their `x5c`, with the window in which every certificate
+/// of the chain (root included) is valid. One department certificate signs many licences: a hit whose
+/// signing time falls inside the window skips two signature checks and three certificate parses. Only
+/// successes are remembered; anything else is validated in full every time.
+pub struct ChainMemo(moka::sync::Cache<[u8; 32], std::sync::Arc<(ValidatedChain, i64, i64)>>);
+
+impl Default for ChainMemo {
+    fn default() -> Self {
+        Self(
+            moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
+        )
+    }
+}
+
+impl ChainMemo {
+    fn validate(
+        &self,
+        leaf: &[u8],
+        intermediates: &[Vec<u8>],
+        root_der: &[u8],
+        t: i64,
+    ) -> Result<ValidatedChain, PathError> {
+        let mut input = leaf.to_vec();
+        for i in intermediates {
+            input.extend_from_slice(i);
+        }
+        input.extend_from_slice(root_der);
+        let key = crate::crypto::sha256(&input);
+        if let Some(hit) = self.0.get(&key) {
+            if hit.1 <= t && t <= hit.2 {
+                return Ok(hit.0.clone());
+            }
+        }
+        let chain = validate_chain(leaf, intermediates, root_der, t, Purpose::LicenceSigning)?;
+        let (mut lo, mut hi) = (chain.not_before(), chain.not_after());
+        for der in intermediates
+            .iter()
+            .map(Vec::as_slice)
+            .chain(std::iter::once(root_der))
+        {
+            if let Ok((_, c)) = X509Certificate::from_der(der) {
+                lo = lo.max(c.validity().not_before.timestamp());
+                hi = hi.min(c.validity().not_after.timestamp());
+            }
+        }
+        self.0
+            .insert(key, std::sync::Arc::new((chain.clone(), lo, hi)));
+        Ok(chain)
+    }
+}
+
+/// [`verify`] with a memo of validated chains (the online verifier keeps one).
+pub fn verify_with(
+    sd_jwt: &str,
+    root_der: &[u8],
+    at: i64,
+    facts: Option<&RepositoryFacts>,
+    memo: Option<&ChainMemo>,
+) -> Report {
     let mut r = Recorder::default();
     let p = match parse(sd_jwt) {
         Ok(p) => {
@@ -219,7 +296,7 @@ pub fn verify(sd_jwt: &str, root_der: &[u8], at: i64, facts: Option<&RepositoryF
         }
     };
 
-    let chain = check_chain(&mut r, &p, root_der);
+    let chain = check_chain(&mut r, &p, root_der, memo);
     check_cert_at_signing(&mut r, &p, facts);
     let signature_ok = check_signature(&mut r, &p, chain.as_ref());
     check_issuer(&mut r, &p, chain.as_ref());
@@ -324,12 +401,20 @@ fn json_object(b64: &str) -> Option<Map<String, Value>> {
 /// The chain validated at the signing time. When it is genuine but a certificate was out of its
 /// validity at `iat`, the check fails and the chain is still returned (validated at a time inside
 /// every certificate's validity), so that the signature and issuer can be checked with its key.
-fn check_chain(r: &mut Recorder, p: &Parsed<'_>, root_der: &[u8]) -> Option<ValidatedChain> {
+fn check_chain(
+    r: &mut Recorder,
+    p: &Parsed<'_>,
+    root_der: &[u8],
+    memo: Option<&ChainMemo>,
+) -> Option<ValidatedChain> {
     let Some((leaf, intermediates)) = p.x5c.split_first() else {
         r.fail(CERTIFICATE_CHAIN, Verdict::Malformed, "x5c is empty");
         return None;
     };
-    let validate = |t| validate_chain(leaf, intermediates, root_der, t, Purpose::LicenceSigning);
+    let validate = |t| match memo {
+        Some(m) => m.validate(leaf, intermediates, root_der, t),
+        None => validate_chain(leaf, intermediates, root_der, t, Purpose::LicenceSigning),
+    };
     match validate(p.iat) {
         Ok(chain) => {
             r.pass(

@@ -11,6 +11,7 @@ mod enterprise;
 mod licences;
 mod negative;
 mod oidc_rp;
+mod openapi;
 mod pairwise;
 mod portal;
 mod sso_browser;

@@ -1,0 +1,1596 @@
+//! The OpenAPI document (`openapi/tongban.yaml`) against the code. The document is read with the
+//! small YAML-subset parser below (its rules are at the top of the document) and checked:
+//!
+//! - its operations are exactly the `/api/v1`, `/status-lists`, `/pki` and `/openapi.yaml` routes of
+//!   `src/http/mod.rs` (read as text), each with a summary, security, its path parameters, and every
+//!   error as `application/problem+json` with the shared `Problem` schema;
+//! - the served `/openapi.yaml` is the file;
+//! - requests without (or with bogus) credentials and with bad bodies get a documented status, and
+//!   every 4xx is a problem whose kind the response's description names;
+//! - the request schemas' examples deserialise into the handlers' Rust types, and a property the
+//!   document calls required is one the code requires (and the reverse);
+//! - the enums of the verification report are the code's checks and verdicts;
+//! - real answers along the main flows (issue, replay, batch, status changes, queries, wallet,
+//!   shares, access log, verification, status lists) match the documented status, media type,
+//!   headers and JSON Schema.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Driver, Landing, TestApp, PASSWORD};
+use crate::licences::{request, world, ENTERPRISE, OTHER_DEPARTMENT};
+
+const DOCUMENT: &str = include_str!("../../openapi/tongban.yaml");
+const ROUTER: &str = include_str!("../../src/http/mod.rs");
+const OIDC_PATHS: &str = include_str!("../../src/oidc/discovery.rs");
+const VERIFY: &str = include_str!("../../src/licences/verify.rs");
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+const PROBLEM_TYPE: &str = "https://tongban.example/problems/";
+
+/// The request body schema of each operation that takes one, and the Rust type its handler reads.
+const BODIES: [(&str, &str, &str); 5] = [
+    ("POST", "/api/v1/licences", "IssueRequest"),
+    ("POST", "/api/v1/licences/batch", "Batch"),
+    ("POST", "/api/v1/licences/{id}/{action}", "StatusChange"),
+    ("POST", "/api/v1/verify", "VerifyRequest"),
+    ("POST", "/api/v1/me/licences/{id}/shares", "NewShare"),
+];
+
+/// Does the handler's Rust type accept this JSON body?
+fn code_accepts(schema: &str, v: &Value) -> Result<(), String> {
+    use serde_json::from_value as de;
+    let v = v.clone();
+    match schema {
+        "IssueRequest" => de::<tongban::licences::issue::IssueRequest>(v).map(drop),
+        "HolderRef" => de::<tongban::licences::issue::HolderRef>(v).map(drop),
+        "Batch" => de::<tongban::http::api::Batch>(v).map(drop),
+        "StatusChange" => de::<tongban::http::api::StatusChange>(v).map(drop),
+        "VerifyRequest" => de::<tongban::http::api::VerifyRequest>(v).map(drop),
+        "NewShare" => de::<tongban::http::wallet::NewShare>(v).map(drop),
+        other => panic!("no Rust type known for the schema {other}"),
+    }
+    .map_err(|e| e.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The YAML subset.
+
+mod yaml {
+    use serde_json::{Map, Number, Value};
+
+    struct Line<'a> {
+        no: usize,
+        indent: usize,
+        text: &'a str,
+    }
+
+    struct Parser<'a> {
+        lines: Vec<Line<'a>>,
+        i: usize,
+    }
+
+    /// Parse the subset described at the top of `openapi/tongban.yaml` into JSON.
+    pub fn parse(src: &str) -> Result<Value, String> {
+        let mut lines = Vec::new();
+        for (i, raw) in src.lines().enumerate() {
+            let no = i + 1;
+            if raw.contains('\t') {
+                return Err(format!("line {no}: a tab"));
+            }
+            if raw.ends_with(' ') {
+                return Err(format!("line {no}: trailing spaces"));
+            }
+            let text = raw.trim_start_matches(' ');
+            lines.push(Line {
+                no,
+                indent: raw.len() - text.len(),
+                text,
+            });
+        }
+        let mut p = Parser { lines, i: 0 };
+        let v = p.block(0)?;
+        if p.peek().is_some() {
+            return Err(p.err("content after the document"));
+        }
+        Ok(v)
+    }
+
+    fn at(no: usize, msg: &str) -> String {
+        format!("openapi/tongban.yaml:{no}: {msg}")
+    }
+
+    fn is_item(t: &str) -> bool {
+        t == "-" || t.starts_with("- ")
+    }
+
+    impl<'a> Parser<'a> {
+        fn err(&self, msg: &str) -> String {
+            at(self.lines.get(self.i).map_or(0, |l| l.no), msg)
+        }
+
+        /// The next line that is neither blank nor a comment.
+        fn peek(&mut self) -> Option<(usize, &'a str)> {
+            while let Some(l) = self.lines.get(self.i) {
+                if l.text.is_empty() || l.text.starts_with('#') {
+                    self.i += 1;
+                } else {
+                    return Some((l.indent, l.text));
+                }
+            }
+            None
+        }
+
+        fn block(&mut self, indent: usize) -> Result<Value, String> {
+            match self.peek() {
+                Some((i, _)) if i != indent => Err(self.err("unexpected indentation")),
+                Some((_, t)) if is_item(t) => self.seq(indent),
+                Some(_) => self.map(indent),
+                None => Err(self.err("expected content")),
+            }
+        }
+
+        fn map(&mut self, indent: usize) -> Result<Value, String> {
+            let mut m = Map::new();
+            while let Some((i, text)) = self.peek() {
+                if i < indent {
+                    break;
+                }
+                if i > indent {
+                    return Err(self.err("unexpected indentation"));
+                }
+                if is_item(text) {
+                    return Err(self.err("a sequence item where a key was expected"));
+                }
+                let (key, rest) = split_key(text)
+                    .map_err(|e| self.err(&e))?
+                    .ok_or_else(|| self.err("expected `key: value`"))?;
+                let no = self.lines[self.i].no;
+                self.i += 1;
+                let v = self.value(indent, rest, no)?;
+                if m.insert(key.clone(), v).is_some() {
+                    return Err(at(no, &format!("duplicate key {key}")));
+                }
+            }
+            Ok(Value::Object(m))
+        }
+
+        fn seq(&mut self, indent: usize) -> Result<Value, String> {
+            let mut out = Vec::new();
+            while let Some((i, text)) = self.peek() {
+                if i < indent {
+                    break;
+                }
+                if i > indent || !is_item(text) {
+                    return Err(self.err("expected a sequence item"));
+                }
+                let rest = text[1..].strip_prefix(' ').unwrap_or("");
+                if rest.starts_with(' ') {
+                    return Err(self.err("one space after `-`"));
+                }
+                if rest.is_empty() {
+                    let no = self.lines[self.i].no;
+                    self.i += 1;
+                    out.push(self.value(indent, "", no)?);
+                } else if split_key(rest).map_err(|e| self.err(&e))?.is_some() {
+                    // `- key: value`: a mapping whose first line starts after the dash.
+                    self.lines[self.i].indent = indent + 2;
+                    self.lines[self.i].text = rest;
+                    out.push(self.map(indent + 2)?);
+                } else {
+                    let v = scalar(rest).map_err(|e| self.err(&e))?;
+                    self.i += 1;
+                    out.push(v);
+                }
+            }
+            Ok(Value::Array(out))
+        }
+
+        /// The value after `key:` (on line `no`, already consumed) at `indent`.
+        fn value(&mut self, indent: usize, rest: &'a str, no: usize) -> Result<Value, String> {
+            if rest.is_empty() {
+                return match self.peek() {
+                    Some((i, _)) if i == indent + 2 => self.block(i),
+                    Some((i, _)) if i > indent => Err(self.err("indent by exactly 2 spaces")),
+                    _ => Ok(Value::Null),
+                };
+            }
+            if rest.starts_with('|') || rest.starts_with('>') {
+                return match rest {
+                    "|" | "|-" | ">" | ">-" => self.block_scalar(indent, rest),
+                    _ => Err(at(no, "block scalar header must be |, |-, > or >-")),
+                };
+            }
+            scalar(rest).map_err(|e| at(no, &e))
+        }
+
+        fn block_scalar(&mut self, indent: usize, header: &str) -> Result<Value, String> {
+            let mut body: Vec<(usize, &str)> = Vec::new();
+            while let Some(l) = self.lines.get(self.i) {
+                if !l.text.is_empty() && l.indent <= indent {
+                    break;
+                }
+                body.push((l.indent, l.text));
+                self.i += 1;
+            }
+            while body.last().is_some_and(|(_, t)| t.is_empty()) {
+                body.pop();
+            }
+            let Some(&(base, _)) = body.first() else {
+                return Err(self.err("empty block scalar"));
+            };
+            let folded = header.starts_with('>');
+            let mut out = String::new();
+            let mut prev_blank = true;
+            for (i, t) in body {
+                if t.is_empty() {
+                    out.push('\n');
+                    prev_blank = true;
+                    continue;
+                }
+                if i < base || (folded && i > base) {
+                    return Err(self.err("uneven indentation in a block scalar"));
+                }
+                if !(out.is_empty() || (folded && prev_blank)) {
+                    out.push(if folded { ' ' } else { '\n' });
+                }
+                out.push_str(&" ".repeat(i - base));
+                out.push_str(t);
+                prev_blank = false;
+            }
+            if !header.ends_with('-') {
+                out.push('\n');
+            }
+            Ok(Value::String(out))
+        }
+    }
+
+    /// `key: rest` or `key:`; `Ok(None)` when the text is not a mapping entry.
+    fn split_key(text: &str) -> Result<Option<(String, &str)>, String> {
+        let (key, after) = if text.starts_with('\'') || text.starts_with('"') {
+            let (k, used) = quoted(text)?;
+            (k, &text[used..])
+        } else {
+            let at = match text.find(": ") {
+                Some(at) => at,
+                None if text.ends_with(':') => text.len() - 1,
+                None => return Ok(None),
+            };
+            let k = match scalar(&text[..at])? {
+                Value::String(s) => s,
+                _ => return Err("quote a key that is not a string".into()),
+            };
+            (k, &text[at..])
+        };
+        match after.strip_prefix(':') {
+            Some("") => Ok(Some((key, ""))),
+            Some(r) if r.starts_with(' ') => Ok(Some((key, r.trim_start()))),
+            _ if text.starts_with('\'') || text.starts_with('"') => Ok(None),
+            _ => Err("expected `: ` after the key".into()),
+        }
+    }
+
+    /// A quoted scalar at the start of `s`: (value, bytes used).
+    fn quoted(s: &str) -> Result<(String, usize), String> {
+        let q = s.chars().next().unwrap_or(' ');
+        let mut out = String::new();
+        let mut it = s.char_indices().skip(1).peekable();
+        while let Some((i, c)) = it.next() {
+            match (q, c) {
+                ('\'', '\'') => {
+                    if it.peek().is_some_and(|(_, n)| *n == '\'') {
+                        it.next();
+                        out.push('\'');
+                    } else {
+                        return Ok((out, i + 1));
+                    }
+                }
+                ('"', '"') => return Ok((out, i + 1)),
+                ('"', '\\') => match it.next().map(|(_, e)| e) {
+                    Some('\\') => out.push('\\'),
+                    Some('"') => out.push('"'),
+                    Some('/') => out.push('/'),
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some('u') => {
+                        let hex: String =
+                            (0..4).filter_map(|_| it.next().map(|(_, h)| h)).collect();
+                        let c = u32::from_str_radix(&hex, 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                            .ok_or("bad \\u escape")?;
+                        out.push(c);
+                    }
+                    _ => return Err("unsupported escape in a double-quoted scalar".into()),
+                },
+                _ => out.push(c),
+            }
+        }
+        Err("a quoted scalar must close on its line".into())
+    }
+
+    /// Might a YAML 1.1 or 1.2 loader read this plain scalar as a number or a date? (Errs on the
+    /// side of yes: such scalars must be quoted.)
+    fn number_like(s: &str) -> bool {
+        let t = s.strip_prefix(['-', '+']).unwrap_or(s);
+        let lower = t.to_ascii_lowercase();
+        let radix = ["0b", "0o", "0x"].iter().any(|p| {
+            lower.strip_prefix(p).is_some_and(|r| {
+                !r.is_empty() && r.chars().all(|c| c.is_ascii_hexdigit() || c == '_')
+            })
+        });
+        let decimal = t.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+            && t.chars().any(|c| c.is_ascii_digit())
+            && t.matches('.').count() <= 1
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || "_:.eE+-".contains(c));
+        let b = s.as_bytes();
+        let date = b.len() >= 8 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-';
+        radix || decimal || date || matches!(lower.as_str(), ".inf" | ".nan")
+    }
+
+    /// A scalar: quoted, a one-line flow sequence, `{}`, or plain.
+    pub fn scalar(s: &str) -> Result<Value, String> {
+        if s.starts_with('\'') || s.starts_with('"') {
+            let (v, used) = quoted(s)?;
+            if used != s.len() {
+                return Err("text after a quoted scalar".into());
+            }
+            return Ok(Value::String(v));
+        }
+        if let Some(inner) = s.strip_prefix('[') {
+            let inner = inner
+                .strip_suffix(']')
+                .ok_or("a flow sequence must close on its line")?;
+            let mut out = Vec::new();
+            let mut rest = inner.trim();
+            while !rest.is_empty() {
+                let (item, next) = if rest.starts_with('\'') || rest.starts_with('"') {
+                    let (v, used) = quoted(rest)?;
+                    (Value::String(v), rest[used..].trim_start())
+                } else {
+                    let end = rest.find(',').unwrap_or(rest.len());
+                    let item = rest[..end].trim();
+                    if item.contains(['[', ']', '{', '}']) {
+                        return Err("nested flow collections are not supported".into());
+                    }
+                    (scalar(item)?, &rest[end..])
+                };
+                out.push(item);
+                rest = match next.strip_prefix(',') {
+                    Some(r) => r.trim_start(),
+                    None if next.is_empty() => "",
+                    None => return Err("expected `,` in a flow sequence".into()),
+                };
+            }
+            return Ok(Value::Array(out));
+        }
+        if s == "{}" {
+            return Ok(Value::Object(Map::new()));
+        }
+        if s.is_empty()
+            || s.starts_with([
+                '!', '&', '*', '%', '@', '`', '|', '>', '{', ']', '}', '#', ',', '?', ':',
+            ])
+            || s.starts_with("- ")
+            || s.contains(": ")
+            || s.contains(" #")
+            || s.ends_with(':')
+        {
+            return Err(format!("quote the scalar {s:?}"));
+        }
+        match s {
+            "null" | "~" => return Ok(Value::Null),
+            "true" => return Ok(Value::Bool(true)),
+            "false" => return Ok(Value::Bool(false)),
+            _ => {}
+        }
+        let lower = s.to_ascii_lowercase();
+        if ["null", "true", "false", "yes", "no", "on", "off", "y", "n"].contains(&lower.as_str()) {
+            return Err(format!(
+                "quote the scalar {s:?} (a boolean or null in some YAML)"
+            ));
+        }
+        let t = s.strip_prefix('-').unwrap_or(s);
+        if !t.is_empty()
+            && t.bytes().all(|b| b.is_ascii_digit())
+            && (t == "0" || !t.starts_with('0'))
+        {
+            return s
+                .parse::<i64>()
+                .map(|n| Value::Number(Number::from(n)))
+                .map_err(|e| e.to_string());
+        }
+        if number_like(s) {
+            return Err(format!(
+                "quote the scalar {s:?} (a number or date in some YAML)"
+            ));
+        }
+        Ok(Value::String(s.to_owned()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document.
+
+fn document() -> Value {
+    yaml::parse(DOCUMENT).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// (METHOD, path) → operation object.
+fn operations(doc: &Value) -> BTreeMap<(String, String), Value> {
+    let mut ops = BTreeMap::new();
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for (k, op) in item.as_object().expect("a path item") {
+            if METHODS.contains(&k.as_str()) {
+                ops.insert((k.to_uppercase(), path.clone()), op.clone());
+            } else {
+                assert!(
+                    ["summary", "description", "parameters", "servers"].contains(&k.as_str()),
+                    "{path}: unexpected key {k}"
+                );
+            }
+        }
+    }
+    ops
+}
+
+fn template_params(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Resolve a local `$ref` (`#/components/...`) once.
+fn deref<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+    match v.get("$ref").and_then(Value::as_str) {
+        Some(r) => doc
+            .pointer(r.strip_prefix('#').expect("a local $ref"))
+            .unwrap_or_else(|| panic!("dangling $ref {r}")),
+        None => v,
+    }
+}
+
+/// Validate `instance` against a schema of the document (which may `$ref` its components).
+fn schema_errors(doc: &Value, schema: &Value, instance: &Value) -> Vec<String> {
+    let mut root = match schema {
+        Value::Object(m) => m.clone(),
+        _ => panic!("a schema must be an object: {schema}"),
+    };
+    root.insert(
+        "$schema".into(),
+        json!("https://json-schema.org/draft/2020-12/schema"),
+    );
+    root.insert("components".into(), doc["components"].clone());
+    let v = jsonschema::validator_for(&Value::Object(root))
+        .unwrap_or_else(|e| panic!("a schema of the document does not compile: {e}"));
+    v.iter_errors(instance)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The routes of the code, read from src/http/mod.rs.
+
+/// The text inside the parentheses that open at `s[0]`, skipping string literals.
+fn parenthesised(s: &str) -> &str {
+    assert!(s.starts_with('('));
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    for (i, c) in s.char_indices() {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &s[1..i];
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("unbalanced parentheses in src/http/mod.rs");
+}
+
+/// Split at commas outside brackets and strings.
+fn top_level_split(s: &str) -> Vec<&str> {
+    let (mut depth, mut in_str, mut escaped, mut start) = (0usize, false, false, 0);
+    let mut out = Vec::new();
+    for (i, c) in s.char_indices() {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// The methods of a method router expression: `post(a).get(b)`, `axum::routing::delete(c)`, ...
+fn router_methods(expr: &str, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = expr.trim();
+    while !rest.is_empty() {
+        let open = rest
+            .find('(')
+            .unwrap_or_else(|| panic!("{path}: cannot read the method router {expr:?}"));
+        let callee = rest[..open].trim();
+        let name = callee.rsplit([':', '.']).next().unwrap_or("").trim();
+        let prefix_ok = callee == name
+            || callee.strip_suffix(name).is_some_and(|p| {
+                p.trim().trim_start_matches('.').is_empty()
+                    || p.trim() == "axum::routing::"
+                    || p.trim() == "routing::"
+            });
+        assert!(
+            METHODS.contains(&name) && prefix_ok,
+            "{path}: `{callee}(...)` is not a method router this test can read; extend it"
+        );
+        out.push(name.to_uppercase());
+        let args = parenthesised(&rest[open..]);
+        rest = rest[open + args.len() + 2..].trim_start();
+    }
+    out
+}
+
+/// Every (METHOD, path) the router of src/http/mod.rs mounts under the documented prefixes.
+fn code_routes() -> BTreeSet<(String, String)> {
+    let routes = routes_in(ROUTER);
+    assert!(
+        routes.len() >= 10,
+        "the route reader found too little in src/http/mod.rs: {routes:?}"
+    );
+    routes
+}
+
+/// Every (METHOD, path) that `.route(...)` calls in `router` mount under the documented prefixes.
+fn routes_in(router: &str) -> BTreeSet<(String, String)> {
+    let consts: BTreeMap<String, String> = OIDC_PATHS
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim().strip_prefix("pub const ")?;
+            let (name, rest) = l.split_once(": &str = \"")?;
+            Some((
+                format!("paths::{name}"),
+                rest.strip_suffix("\";")?.to_owned(),
+            ))
+        })
+        .collect();
+    // Line comments out, so that a commented-out route is not read.
+    let code: String = router
+        .lines()
+        .map(|l| match l.find("//") {
+            Some(at) if l[..at].matches('"').count() % 2 == 0 => &l[..at],
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    for hidden in [".nest(", ".merge(", ".route_service(", ".nest_service("] {
+        assert!(
+            !code.contains(hidden),
+            "src/http/mod.rs uses `{hidden}`: extend this test to read the routes it adds"
+        );
+    }
+    let mut out = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find(".route(") {
+        let args = parenthesised(&rest[at + 6..]);
+        rest = &rest[at + 7..];
+        let parts = top_level_split(args);
+        assert_eq!(
+            parts.len(),
+            2,
+            "a route with {} arguments: {args}",
+            parts.len()
+        );
+        let p = parts[0].trim();
+        let path = match p.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
+            Some(lit) => lit.to_owned(),
+            None => consts
+                .get(p)
+                .unwrap_or_else(|| panic!("cannot resolve the route path {p}"))
+                .clone(),
+        };
+        let documented = path.starts_with("/api/v1/")
+            || path.starts_with("/status-lists/")
+            || path.starts_with("/pki/")
+            || path == "/openapi.yaml";
+        for m in router_methods(parts[1], &path) {
+            if documented {
+                assert!(
+                    out.insert((m.clone(), path.clone())),
+                    "{m} {path} is mounted twice"
+                );
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking one answer against the document.
+
+struct Api {
+    doc: Value,
+    ops: BTreeMap<(String, String), Value>,
+    /// Headers every answer carries (the middleware's), which no operation documents.
+    global_headers: BTreeSet<String>,
+}
+
+impl Api {
+    async fn new(app: &TestApp) -> Self {
+        let doc = document();
+        let ops = operations(&doc);
+        let r = app
+            .http()
+            .get(format!("{}/healthz", app.addr))
+            .send()
+            .await
+            .unwrap();
+        let mut global_headers: BTreeSet<String> =
+            r.headers().keys().map(|k| k.as_str().to_owned()).collect();
+        for h in [
+            "content-type",
+            "content-length",
+            "date",
+            "cache-control",
+            "vary",
+            "transfer-encoding",
+            "connection",
+        ] {
+            global_headers.insert(h.into());
+        }
+        Self {
+            doc,
+            ops,
+            global_headers,
+        }
+    }
+
+    fn op(&self, method: &str, template: &str) -> &Value {
+        self.ops
+            .get(&(method.to_owned(), template.to_owned()))
+            .unwrap_or_else(|| panic!("{method} {template} is not documented"))
+    }
+
+    /// What is wrong with this answer to `method template`, according to the document.
+    fn check(
+        &self,
+        method: &str,
+        template: &str,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Vec<String> {
+        let at = format!("{method} {template} → {status}");
+        let mut bad = Vec::new();
+        let responses = &self.op(method, template)["responses"];
+        let Some(resp) = responses.get(status.to_string()) else {
+            let documented: Vec<&String> = responses.as_object().unwrap().keys().collect();
+            bad.push(format!(
+                "{at}: status not documented (documented: {documented:?}); body {}",
+                String::from_utf8_lossy(body)
+            ));
+            return bad;
+        };
+        let resp = deref(&self.doc, resp);
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match resp.get("content").and_then(Value::as_object) {
+            None => {
+                if !body.is_empty() {
+                    bad.push(format!("{at}: documented without content, but has a body"));
+                }
+            }
+            Some(content) => match content.get(&ct) {
+                None => bad.push(format!(
+                    "{at}: content type {ct:?} not documented ({:?})",
+                    content.keys().collect::<Vec<_>>()
+                )),
+                Some(media) if ct.ends_with("json") => {
+                    match serde_json::from_slice::<Value>(body) {
+                        Err(e) => bad.push(format!("{at}: not JSON: {e}")),
+                        Ok(v) => {
+                            for e in schema_errors(&self.doc, &media["schema"], &v) {
+                                bad.push(format!("{at}: {e} in {v}"));
+                            }
+                            if ct == "application/problem+json" {
+                                bad.extend(self.check_problem(&at, resp, status, &v));
+                            }
+                        }
+                    }
+                }
+                Some(_) => {}
+            },
+        }
+        if status >= 400 && ct != "application/problem+json" {
+            bad.push(format!(
+                "{at}: an error that is not application/problem+json but {ct:?}: {}",
+                String::from_utf8_lossy(body)
+            ));
+        }
+        let documented: BTreeMap<String, &Value> = resp
+            .get("headers")
+            .and_then(Value::as_object)
+            .map(|h| h.iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect())
+            .unwrap_or_default();
+        for (name, h) in &documented {
+            if h["required"] == json!(true) && !headers.contains_key(name.as_str()) {
+                bad.push(format!("{at}: the required header {name} is missing"));
+            }
+        }
+        for name in headers.keys() {
+            let n = name.as_str();
+            if !self.global_headers.contains(n) && !documented.contains_key(n) {
+                bad.push(format!("{at}: the header {n} is not documented"));
+            }
+        }
+        bad
+    }
+
+    /// A problem's status is the HTTP status, and its kind is named in the response's description.
+    fn check_problem(&self, at: &str, resp: &Value, status: u16, p: &Value) -> Vec<String> {
+        let mut bad = Vec::new();
+        if p["status"] != json!(status) {
+            bad.push(format!("{at}: the problem's status is {}", p["status"]));
+        }
+        let kind = p["type"]
+            .as_str()
+            .and_then(|t| t.strip_prefix(PROBLEM_TYPE))
+            .unwrap_or("?");
+        let described = resp["description"].as_str().unwrap_or("");
+        if !described.contains(&format!("`{kind}`")) {
+            bad.push(format!(
+                "{at}: the problem kind `{kind}` is not named in the description {described:?} ({p})"
+            ));
+        }
+        bad
+    }
+}
+
+struct Sent {
+    status: u16,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Sent {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+async fn send(
+    http: &reqwest::Client,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, Vec<u8>)>,
+) -> Result<Sent, String> {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut rb = http.request(m, url);
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    if let Some((ct, b)) = body {
+        rb = rb.header("content-type", ct).body(b);
+    }
+    let r = rb
+        .send()
+        .await
+        .map_err(|e| format!("{method} {url}: {e}"))?;
+    Ok(Sent {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        body: r
+            .bytes()
+            .await
+            .map_err(|e| format!("{method} {url}: {e}"))?
+            .to_vec(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+
+#[test]
+fn the_document_describes_exactly_the_routes_of_the_code() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let ops = operations(&doc);
+    let documented: BTreeSet<(String, String)> = ops.keys().cloned().collect();
+    let mounted = code_routes();
+    let undocumented: Vec<_> = mounted.difference(&documented).collect();
+    let unmounted: Vec<_> = documented.difference(&mounted).collect();
+    assert!(
+        undocumented.is_empty() && unmounted.is_empty(),
+        "routes of src/http/mod.rs missing from openapi/tongban.yaml: {undocumented:?}; \
+         operations of openapi/tongban.yaml the router does not mount: {unmounted:?}"
+    );
+
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    let mut ids = BTreeSet::new();
+    let mut bad = Vec::new();
+    for ((method, path), op) in &ops {
+        let at = format!("{method} {path}");
+        if op["summary"].as_str().is_none_or(|s| s.trim().is_empty()) {
+            bad.push(format!("{at}: no summary"));
+        }
+        if !op["operationId"]
+            .as_str()
+            .is_some_and(|id| ids.insert(id.to_owned()))
+        {
+            bad.push(format!("{at}: no operationId, or a repeated one"));
+        }
+        // Security: explicit on every operation, naming declared schemes and scopes.
+        match op["security"].as_array() {
+            None => bad.push(format!("{at}: no security (use `security: []` for public)")),
+            Some(reqs) => {
+                for req in reqs {
+                    for (name, scopes) in req.as_object().unwrap() {
+                        let Some(scheme) = schemes.get(name) else {
+                            bad.push(format!("{at}: unknown security scheme {name}"));
+                            continue;
+                        };
+                        for s in scopes.as_array().unwrap() {
+                            let declared = scheme["flows"]
+                                .as_object()
+                                .into_iter()
+                                .flat_map(|f| f.values())
+                                .any(|f| f["scopes"].get(s.as_str().unwrap()).is_some());
+                            if !declared {
+                                bad.push(format!("{at}: scope {s} not declared by {name}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Path parameters: exactly the template's, required, with an example (the probes use it).
+        let params: Vec<&Value> = op["parameters"]
+            .as_array()
+            .map(|p| p.iter().map(|p| deref(&doc, p)).collect())
+            .unwrap_or_default();
+        let in_path: BTreeSet<String> = params
+            .iter()
+            .filter(|p| p["in"] == "path")
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect();
+        let template: BTreeSet<String> = template_params(path).into_iter().collect();
+        if in_path != template {
+            bad.push(format!(
+                "{at}: path parameters {in_path:?}, template {template:?}"
+            ));
+        }
+        for p in params.iter().filter(|p| p["in"] == "path") {
+            if p["required"] != json!(true) || p.get("example").is_none() {
+                bad.push(format!(
+                    "{at}: path parameter {} needs required and an example",
+                    p["name"]
+                ));
+            }
+        }
+        // Request bodies: the handler's type.
+        let expected = BODIES
+            .iter()
+            .find(|(m, p, _)| m == method && p == path)
+            .map(|(_, _, s)| format!("#/components/schemas/{s}"));
+        let actual = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .map(str::to_owned);
+        if expected != actual || (actual.is_some() && op["requestBody"]["required"] != json!(true))
+        {
+            bad.push(format!(
+                "{at}: request body {actual:?}, the handler reads {expected:?}"
+            ));
+        }
+        // Responses: errors are problem details with the shared schema and a description.
+        let responses = op["responses"].as_object();
+        if responses.is_none_or(|r| r.is_empty()) {
+            bad.push(format!("{at}: no responses"));
+        }
+        for (status, resp) in responses.into_iter().flatten() {
+            let resp = deref(&doc, resp);
+            if resp["description"].as_str().is_none_or(|d| d.is_empty()) {
+                bad.push(format!("{at} {status}: no description"));
+            }
+            if status.starts_with('4') || status.starts_with('5') {
+                let content = resp["content"].as_object();
+                let ok = content.is_some_and(|c| {
+                    c.len() == 1
+                        && c.get("application/problem+json")
+                            .is_some_and(|m| m["schema"]["$ref"] == "#/components/schemas/Problem")
+                });
+                if !ok {
+                    bad.push(format!(
+                        "{at} {status}: not application/problem+json with Problem"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn the_report_and_request_enums_are_the_codes() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let list = |name: &str| -> Vec<String> {
+        schemas[name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no enum"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // The nine checks, in the order the report lists them.
+    assert_eq!(list("CheckName"), tongban::licences::verify::CHECKS);
+    // Every verdict: each documented one deserialises, and there are as many as the enum has.
+    let body = VERIFY
+        .split("pub enum Verdict {")
+        .nth(1)
+        .and_then(|s| s.split('}').next())
+        .expect("enum Verdict in src/licences/verify.rs");
+    let variants: BTreeSet<String> = body
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .map(|v| {
+            let mut s = String::new();
+            for (i, c) in v.chars().enumerate() {
+                if c.is_uppercase() && i > 0 {
+                    s.push('_');
+                }
+                s.push(c.to_ascii_lowercase());
+            }
+            s
+        })
+        .collect();
+    let verdicts: BTreeSet<String> = list("Verdict").into_iter().collect();
+    assert_eq!(
+        verdicts, variants,
+        "the Verdict enum of the document and of the code"
+    );
+    for v in &verdicts {
+        serde_json::from_value::<tongban::licences::verify::Verdict>(json!(v))
+            .unwrap_or_else(|e| panic!("verdict {v}: {e}"));
+    }
+    let outcome = schemas["Check"]["properties"]["outcome"]["enum"]
+        .as_array()
+        .unwrap();
+    assert_eq!(outcome.len(), 3);
+    for o in outcome {
+        serde_json::from_value::<tongban::licences::verify::CheckOutcome>(o.clone())
+            .unwrap_or_else(|e| panic!("outcome {o}: {e}"));
+    }
+    // Reason codes, holder and document kinds.
+    let reasons = schemas["StatusChange"]["properties"]["reason"]["enum"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        reasons
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect::<Vec<_>>(),
+        tongban::licences::status::REASONS
+    );
+    for k in list("HolderKind") {
+        serde_json::from_value::<tongban::licences::catalogue::HolderKind>(json!(k))
+            .unwrap_or_else(|e| panic!("holder kind {k}: {e}"));
+    }
+    for k in list("IdKind") {
+        let parsed = tongban::domain::DocumentKind::parse(&k).map(|d| d.as_str());
+        assert_eq!(parsed, Some(k.as_str()), "id kind {k}");
+    }
+}
+
+#[test]
+fn request_schemas_are_the_handlers_types() {
+    let doc = document();
+    let mut bad = Vec::new();
+    for name in [
+        "IssueRequest",
+        "HolderRef",
+        "Batch",
+        "StatusChange",
+        "VerifyRequest",
+        "NewShare",
+    ] {
+        let schema = &doc["components"]["schemas"][name];
+        let examples = schema["examples"]
+            .as_array()
+            .filter(|e| !e.is_empty())
+            .unwrap_or_else(|| panic!("{name} has no examples"));
+        for ex in examples {
+            for e in schema_errors(&doc, schema, ex) {
+                bad.push(format!("{name}: the example {ex} fails the schema: {e}"));
+            }
+            if let Err(e) = code_accepts(name, ex) {
+                bad.push(format!("{name}: the code refuses the example {ex}: {e}"));
+            }
+        }
+        let full = examples[0].as_object().unwrap();
+        let props = schema["properties"].as_object().unwrap();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().map(|v| v.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        for p in props.keys() {
+            if !full.contains_key(p) {
+                bad.push(format!("{name}: the first example lacks the property {p}"));
+                continue;
+            }
+            let mut without = full.clone();
+            without.remove(p);
+            let accepted = code_accepts(name, &Value::Object(without)).is_ok();
+            match (required.contains(&p.as_str()), accepted) {
+                (true, true) => bad.push(format!(
+                    "{name}: {p} is required, the code does not need it"
+                )),
+                (false, false) => bad.push(format!("{name}: {p} is optional, the code needs it")),
+                _ => {}
+            }
+        }
+        if schema["additionalProperties"] == json!(false) {
+            let mut more = full.clone();
+            more.insert("not_a_property".into(), json!(1));
+            if code_accepts(name, &Value::Object(more)).is_ok() {
+                bad.push(format!(
+                    "{name}: additionalProperties is false, the code takes any"
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// A probe: a label, headers, and an optional (content type, body).
+type Probe<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<(&'a str, Vec<u8>)>);
+/// A probe of a path: the documented template, the concrete path, headers.
+type PathProbe<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
+
+#[tokio::test]
+async fn the_served_document_is_the_file() {
+    let app = spawn_app().await;
+    let r = app
+        .http()
+        .get(format!("{}/openapi.yaml", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/yaml");
+    assert_eq!(r.text().await.unwrap(), DOCUMENT);
+    assert_eq!(tongban::http::OPENAPI, DOCUMENT);
+}
+
+/// Without credentials, with bogus ones, and with bodies that are not JSON: every answer is a
+/// documented status, every error a problem whose kind the description names, and no secured
+/// operation answers 2xx.
+#[tokio::test]
+async fn anonymous_and_bad_requests_get_documented_problems() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let http = app.http();
+    let mut bad = Vec::new();
+    for ((method, template), op) in &api.ops {
+        let mut path = template.clone();
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            if p["in"] == "path" {
+                let example = p["example"].as_str().expect("a string example");
+                path = path.replace(&format!("{{{}}}", p["name"].as_str().unwrap()), example);
+            }
+        }
+        let url = format!("{}{path}", app.addr);
+        let reqs = op["security"].as_array().unwrap();
+        let public = reqs.is_empty() || reqs.iter().any(|r| r.as_object().unwrap().is_empty());
+        let takes_body = op.get("requestBody").is_some();
+        let empty = || takes_body.then(|| ("application/json", b"{}".to_vec()));
+
+        let mut probes: Vec<Probe> = vec![("no credentials", vec![], empty())];
+        for req in reqs {
+            for name in req.as_object().unwrap().keys() {
+                let h = match api.doc["components"]["securitySchemes"][name]["type"].as_str() {
+                    Some("apiKey") => ("cookie", "tongban_session=not-a-session"),
+                    _ => ("authorization", "Bearer not-a-token"),
+                };
+                probes.push(("bogus credentials", vec![h], empty()));
+            }
+        }
+        if takes_body {
+            probes.push(("a text body", vec![], Some(("text/plain", b"x".to_vec()))));
+            probes.push((
+                "broken JSON",
+                vec![],
+                Some(("application/json", b"{".to_vec())),
+            ));
+        }
+        for (what, headers, body) in probes {
+            match send(&http, method, &url, &headers, body).await {
+                Err(e) => bad.push(e),
+                Ok(s) => {
+                    for e in api.check(method, template, s.status, &s.headers, &s.body) {
+                        bad.push(format!("[{what}] {e}"));
+                    }
+                    if !public && s.status < 300 {
+                        bad.push(format!(
+                            "[{what}] {method} {template}: {} without credentials",
+                            s.status
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+async fn signed_in(app: &TestApp, email: &str) -> Driver {
+    let d = app.driver();
+    let Landing::Page(_, 200, login) = d.get("/login").await else {
+        panic!("no login page")
+    };
+    let landing = d
+        .submit(
+            "/login",
+            &login,
+            &[("username", email), ("password", PASSWORD)],
+        )
+        .await;
+    assert!(
+        matches!(&landing, Landing::Page(p, 200, _) if p == "/account"),
+        "{landing:?}"
+    );
+    d
+}
+
+/// One request of the flows below.
+struct Call<'a> {
+    method: &'static str,
+    template: &'static str,
+    path: String,
+    bearer: Option<&'a str>,
+    body: Option<Value>,
+    headers: Vec<(&'static str, String)>,
+}
+
+fn get<'a>(template: &'static str) -> Call<'a> {
+    Call {
+        method: "GET",
+        template,
+        path: template.into(),
+        bearer: None,
+        body: None,
+        headers: Vec::new(),
+    }
+}
+
+fn post<'a>(template: &'static str, body: Value) -> Call<'a> {
+    Call {
+        method: "POST",
+        body: Some(body),
+        ..get(template)
+    }
+}
+
+fn delete<'a>(template: &'static str) -> Call<'a> {
+    Call {
+        method: "DELETE",
+        ..get(template)
+    }
+}
+
+impl<'a> Call<'a> {
+    /// The concrete path (or absolute URL) for the template.
+    fn at(self, path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            ..self
+        }
+    }
+    fn bearer(self, token: &'a str) -> Self {
+        Self {
+            bearer: Some(token),
+            ..self
+        }
+    }
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// Sends the calls of the main flows and checks each answer, and each JSON request body the code
+/// accepted, against the document; collects every disagreement.
+struct Flow<'a> {
+    api: &'a Api,
+    base: String,
+    bad: Vec<String>,
+    /// Answers that carried `idempotent-replayed`.
+    replayed: usize,
+}
+
+impl Flow<'_> {
+    /// Send `c` with `http` (cookies and all), expecting `status` (a precondition of the flow).
+    async fn expect(&mut self, http: &reqwest::Client, status: u16, c: Call<'_>) -> Value {
+        let auth = c.bearer.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> =
+            c.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if let Some(a) = &auth {
+            headers.push(("authorization", a));
+        }
+        let url = if c.path.starts_with("http") {
+            c.path.clone()
+        } else {
+            format!("{}{}", self.base, c.path)
+        };
+        let raw = c
+            .body
+            .as_ref()
+            .map(|b| ("application/json", b.to_string().into_bytes()));
+        let s = send(http, c.method, &url, &headers, raw)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let at = format!("{} {}", c.method, c.path);
+        assert_eq!(
+            s.status,
+            status,
+            "{at}: {}",
+            String::from_utf8_lossy(&s.body)
+        );
+        self.bad.extend(
+            self.api
+                .check(c.method, c.template, s.status, &s.headers, &s.body),
+        );
+        // A request the code accepted must be one the document allows.
+        if let (Some(b), 200..=299) = (&c.body, s.status) {
+            let op = self.api.op(c.method, c.template);
+            let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+            for e in schema_errors(&self.api.doc, schema, b) {
+                self.bad.push(format!(
+                    "{at}: the accepted request {b} fails the schema: {e}"
+                ));
+            }
+        }
+        if s.headers.get("idempotent-replayed").is_some() {
+            self.replayed += 1;
+        }
+        s.json()
+    }
+}
+
+#[tokio::test]
+async fn real_answers_match_the_document() {
+    const ISSUE: &str = "/api/v1/licences";
+    const BATCH: &str = "/api/v1/licences/batch";
+    const CHANGE: &str = "/api/v1/licences/{id}/{action}";
+    const VERIFY_PATH: &str = "/api/v1/verify";
+    const LIST: &str = "/status-lists/{department}";
+    const ME: &str = "/api/v1/me/licences";
+    const SHARES: &str = "/api/v1/me/licences/{id}/shares";
+    const OPEN: &str = "/api/v1/shares/{token}";
+    const WITHDRAW: &str = "/api/v1/me/shares/{id}";
+    const LOG: &str = "/api/v1/me/access-log";
+    const KEY: &str = "idempotency-key";
+
+    let w = world().await;
+    let api = Api::new(&w.app).await;
+    let mut f = Flow {
+        api: &api,
+        base: w.app.addr.clone(),
+        bad: Vec::new(),
+        replayed: 0,
+    };
+    let http = w.app.http();
+    let token = w.token.as_str();
+
+    // Issuance; an idempotent replay; a reused key; a malformed key; an unknown type; bad fields.
+    let req = request(&w);
+    let issue = || post(ISSUE, req.clone()).bearer(token);
+    let issued = f.expect(&http, 201, issue().header(KEY, "openapi-1")).await;
+    let again = f.expect(&http, 201, issue().header(KEY, "openapi-1")).await;
+    assert_eq!((&again, f.replayed), (&issued, 1), "the replay");
+    let mut other = req.clone();
+    other["fields"]["registered_capital"] = json!(5);
+    f.expect(
+        &http,
+        422,
+        post(ISSUE, other).bearer(token).header(KEY, "openapi-1"),
+    )
+    .await;
+    f.expect(&http, 400, issue().header(KEY, "k".repeat(256)))
+        .await;
+    let mut unknown_type = req.clone();
+    unknown_type["type_code"] = json!(format!("{}999", crate::licences::MARKET_REGULATOR));
+    f.expect(&http, 404, post(ISSUE, unknown_type.clone()).bearer(token))
+        .await;
+    let mut bad_fields = req.clone();
+    bad_fields["fields"]["registered_capital"] = json!("a lot");
+    f.expect(&http, 422, post(ISSUE, bad_fields).bearer(token))
+        .await;
+    let id = issued["id"].as_str().unwrap().to_owned();
+
+    // A batch with one good and one refused licence; an empty batch.
+    let batch = json!({ "licences": [req, unknown_type] });
+    let results = f.expect(&http, 200, post(BATCH, batch).bearer(token)).await;
+    assert_eq!(results["results"][1]["status"], 404, "{results}");
+    f.expect(
+        &http,
+        400,
+        post(BATCH, json!({ "licences": [] })).bearer(token),
+    )
+    .await;
+
+    // Status changes, the wrong ones included.
+    let reason = |r: &str| json!({ "reason": r });
+    for (action, why, status) in [
+        ("suspend", "under_investigation", 200),
+        ("suspend", "under_investigation", 409),
+        ("explode", "other", 404),
+        ("reinstate", "because", 400),
+        ("reinstate", "other", 200),
+    ] {
+        let path = format!("/api/v1/licences/{id}/{action}");
+        f.expect(
+            &http,
+            status,
+            post(CHANGE, reason(why)).at(path).bearer(token),
+        )
+        .await;
+    }
+    let nothing = post(CHANGE, reason("other")).at("/api/v1/licences/1.2.3/revoke");
+    f.expect(&http, 404, nothing.bearer(token)).await;
+
+    // A department's query under its legal basis; without a purpose; without a legal basis.
+    let querier = w
+        .app
+        .department(OTHER_DEPARTMENT, "北京市住房公积金管理中心")
+        .await;
+    let qt = w.app.dept_token(&querier).await;
+    let query = |purpose: &str| {
+        format!(
+            "{ISSUE}?holder_kind=enterprise&holder_id={ENTERPRISE}&type_code={}&purpose={purpose}",
+            w.type_code
+        )
+    };
+    let found = f
+        .expect(
+            &http,
+            200,
+            get(ISSUE).at(query("%E6%A0%B8%E6%9F%A5")).bearer(&qt),
+        )
+        .await;
+    assert_eq!(
+        found["licences"].as_array().map(Vec::len),
+        Some(2),
+        "{found}"
+    );
+    f.expect(&http, 400, get(ISSUE).at(query("")).bearer(&qt))
+        .await;
+    f.expect(&http, 403, get(ISSUE).at(query("x")).bearer(token))
+        .await;
+    // A department's token is not a portal's: it lacks the `licences` scope.
+    f.expect(
+        &http,
+        403,
+        get(ME).at(format!("{ME}?purpose=x")).bearer(token),
+    )
+    .await;
+
+    // Verification: a licence, and something that is not one.
+    for (licence, verdict) in [
+        (issued["licence"].as_str().unwrap(), "valid"),
+        ("garbage", "malformed"),
+    ] {
+        let report = f
+            .expect(&http, 200, post(VERIFY_PATH, json!({ "licence": licence })))
+            .await;
+        assert_eq!(report["verdict"], verdict, "{report}");
+    }
+
+    // The status list now, in the past and in the future; the root certificate.
+    let uri = issued["status"]["uri"].as_str().unwrap();
+    let now = tongban::domain::time::now();
+    f.expect(&http, 200, get(LIST).at(uri)).await;
+    f.expect(&http, 200, get(LIST).at(format!("{uri}?time={}", now - 10)))
+        .await;
+    f.expect(
+        &http,
+        400,
+        get(LIST).at(format!("{uri}?time={}", now + 3600)),
+    )
+    .await;
+    f.expect(&http, 200, get("/pki/root.pem")).await;
+
+    // The holder (signed in): wallet, shares, access log.
+    let rep = signed_in(&w.app, &w.rep_email).await;
+    let h = &rep.http;
+    f.expect(h, 200, get(ME).at(format!("{ME}?as={ENTERPRISE}")))
+        .await;
+    f.expect(h, 403, get(ME).at(format!("{ME}?as=91310000775785552L")))
+        .await;
+    let new_share = json!({ "disclose": ["address"], "purpose": "银行开户", "expires_in": 600, "as": ENTERPRISE });
+    let mine = format!("/api/v1/me/licences/{id}/shares");
+    let share = f
+        .expect(h, 201, post(SHARES, new_share.clone()).at(&mine))
+        .await;
+    let mut short = new_share.clone();
+    short["expires_in"] = json!(5);
+    f.expect(h, 400, post(SHARES, short).at(&mine)).await;
+    let not_mine = post(SHARES, new_share).at("/api/v1/me/licences/1.2.3/shares");
+    f.expect(h, 404, not_mine).await;
+    let url = share["url"].as_str().unwrap();
+    f.expect(&http, 200, get(OPEN).at(url)).await;
+    let withdraw = format!("/api/v1/me/shares/{}", share["id"].as_str().unwrap());
+    f.expect(h, 204, delete(WITHDRAW).at(&withdraw)).await;
+    f.expect(h, 404, delete(WITHDRAW).at(&withdraw)).await;
+    f.expect(&http, 410, get(OPEN).at(url)).await;
+    let log = f.expect(h, 200, get(LOG)).await;
+    assert_eq!(
+        log["accesses"].as_array().map(Vec::len),
+        Some(3),
+        "two licences queried, one share opened: {log}"
+    );
+
+    assert!(f.bad.is_empty(), "{}", f.bad.join("\n"));
+}
+
+/// Rejections that happen before a handler runs are documented problems too: query strings and path
+/// segments that do not parse (our `ApiQuery`/`ApiPath`, not axum's plain-text rejections), a huge
+/// `page` (clamped, never an overflow), a method a path does not have (405 problem), and a 410 titled
+/// "Gone".
+#[tokio::test]
+async fn rejections_before_the_handlers_are_documented_problems() {
+    let w = world().await;
+    let api = Api::new(&w.app).await;
+    let http = w.app.http();
+    let auth = format!("Bearer {}", w.token);
+    let querier = w
+        .app
+        .department(OTHER_DEPARTMENT, "北京市住房公积金管理中心")
+        .await;
+    let querier = format!("Bearer {}", w.app.dept_token(&querier).await);
+    let mut bad = Vec::new();
+    let probes: [PathProbe; 5] = [
+        // src/http/wallet.rs: `Query<DepartmentQuery>` (missing holder_kind).
+        ("/api/v1/licences", "/api/v1/licences?purpose=x".into(), vec![("authorization", auth.as_str())]),
+        // src/http/wallet.rs: `Query<WalletQuery>`, before any authentication.
+        ("/api/v1/me/licences", "/api/v1/me/licences?page=abc".into(), vec![]),
+        // src/http/api.rs: `Query<AtTime>`.
+        ("/status-lists/{department}", "/status-lists/x?time=abc".into(), vec![]),
+        // `Path<String>` with a segment that is not UTF-8.
+        ("/api/v1/shares/{token}", "/api/v1/shares/%FF".into(), vec![]),
+        // src/licences/access.rs: `page.max(0) * PAGE_MAX` overflows (a panic in a debug build).
+        (
+            "/api/v1/licences",
+            format!(
+                "/api/v1/licences?holder_kind=enterprise&holder_id={ENTERPRISE}&type_code={}&purpose=x&page=9223372036854775807",
+                w.type_code
+            ),
+            vec![("authorization", querier.as_str())],
+        ),
+    ];
+    for (template, path, headers) in probes {
+        match send(
+            &http,
+            "GET",
+            &format!("{}{path}", w.app.addr),
+            &headers,
+            None,
+        )
+        .await
+        {
+            Err(e) => bad.push(e),
+            Ok(s) => bad.extend(api.check("GET", template, s.status, &s.headers, &s.body)),
+        }
+    }
+    // A method the path does not have: axum's bare 405.
+    let url = format!("{}/api/v1/licences", w.app.addr);
+    let s = send(&http, "PUT", &url, &[], None).await.unwrap();
+    let ct = s
+        .headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    if ct.as_deref() != Some("application/problem+json") {
+        bad.push(format!(
+            "PUT /api/v1/licences → {}: content type {ct:?}",
+            s.status
+        ));
+    }
+    // src/http/api.rs: the title of a LicenceError's problem is "Internal error" for any status
+    // it does not list, 410 included.
+    let url = format!("{}/api/v1/shares/nope", w.app.addr);
+    let p = send(&http, "GET", &url, &[], None).await.unwrap().json();
+    if p["status"] == 410 && p["title"] == "Internal error" {
+        bad.push(format!(
+            "GET /api/v1/shares/{{token}} → 410 titled \"Internal error\": {p}"
+        ));
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn the_yaml_subset_parser_reads_what_it_claims() {
+    let v = yaml::parse(
+        "a: 1\nb: 'x: y'\nc:\n  - d\n  - e: [f, 'null', 2]\n    g: {}\nh: >-\n  one\n  two\n\n  three\ni: |\n  l1\n    l2\n",
+    )
+    .unwrap();
+    assert_eq!(
+        v,
+        json!({ "a": 1, "b": "x: y", "c": ["d", { "e": ["f", "null", 2], "g": {} }], "h": "one two\nthree", "i": "l1\n  l2\n" })
+    );
+    for bad in [
+        "a: b: c",
+        "a: 1.5",
+        "a: yes",
+        "a:\n   b: 1",
+        "a: 1\na: 2",
+        "a:\n- b",
+        "a: 'x",
+    ] {
+        assert!(yaml::parse(bad).is_err(), "{bad:?} should be refused");
+    }
+}
+
+#[test]
+fn the_route_reader_reads_chains_constants_and_closures() {
+    let router = r#"
+        Router::new()
+            .route(paths::TOKEN, post(oauth::token))
+            .route("/api/v1/a", post(api::a).get(wallet::a))
+            // .route("/api/v1/commented", get(x))
+            .route("/api/v1/b/{id}", axum::routing::delete(b))
+            .route("/openapi.yaml", get(|| async { ([(CONTENT_TYPE, "a(b")], OPENAPI) }))
+            .route("/pages", get(p).post(p))
+            .fallback(not_found)
+    "#;
+    let found: Vec<(String, String)> = routes_in(router).into_iter().collect();
+    let expected = [
+        ("DELETE", "/api/v1/b/{id}"),
+        ("GET", "/api/v1/a"),
+        ("GET", "/openapi.yaml"),
+        ("POST", "/api/v1/a"),
+    ]
+    .map(|(m, p)| (m.to_owned(), p.to_owned()));
+    assert_eq!(found, expected);
+    let unknown = std::panic::catch_unwind(|| routes_in(r#".route("/api/v1/c", any(c))"#));
+    assert!(unknown.is_err(), "an unknown method router is refused");
+}
