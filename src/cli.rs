@@ -512,14 +512,7 @@ fn parse_time(s: &str) -> anyhow::Result<i64> {
         (1..=12).contains(&m) && (1..=31).contains(&d),
         "--at: no such date"
     );
-    // Days from civil (H. Hinnant), the inverse of http::pages::format_time.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Ok((era * 146_097 + doe - 719_468) * 86_400)
+    Ok(crate::domain::time::from_civil(y, m, d))
 }
 
 fn verify_offline(

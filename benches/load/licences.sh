@@ -36,11 +36,11 @@ JSON
   local TOKEN; TOKEN=$(curl -fs -u "$ID:$SECRET" -d grant_type=client_credentials "$BASE/token" | json '["access_token"]')
   local ISSUE='{"type_code":"91350100M000100Y43001","holders":[{"kind":"enterprise","id":"9144030071526726XG","name":"深圳示范科技有限公司"}],"fields":{"company_name":"深圳示范科技有限公司","legal_representative":"林法人","address":"深圳市南山区"}}'
   echo "== [$1] issuance, POST /api/v1/licences"
-  BODY="$ISSUE" AUTH="Bearer $TOKEN" CT=application/json $W -s "$LUA/post_json.lua" "$BASE/api/v1/licences" | grep -E '=>'
+  BODY="$ISSUE" AUTH="Bearer $TOKEN" CT=application/json $W -s "$LUA/post.lua" "$BASE/api/v1/licences" | grep -E '=>'
   if [ "$1" = sqlite ]; then
     local LICENCE; LICENCE=$(curl -fs -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$ISSUE" "$BASE/api/v1/licences" | json '["licence"]')
     echo "== [$1] verification of a valid licence with all its disclosures, POST /api/v1/verify"
-    BODY="{\"licence\":\"$LICENCE\"}" CT=application/json $W -s "$LUA/post_json.lua" "$BASE/api/v1/verify" | grep -E '=>'
+    BODY="{\"licence\":\"$LICENCE\"}" CT=application/json $W -s "$LUA/post.lua" "$BASE/api/v1/verify" | grep -E '=>'
   fi
   kill $SERVER; wait $SERVER 2>/dev/null || true
   popd >/dev/null; rm -rf "$WORK"

@@ -1,7 +1,8 @@
--- wrk script: POST a form body given in the environment (BODY), with an optional Authorization header (AUTH).
+-- wrk script: POST a body given in the environment (BODY), with its content type (CT, default a form)
+-- and an optional Authorization header (AUTH).
 wrk.method = "POST"
 wrk.body = os.getenv("BODY")
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Content-Type"] = os.getenv("CT") or "application/x-www-form-urlencoded"
 local auth = os.getenv("AUTH")
 if auth and auth ~= "" then wrk.headers["Authorization"] = auth end
 

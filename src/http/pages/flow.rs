@@ -190,6 +190,16 @@ async fn proceed(
     resp
 }
 
+/// The licence types a portal is registered to read with consent (`licences` scope).
+async fn client_licence_types(state: &AppState, client_id: &str) -> Vec<String> {
+    clients::get(state, client_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.config.licence_types.clone())
+        .unwrap_or_default()
+}
+
 async fn client_name(state: &AppState, client_id: &str) -> String {
     clients::get(state, client_id)
         .await
@@ -302,12 +312,7 @@ pub async fn consent_page(
     // The licence types a portal asking for `licences` may read, by name: what the person consents to.
     let mut licence_types = Vec::new();
     if req.has_scope("licences") {
-        let codes = clients::get(&state, &req.client_id)
-            .await
-            .ok()
-            .flatten()
-            .map(|c| c.config.licence_types.clone())
-            .unwrap_or_default();
+        let codes = client_licence_types(&state, &req.client_id).await;
         for code in codes {
             if let Ok(Some(t)) = crate::licences::issue::licence_type(&state, &code).await {
                 let name = if ui.lang == "en" {
@@ -362,12 +367,7 @@ pub async fn consent_submit(
     // With `licences`, the consent records exactly the licence types the screen named.
     let mut granted = req.scopes.clone();
     if req.has_scope("licences") {
-        let codes = clients::get(&state, &req.client_id)
-            .await
-            .ok()
-            .flatten()
-            .map(|c| c.config.licence_types.clone())
-            .unwrap_or_default();
+        let codes = client_licence_types(&state, &req.client_id).await;
         granted.extend(codes.into_iter().map(|c| format!("licence_type:{c}")));
     }
     if let Err(e) = storage::grants::save_consent(

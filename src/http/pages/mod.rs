@@ -288,25 +288,10 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// Format a Unix time as `YYYY-MM-DD HH:MM UTC` (civil-from-days, H. Hinnant's algorithm): one small
-/// function instead of a date crate for two page fields.
+/// Format a Unix time as `YYYY-MM-DD HH:MM UTC` for pages.
 pub fn format_time(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
+    let (y, m, d, h, mi, _) = crate::domain::time::civil(t);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02} UTC")
 }
 
 #[cfg(test)]
