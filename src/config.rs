@@ -39,6 +39,8 @@ pub struct Config {
     pub login_max_failures_per_address: u32,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Public verifications (`POST /api/v1/verify`) per client address per second.
+    pub verify_rate_per_address: u32,
 }
 
 impl Default for Config {
@@ -62,6 +64,7 @@ impl Default for Config {
             login_throttle_secs: 15 * 60,
             login_max_failures_per_address: 100,
             max_body_bytes: 64 * 1024,
+            verify_rate_per_address: 100,
         }
     }
 }

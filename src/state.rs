@@ -55,6 +55,8 @@ pub struct Inner {
     pub status_lists: Cache<String, Arc<String>>,
     /// Licence types by code.
     pub licence_types: Cache<String, Arc<LicenceType>>,
+    /// Public verifications per client address in the current second (a fixed one-second window).
+    pub verify_rate: Cache<String, u32>,
     /// Validated department certificate chains, for verification.
     pub chains: Arc<ChainMemo>,
     /// What the repository knows of a licence (status history, certificate revocation), by licence id,
@@ -121,6 +123,10 @@ impl AppState {
             licence_types: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(60))
+                .build(),
+            verify_rate: Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(Duration::from_secs(1))
                 .build(),
             chains: Arc::new(ChainMemo::default()),
             licence_facts: Cache::builder()

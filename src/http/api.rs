@@ -394,8 +394,27 @@ pub struct VerifyRequest {
 /// (issued here? status at `at`? certificate revoked before signing?) joins the cryptographic checks.
 pub async fn verify(
     State(state): State<AppState>,
+    super::extract::ClientAddr(addr): super::extract::ClientAddr,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Response, ApiError> {
+    // Public, so rate-limited per address: a fixed one-second window, counted atomically.
+    let n = state
+        .verify_rate
+        .entry(addr)
+        .and_upsert_with(|n| n.map_or(1, |e| e.into_value().saturating_add(1)))
+        .into_value();
+    if n > state.config.verify_rate_per_address {
+        let mut r = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            "too many verifications from this address; retry in a second",
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return Ok(r);
+    }
     if req.licence.len() > 64 * 1024 {
         return Err(ApiError::bad_request(
             "too-large",

@@ -313,3 +313,25 @@ async fn a_revoked_department_certificate_invalidates_only_what_it_signs_afterwa
         "valid"
     );
 }
+
+#[tokio::test]
+async fn public_verification_is_rate_limited_per_address() {
+    let app = crate::helpers::spawn_app_with(|c| c.verify_rate_per_address = 3).await;
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let r = app
+            .http()
+            .post(format!("{}/api/v1/verify", app.addr))
+            .json(&json!({ "licence": "not.a.licence" }))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            assert_eq!(r.headers()["retry-after"], "1");
+            assert_eq!(r.headers()["content-type"], "application/problem+json");
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..3], &[200, 200, 200], "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
