@@ -332,3 +332,83 @@ async fn a_share_reveals_only_the_chosen_fields_until_it_expires_or_is_withdrawn
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn account_pages_show_licences_with_a_qr_code_a_download_and_a_public_check() {
+    let w = world().await;
+    let (_, issued, _) = w
+        .app
+        .post_json("/api/v1/licences", &w.token, &request(&w), &[])
+        .await;
+    let id = issued["id"].as_str().unwrap();
+    let rep = signed_in(&w.app, &w.rep_email).await;
+    let Landing::Page(_, 200, list) = rep.get("/account/licences").await else {
+        panic!()
+    };
+    assert!(
+        list.contains("营业执照") && list.contains(id),
+        "the enterprise's licence is listed"
+    );
+    let Landing::Page(_, 200, page) = rep.get(&format!("/account/licences/{id}")).await else {
+        panic!()
+    };
+    assert!(
+        page.contains("id=\"licence-qr\" src=\"data:image/svg+xml;base64,"),
+        "a QR code"
+    );
+    assert!(
+        page.contains("company_name") && page.contains("深圳市南山区"),
+        "the contents, every disclosure revealed"
+    );
+    let r = rep
+        .http
+        .get(format!("{}/account/licences/{id}/download", w.app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/dc+sd-jwt");
+    let downloaded = r.text().await.unwrap();
+    assert_eq!(downloaded, issued["licence"].as_str().unwrap());
+
+    // The QR code's check page: public, status only.
+    let check = |w: &crate::licences::World| {
+        let url = format!("{}/licences/{id}/check?lang=en", w.app.addr);
+        let http = w.app.http();
+        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let html = check(&w).await;
+    assert!(html.contains("id=\"check-status\">Valid<"), "{html}");
+    assert!(
+        !html.contains("深圳示范科技有限公司")
+            && !html.contains("林法人")
+            && !html.contains(ENTERPRISE),
+        "nothing personal"
+    );
+    w.app
+        .post_json(
+            &format!("/api/v1/licences/{id}/revoke"),
+            &w.token,
+            &json!({ "reason": "withdrawn" }),
+            &[],
+        )
+        .await;
+    assert!(check(&w).await.contains("id=\"check-status\">Revoked<"));
+
+    // Someone else sees nothing of it.
+    let stranger = w.app.citizen("路人甲").await;
+    let other = signed_in(&w.app, &stranger.2).await;
+    let Landing::Page(_, status, _) = other.get(&format!("/account/licences/{id}")).await else {
+        panic!()
+    };
+    assert_eq!(status, 404);
+    assert_eq!(
+        other
+            .http
+            .get(format!("{}/account/licences/{id}/download", w.app.addr))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}

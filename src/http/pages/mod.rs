@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod flow;
+pub mod licences;
 pub mod login;
 
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use super::extract::cookie;
 use crate::crypto::{constant_time_eq, random_token};
 use crate::state::AppState;
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 13] = [
     ("base.html", include_str!("../../../templates/base.html")),
     (
         "_macros.html",
@@ -48,6 +49,18 @@ const TEMPLATES: [(&str, &str); 10] = [
         include_str!("../../../templates/logged_out.html"),
     ),
     ("error.html", include_str!("../../../templates/error.html")),
+    (
+        "licences.html",
+        include_str!("../../../templates/licences.html"),
+    ),
+    (
+        "licence.html",
+        include_str!("../../../templates/licence.html"),
+    ),
+    (
+        "licence_check.html",
+        include_str!("../../../templates/licence_check.html"),
+    ),
 ];
 pub const STYLESHEET: &str = include_str!("../../../templates/static/tongban.css");
 

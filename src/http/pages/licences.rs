@@ -1,0 +1,201 @@
+//! The holder's licence pages: the list (their own and their enterprises'), one licence with a QR code
+//! leading to its public check page, the download, and the check page itself (status only, no contents).
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::login::current_session;
+use super::{format_time, redirect, Ui};
+use crate::domain::time::now;
+use crate::http::api::ApiPath;
+use crate::licences::{access, verify};
+use crate::state::AppState;
+use crate::storage::{self, accounts::AccountRow};
+
+/// The holder indexes a person sees: their own, then each enterprise they represent or act for.
+async fn holders(state: &AppState, a: &AccountRow, t: i64) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![(a.name.clone(), a.id_number_index.clone())];
+    for e in storage::enterprises::actable_by(&state.db, &a.id, t)
+        .await
+        .unwrap_or_default()
+    {
+        out.push((
+            e.name,
+            state.keys.data().blind_index(&format!("uscc:{}", e.uscc)),
+        ));
+    }
+    out
+}
+
+/// The licence `id` if the signed-in person may see it (held by them or an enterprise of theirs).
+async fn own_licence(
+    state: &AppState,
+    a: &AccountRow,
+    id: &str,
+    t: i64,
+) -> Option<access::LicenceView> {
+    for (_, index) in holders(state, a, t).await {
+        if let Ok(list) = access::wallet(state, &index, None, 0).await {
+            if let Some(l) = list.into_iter().find(|l| l.id == id) {
+                return Some(l);
+            }
+        }
+    }
+    None
+}
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let t = now();
+    let ui = Ui::new(&headers, &uri, None);
+    let Some((_, a)) = current_session(&state, &headers, t).await else {
+        return redirect("/login");
+    };
+    let mut groups = Vec::new();
+    for (i, (name, index)) in holders(&state, &a, t).await.into_iter().enumerate() {
+        let licences: Vec<Value> = match access::wallet(&state, &index, None, 0).await {
+            Ok(list) => list
+                .iter()
+                .map(|l| json!({ "id": l.id, "type_code": l.type_code, "type_name": l.type_name, "status": l.status, "issued": format_time(l.issued_at), "expires": l.expires_at.map(format_time) }))
+                .collect(),
+            Err(_) => return ui.error(&state, StatusCode::INTERNAL_SERVER_ERROR, "server_error", ""),
+        };
+        groups.push(json!({ "index": i, "name": name, "licences": licences }));
+    }
+    ui.render(
+        &state,
+        "licences.html",
+        StatusCode::OK,
+        json!({ "groups": groups }),
+    )
+}
+
+/// Claims that belong to the envelope, not to the licence's contents.
+const ENVELOPE: [&str; 10] = [
+    "iss",
+    "vct",
+    "jti",
+    "iat",
+    "nbf",
+    "exp",
+    "status",
+    "type_name",
+    "holders",
+    "cnf",
+];
+
+pub async fn view(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ApiPath(id): ApiPath<String>,
+) -> Response {
+    let t = now();
+    let ui = Ui::new(&headers, &uri, None);
+    let Some((_, a)) = current_session(&state, &headers, t).await else {
+        return redirect("/login");
+    };
+    let Some(l) = own_licence(&state, &a, &id, t).await else {
+        return ui.error(&state, StatusCode::NOT_FOUND, "not_found", "");
+    };
+    let report = verify::verify_with(
+        &l.licence,
+        state.ca.root_der(),
+        t,
+        None,
+        Some(&state.chains),
+    );
+    let claims = report.claims.clone().unwrap_or_default();
+    let fields: Vec<Value> = claims
+        .iter()
+        .filter(|(k, _)| !ENVELOPE.contains(&k.as_str()))
+        .map(|(k, v)| json!({ "name": k, "value": v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()) }))
+        .collect();
+    let issuer = match storage::licences::get(&state.db, &l.id).await {
+        Ok(Some(row)) => storage::departments::by_id(&state.db, &row.issuer_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|d| d.name_zh)
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let check_url = format!("{}/licences/{}/check", state.issuer, l.id);
+    // Rendered `|safe` in the template: only base64 characters after our own prefix.
+    let qr = match qrcode::QrCode::new(check_url.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .build();
+            format!(
+                "data:image/svg+xml;base64,{}",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, svg)
+            )
+        }
+        Err(_) => String::new(),
+    };
+    let ctx = json!({
+        "id": l.id, "type_name": l.type_name.clone().unwrap_or(l.type_code.clone()), "status": l.status, "issuer": issuer,
+        "issued": format_time(l.issued_at), "expires": l.expires_at.map(format_time),
+        "holders": claims.get("holders").cloned().unwrap_or(json!([])), "fields": fields, "qr": qr,
+    });
+    ui.render(&state, "licence.html", StatusCode::OK, ctx)
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> Response {
+    let t = now();
+    let Some((_, a)) = current_session(&state, &headers, t).await else {
+        return redirect("/login");
+    };
+    let Some(l) = own_licence(&state, &a, &id, t).await else {
+        return (StatusCode::NOT_FOUND, "no such licence of yours").into_response();
+    };
+    let disposition = format!("attachment; filename=\"{}.sd-jwt\"", l.id);
+    (
+        [
+            (header::CONTENT_TYPE, "application/dc+sd-jwt".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        l.licence,
+    )
+        .into_response()
+}
+
+/// The public check page a licence's QR code leads to: type, issuer, status and dates, nothing personal.
+pub async fn check(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ApiPath(id): ApiPath<String>,
+) -> Response {
+    let ui = Ui::new(&headers, &uri, None);
+    let Ok(Some(row)) = storage::licences::get(&state.db, &id).await else {
+        return ui.error(&state, StatusCode::NOT_FOUND, "not_found", "");
+    };
+    let t = crate::licences::issue::licence_type(&state, &row.type_code)
+        .await
+        .ok()
+        .flatten();
+    let issuer = storage::departments::by_id(&state.db, &row.issuer_id)
+        .await
+        .ok()
+        .flatten();
+    let status = match row.status {
+        0 => "valid",
+        1 => "revoked",
+        _ => "suspended",
+    };
+    let ctx = json!({
+        "id": row.id,
+        "type_name": t.map(|t| if ui.lang == "en" { t.name_en.clone() } else { t.name_zh.clone() }).unwrap_or(row.type_code.clone()),
+        "issuer": issuer.map(|d| if ui.lang == "en" { d.name_en } else { d.name_zh }).unwrap_or_default(),
+        "status": status, "issued": format_time(row.issued_at), "expires": row.expires_at.map(format_time),
+    });
+    ui.render(&state, "licence_check.html", StatusCode::OK, ctx)
+}
