@@ -54,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .route("/account/licences/{id}", get(pages::licences::view))
         .route("/account/licences/{id}/download", get(pages::licences::download))
         .route("/licences/{id}/check", get(pages::licences::check))
+        .route("/shares/{token}", get(pages::licences::share))
         .route("/api/v1/licences", post(api::issue_licence).get(wallet::department_query))
         .route("/api/v1/me/licences", get(wallet::my_licences))
         .route("/api/v1/me/licences/{id}/shares", post(wallet::create_share))

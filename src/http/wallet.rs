@@ -202,9 +202,10 @@ pub async fn create_share(
     )
     .await?;
     let url = format!("{}/api/v1/shares/{token}", state.issuer);
+    let page = format!("{}/shares/{token}", state.issuer);
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": share_id, "url": url, "expires_at": expires_at })),
+        Json(json!({ "id": share_id, "url": url, "page": page, "expires_at": expires_at })),
     )
         .into_response())
 }

@@ -287,6 +287,26 @@ async fn a_share_reveals_only_the_chosen_fields_until_it_expires_or_is_withdrawn
 
     let log = access_log(&w.app, &rep).await;
     assert_eq!((log.len(), log[0]["via"].as_str()), (1, Some("share")));
+    // The same share opened in a browser: the verified licence, only the chosen field.
+    let page_url = format!("{}?lang=en", share["page"].as_str().unwrap());
+    let page = w
+        .app
+        .http()
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Verified: valid") && page.contains("深圳市南山区"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("林法人"),
+        "the undisclosed legal representative stays hidden"
+    );
 
     // Withdrawn: gone.
     let r = rep
@@ -301,6 +321,10 @@ async fn a_share_reveals_only_the_chosen_fields_until_it_expires_or_is_withdrawn
         .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(w.app.http().get(&url).send().await.unwrap().status(), 410);
+    assert_eq!(
+        w.app.http().get(&page_url).send().await.unwrap().status(),
+        410
+    );
     // Expired: gone.
     let (_, second) = create(json!(["legal_representative"])).await;
     sqlx::query("UPDATE licence_shares SET expires_at = created_at - 1 WHERE id = $1")

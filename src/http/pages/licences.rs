@@ -199,3 +199,69 @@ pub async fn check(
     });
     ui.render(&state, "licence_check.html", StatusCode::OK, ctx)
 }
+
+/// `/shares/{token}`: a share opened in a browser: the licence with the chosen disclosures, verified.
+pub async fn share(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ApiPath(token): ApiPath<String>,
+) -> Response {
+    let t = now();
+    let ui = Ui::new(&headers, &uri, None);
+    let opened = match access::open_share(&state, &token, t).await {
+        Ok(v) => v,
+        Err(e) if e.status == 410 => {
+            return ui.error(&state, StatusCode::GONE, "not_found", &e.detail)
+        }
+        Err(_) => {
+            return ui.error(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "",
+            )
+        }
+    };
+    let licence = opened["licence"].as_str().unwrap_or_default();
+    let facts = crate::licences::status::facts(&state, licence)
+        .await
+        .ok()
+        .flatten();
+    let report = verify::verify_with(
+        licence,
+        state.ca.root_der(),
+        t,
+        facts.as_deref(),
+        Some(&state.chains),
+    );
+    let claims = report.claims.clone().unwrap_or_default();
+    let mut fields: Vec<Value> = claims
+        .iter()
+        .filter(|(k, _)| !ENVELOPE.contains(&k.as_str()))
+        .map(|(k, v)| json!({ "name": k, "value": v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()) }))
+        .collect();
+    if let Some(h) = claims.get("holders").and_then(Value::as_array) {
+        let names: Vec<String> = h
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} {}",
+                    x["name"].as_str().unwrap_or(""),
+                    x["id"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        fields.insert(0, json!({ "name": "holders", "value": names.join(", ") }));
+    }
+    let issuer = report.issuer.clone().unwrap_or_default();
+    let verdict = serde_json::to_value(report.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let ctx = json!({
+        "type_name": opened["type_name"], "verdict": verdict, "purpose": opened["purpose"],
+        "expires": opened["expires_at"].as_i64().map(format_time), "id": report.licence_id, "issuer": issuer, "fields": fields,
+    });
+    ui.render(&state, "share.html", StatusCode::OK, ctx)
+}

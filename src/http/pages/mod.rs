@@ -17,7 +17,7 @@ use super::extract::cookie;
 use crate::crypto::{constant_time_eq, random_token};
 use crate::state::AppState;
 
-const TEMPLATES: [(&str, &str); 13] = [
+const TEMPLATES: [(&str, &str); 14] = [
     ("base.html", include_str!("../../../templates/base.html")),
     (
         "_macros.html",
@@ -61,6 +61,7 @@ const TEMPLATES: [(&str, &str); 13] = [
         "licence_check.html",
         include_str!("../../../templates/licence_check.html"),
     ),
+    ("share.html", include_str!("../../../templates/share.html")),
 ];
 pub const STYLESHEET: &str = include_str!("../../../templates/static/tongban.css");
 
