@@ -327,12 +327,10 @@ pub async fn change_status(
         )
     })?;
     let to = status::change(&state, &client.department, &id, action, &body.reason, now()).await?;
-    let name = match to {
-        0 => "valid",
-        1 => "revoked",
-        _ => "suspended",
-    };
-    Ok(Json(json!({ "id": id, "status": name })).into_response())
+    Ok(
+        Json(json!({ "id": id, "status": crate::licences::access::status_name(to) }))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize)]

@@ -26,7 +26,8 @@ pub struct LicenceView {
     pub licence: String,
 }
 
-fn status_name(s: i64) -> &'static str {
+/// The API's name for a stored status (0, 1, 2).
+pub fn status_name(s: i64) -> &'static str {
     match s {
         0 => "valid",
         1 => "revoked",
@@ -34,7 +35,8 @@ fn status_name(s: i64) -> &'static str {
     }
 }
 
-async fn view(state: &AppState, l: &LicenceRow) -> Result<LicenceView, LicenceError> {
+/// A licence as its reader receives it: unsealed, with its type's name.
+pub async fn view(state: &AppState, l: &LicenceRow) -> Result<LicenceView, LicenceError> {
     let sd = state
         .keys
         .data()
@@ -202,8 +204,7 @@ pub async fn create_share(
     if !(60..=30 * 86_400).contains(&ttl) {
         return Err(LicenceError::bad("a share lives 60 seconds to 30 days"));
     }
-    let mine = storage::licences::of_holder(&state.db, holder_index, None, i64::MAX / 2, 0).await?;
-    if !mine.iter().any(|l| l.id == licence_id) {
+    if !storage::licences::holds(&state.db, licence_id, holder_index).await? {
         return Err(LicenceError::not_found("no such licence among yours"));
     }
     let token = random_token();

@@ -143,6 +143,18 @@ pub async fn of_holder(
     .await?)
 }
 
+/// Whether `licence_id` is filed under `holder_index` (one primary-key lookup).
+pub async fn holds(db: &Db, licence_id: &str, holder_index: &[u8]) -> Result<bool> {
+    let r: Option<(String,)> = sqlx::query_as(
+        "SELECT licence_id FROM licence_holders WHERE holder_index = $1 AND licence_id = $2",
+    )
+    .bind(holder_index.to_vec())
+    .bind(licence_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(r.is_some())
+}
+
 /// `(index, status)` of every licence of an issuer whose status is not valid now.
 pub async fn non_valid(db: &Db, issuer_id: &str) -> Result<Vec<(i64, i64)>> {
     Ok(sqlx::query_as(

@@ -29,21 +29,30 @@ async fn holders(state: &AppState, a: &AccountRow, t: i64) -> Vec<(String, Vec<u
     out
 }
 
-/// The licence `id` if the signed-in person may see it (held by them or an enterprise of theirs).
+/// The licence `id` if the signed-in person may see it (held by them or an enterprise of theirs): one
+/// indexed membership check per holder index, and only that licence is unsealed.
 async fn own_licence(
     state: &AppState,
     a: &AccountRow,
     id: &str,
     t: i64,
 ) -> Option<access::LicenceView> {
+    let row = storage::licences::get(&state.db, id).await.ok().flatten()?;
     for (_, index) in holders(state, a, t).await {
-        if let Ok(list) = access::wallet(state, &index, None, 0).await {
-            if let Some(l) = list.into_iter().find(|l| l.id == id) {
-                return Some(l);
-            }
+        if storage::licences::holds(&state.db, id, &index).await.ok()? {
+            return access::view(state, &row).await.ok();
         }
     }
     None
+}
+
+/// The licence's contents for a page: every claim but the envelope, values as text.
+fn fields(claims: &serde_json::Map<String, Value>) -> Vec<Value> {
+    claims
+        .iter()
+        .filter(|(k, _)| !ENVELOPE.contains(&k.as_str()))
+        .map(|(k, v)| json!({ "name": k, "value": v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()) }))
+        .collect()
 }
 
 pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
@@ -107,11 +116,7 @@ pub async fn view(
         Some(&state.chains),
     );
     let claims = report.claims.clone().unwrap_or_default();
-    let fields: Vec<Value> = claims
-        .iter()
-        .filter(|(k, _)| !ENVELOPE.contains(&k.as_str()))
-        .map(|(k, v)| json!({ "name": k, "value": v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()) }))
-        .collect();
+    let fields = fields(&claims);
     let issuer = match storage::licences::get(&state.db, &l.id).await {
         Ok(Some(row)) => storage::departments::by_id(&state.db, &row.issuer_id)
             .await
@@ -186,11 +191,7 @@ pub async fn check(
         .await
         .ok()
         .flatten();
-    let status = match row.status {
-        0 => "valid",
-        1 => "revoked",
-        _ => "suspended",
-    };
+    let status = access::status_name(row.status);
     let ctx = json!({
         "id": row.id,
         "type_name": t.map(|t| if ui.lang == "en" { t.name_en.clone() } else { t.name_zh.clone() }).unwrap_or(row.type_code.clone()),
@@ -236,11 +237,7 @@ pub async fn share(
         Some(&state.chains),
     );
     let claims = report.claims.clone().unwrap_or_default();
-    let mut fields: Vec<Value> = claims
-        .iter()
-        .filter(|(k, _)| !ENVELOPE.contains(&k.as_str()))
-        .map(|(k, v)| json!({ "name": k, "value": v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()) }))
-        .collect();
+    let mut fields = fields(&claims);
     if let Some(h) = claims.get("holders").and_then(Value::as_array) {
         let names: Vec<String> = h
             .iter()
