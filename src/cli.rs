@@ -61,7 +61,20 @@ enum Command {
         /// The time the question is about: Unix seconds or YYYY-MM-DD (UTC); default now.
         #[arg(long)]
         at: Option<String>,
+        /// The inclusion receipt issuance returned (JSON), checked against the log key offline.
+        #[arg(long, requires = "log_key")]
+        receipt: Option<PathBuf>,
+        /// The transparency log's verifier key (`name+hash+key`), as served at /api/v1/log/key.
+        #[arg(long)]
+        log_key: Option<String>,
+        /// Also consult the repository's database (from the configuration): status history,
+        /// certificate revocation, and whether the issuance is in the transparency log.
+        #[arg(long)]
+        online: bool,
     },
+    /// The audit log and the transparency log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// The licence-type catalogue.
     #[command(subcommand, name = "licence-type")]
     LicenceType(LicenceTypeCmd),
@@ -189,6 +202,19 @@ enum LicenceTypeCmd {
 }
 
 #[derive(Subcommand)]
+enum AuditCmd {
+    /// Walk the audit chain end to end; name the first event that does not match.
+    Verify,
+    /// Check the transparency log against a checkpoint saved earlier (append-only).
+    VerifyLog {
+        /// A signed checkpoint note, as served at /api/v1/log/checkpoint.
+        checkpoint: PathBuf,
+    },
+    /// Print the newest signed checkpoint (save it to check the log against it later).
+    Checkpoint,
+}
+
+#[derive(Subcommand)]
 enum KeysCmd {
     /// Promote the next keys, retire the active ones, publish new next keys.
     Rotate,
@@ -277,7 +303,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Department(cmd) => department(config, cmd).await,
-        Command::Verify { file, root, at } => verify_offline(&file, &root, at.as_deref()),
+        Command::Verify {
+            file,
+            root,
+            at,
+            receipt,
+            log_key,
+            online,
+        } => {
+            let state = match online {
+                true => Some(offline_state(config).await?),
+                false => None,
+            };
+            let evidence = Evidence {
+                receipt: receipt.as_deref(),
+                log_key: log_key.as_deref(),
+                state: state.as_ref(),
+            };
+            verify_licence(&file, &root, at.as_deref(), evidence).await
+        }
+        Command::Audit(cmd) => audit(config, cmd).await,
         Command::LicenceType(cmd) => licence_type(config, cmd).await,
         Command::Keys(KeysCmd::Rotate) => {
             let (_, keys, _) = startup::open(&config).await?;
@@ -430,7 +475,7 @@ async fn department(config: Config, cmd: DepartmentCmd) -> anyhow::Result<()> {
                 iss: &iss,
                 client_id: client_id.as_deref(),
             };
-            let dept = d::register(&state, n, t)
+            let dept = d::register(&state, n, crate::audit::OPERATOR_CLI, t)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(
@@ -450,12 +495,12 @@ async fn department(config: Config, cmd: DepartmentCmd) -> anyhow::Result<()> {
                 .await?
                 .context("no such department")?;
             print(
-                json!({ "renewed": d::renew(&state, &dept, t).await.map_err(|e| anyhow::anyhow!("{e}"))? }),
+                json!({ "renewed": d::renew(&state, &dept, crate::audit::OPERATOR_CLI, t).await.map_err(|e| anyhow::anyhow!("{e}"))? }),
             );
         }
         DepartmentCmd::RevokeCert { serial, reason } => {
             anyhow::ensure!(
-                d::revoke_cert(&state, &serial, &reason, t)
+                d::revoke_cert(&state, &serial, &reason, crate::audit::OPERATOR_CLI, t)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
                 "no such live certificate"
@@ -474,13 +519,9 @@ async fn licence_type(config: Config, cmd: LicenceTypeCmd) -> anyhow::Result<()>
                 .with_context(|| format!("reading {}", file.display()))?;
             let t = crate::licences::catalogue::LicenceType::parse(&text)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            crate::storage::departments::insert_type(
-                &state.db,
-                &t.code,
-                &serde_json::to_string(&t)?,
-                now(),
-            )
-            .await?;
+            crate::licences::catalogue::register(&state, &t, crate::audit::OPERATOR_CLI, now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(json!({ "code": t.code, "name_zh": t.name_zh, "name_en": t.name_en }));
         }
         LicenceTypeCmd::List => {
@@ -515,10 +556,41 @@ fn parse_time(s: &str) -> anyhow::Result<i64> {
     Ok(crate::domain::time::from_civil(y, m, d))
 }
 
-fn verify_offline(
+/// What `tongban verify` may consult beyond the licence and the root.
+struct Evidence<'a> {
+    receipt: Option<&'a std::path::Path>,
+    log_key: Option<&'a str>,
+    state: Option<&'a AppState>,
+}
+
+async fn audit(config: Config, cmd: AuditCmd) -> anyhow::Result<()> {
+    let state = offline_state(config).await?;
+    let (report, ok) = match cmd {
+        AuditCmd::Verify => crate::audit::commands::verify_chain(&state, now()).await?,
+        AuditCmd::VerifyLog { checkpoint } => {
+            let note = std::fs::read_to_string(&checkpoint)
+                .with_context(|| format!("reading {}", checkpoint.display()))?;
+            crate::audit::commands::verify_log(&state, &note, now()).await?
+        }
+        AuditCmd::Checkpoint => {
+            crate::audit::sealer::seal_now(&state, now()).await?;
+            let (_, note) = crate::audit::log::latest(&state)
+                .await?
+                .context("the log is empty: no checkpoint yet")?;
+            print!("{note}");
+            return Ok(());
+        }
+    };
+    print(report);
+    anyhow::ensure!(ok, "the log does not verify; see the report above");
+    Ok(())
+}
+
+async fn verify_licence(
     file: &std::path::Path,
     root: &std::path::Path,
     at: Option<&str>,
+    evidence: Evidence<'_>,
 ) -> anyhow::Result<()> {
     let licence =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
@@ -529,7 +601,22 @@ fn verify_offline(
         Some(a) => parse_time(a)?,
         None => now(),
     };
-    let report = crate::licences::verify::verify(licence.trim(), &root_pem.contents, at, None);
+    let licence = licence.trim();
+    let facts = match evidence.state {
+        Some(state) => crate::licences::status::facts(state, licence)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.detail))?,
+        None => None,
+    };
+    let mut report =
+        crate::licences::verify::verify(licence, &root_pem.contents, at, facts.as_deref());
+    if let (Some(path), Some(vkey)) = (evidence.receipt, evidence.log_key) {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let receipt: serde_json::Value =
+            serde_json::from_str(&text).context("the receipt is not JSON")?;
+        crate::licences::verify::check_receipt(&mut report, licence, &receipt, vkey);
+    }
     print(serde_json::to_value(&report)?);
     anyhow::ensure!(
         report.verdict == crate::licences::verify::Verdict::Valid,

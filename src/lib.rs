@@ -6,13 +6,16 @@
 //! - [`identity`]: citizens, enterprises and agents, passwords, SSO sessions, login throttling;
 //! - [`crypto`]: keys, JWS, personal-data encryption, argon2id;
 //! - [`pki`]: the licence CA (root, intermediate, department certificates) and path validation;
+//! - [`audit`]: the hash-chained audit log, the sealer, and the licence transparency log as served;
 //! - [`licences`]: electronic licence formats (GB/T 36904 identifiers, SD-JWT VC, status lists);
 //! - [`storage`]: all SQL, for SQLite and PostgreSQL;
+//! - [`tlog`]: the transparency log's pure cryptography (RFC 9162 Merkle proofs, C2SP signed checkpoints);
 //! - [`domain`]: identifiers (GB 11643, GB 32100) and time;
 //! - [`config`], [`state`], [`startup`], [`cli`]: wiring.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -25,3 +28,4 @@ pub mod pki;
 pub mod startup;
 pub mod state;
 pub mod storage;
+pub mod tlog;

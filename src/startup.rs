@@ -92,6 +92,18 @@ impl Server {
 /// list from the database, so a revocation made by another node or by the CLI holds here within
 /// 2 seconds (revocations made through this node hold at once).
 fn spawn_background(state: AppState) {
+    // The sealer, every second: events recorded by other nodes and the CLI, and leaves queued before
+    // a crash, are chained and sequenced within about a second.
+    let sealing = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = crate::audit::sealer::seal_now(&sealing, now()).await {
+                tracing::error!(error = %e, "sealing the audit and transparency logs failed");
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         let mut keys_seen = state.keys.manifest_modified();

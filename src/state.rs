@@ -63,6 +63,10 @@ pub struct Inner {
     /// for verification: invalidated on every status change and certificate revocation through this
     /// node, and at most 2 seconds old for changes made on another node.
     pub licence_facts: Cache<String, Arc<RepositoryFacts>>,
+    /// Coordinates sealing rounds (audit chain, transparency log) on this node.
+    pub sealer: crate::audit::sealer::Sealer,
+    /// The transparency log's checkpoint signing key (`keys/tlog/ed25519.pk8`), named by the origin.
+    pub log_key: Arc<crate::tlog::note::LogKey>,
 }
 
 impl std::ops::Deref for AppState {
@@ -90,7 +94,13 @@ impl AppState {
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
+        let log_key = crate::audit::log::load_or_create_key(
+            &config.key_dir,
+            &crate::audit::log::origin(&issuer),
+        )?;
         Ok(Self(Arc::new(Inner {
+            sealer: Default::default(),
+            log_key: Arc::new(log_key),
             clients: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(60))

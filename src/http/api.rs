@@ -116,6 +116,31 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
+/// The claims of the request's bearer access token (ours, valid, not revoked), or a 401 problem.
+pub fn bearer_claims(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<std::sync::Arc<AccessClaims>, ApiError> {
+    let unauthorized = |d: &str| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+            d,
+        )
+    };
+    let h = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let token = h
+        .strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))
+        .ok_or_else(|| unauthorized("send a bearer access token"))?;
+    tokens::verify_access(state, token.trim(), now()).map_err(|e| unauthorized(&e.description))
+}
+
 /// A department system, authenticated by a client_credentials access token of ours.
 pub struct DepartmentClient {
     pub claims: std::sync::Arc<AccessClaims>,
@@ -129,25 +154,7 @@ impl FromRequestParts<AppState> for DepartmentClient {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let unauthorized = |d: &str| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "Authentication required",
-                d,
-            )
-        };
-        let h = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let token = h
-            .strip_prefix("Bearer ")
-            .or_else(|| h.strip_prefix("bearer "))
-            .ok_or_else(|| unauthorized("send a bearer access token"))?;
-        let claims = tokens::verify_access(state, token.trim(), now())
-            .map_err(|e| unauthorized(&e.description))?;
+        let claims = bearer_claims(parts, state)?;
         if claims.gid.is_some() {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -219,7 +226,28 @@ async fn replay(
         ));
     }
     let body: Value = serde_json::from_str(&row.response).map_err(ApiError::internal)?;
-    Ok(Some(created(body, true)))
+    Ok(Some(created(with_receipt(state, body).await?, true)))
+}
+
+/// Issuance answers carry the licence's inclusion receipt: its leaf is sequenced (a sealing round,
+/// shared with concurrent issuances) and proved against the newest checkpoint.
+async fn with_receipt(state: &AppState, mut body: Value) -> Result<Value, ApiError> {
+    crate::audit::sealer::seal_now(state, now())
+        .await
+        .map_err(ApiError::internal)?;
+    attach_receipt(state, &mut body).await?;
+    Ok(body)
+}
+
+async fn attach_receipt(state: &AppState, body: &mut Value) -> Result<(), ApiError> {
+    let Some(id) = body["id"].as_str().map(str::to_owned) else {
+        return Ok(());
+    };
+    let receipt = crate::audit::log::receipt(state, &id)
+        .await
+        .map_err(ApiError::internal)?;
+    body["receipt"] = receipt.unwrap_or(Value::Null);
+    Ok(())
 }
 
 pub async fn issue_licence(
@@ -258,7 +286,7 @@ pub async fn issue_licence(
         request_hash: hash.clone(),
     });
     match issue::issue(&state, &client.department, &req, idem.as_ref(), now()).await {
-        Ok(body) => Ok(created(body, false)),
+        Ok(body) => Ok(created(with_receipt(&state, body).await?, false)),
         // A concurrent retry with the same key committed first: answer with its result.
         Err(e) if e.status == 409 && key.is_some() => match replay(
             &state,
@@ -301,6 +329,15 @@ pub async fn issue_batch(
             Ok(body) => json!({ "status": 201, "licence": body }),
             Err(e) => json!({ "status": e.status, "problem": { "type": format!("https://tongban.example/problems/{}", e.kind), "detail": e.detail } }),
         });
+    }
+    // One sealing round for the whole batch, then each licence's receipt.
+    crate::audit::sealer::seal_now(&state, now())
+        .await
+        .map_err(ApiError::internal)?;
+    for r in &mut results {
+        if r["status"] == 201 {
+            attach_receipt(&state, &mut r["licence"]).await?;
+        }
     }
     Ok((StatusCode::OK, Json(json!({ "results": results }))).into_response())
 }

@@ -1,9 +1,11 @@
 //! The only layer that knows axum: the route table, middleware (request ids, tracing, security headers,
 //! body limit), error mapping, extractors and the HTML pages.
 
+pub mod admin;
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod log;
 pub mod oauth;
 pub mod pages;
 pub mod wallet;
@@ -64,6 +66,18 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/licences/batch", post(api::issue_batch))
         .route("/api/v1/licences/{id}/{action}", post(api::change_status))
         .route("/api/v1/verify", post(api::verify))
+        .route("/api/v1/log/checkpoint", get(log::checkpoint))
+        .route("/api/v1/log/key", get(log::key))
+        .route("/api/v1/log/entries", get(log::entries))
+        .route("/api/v1/log/inclusion", get(log::inclusion))
+        .route("/api/v1/log/consistency", get(log::consistency))
+        .route("/api/v1/log/receipts/{id}", get(log::receipt))
+        .route("/api/v1/admin/departments", get(admin::list_departments).post(admin::add_department))
+        .route("/api/v1/admin/departments/{uscc}", get(admin::get_department))
+        .route("/api/v1/admin/departments/{uscc}/renew", post(admin::renew_department))
+        .route("/api/v1/admin/certificates/{serial}/revoke", post(admin::revoke_certificate))
+        .route("/api/v1/admin/licence-types", get(admin::list_types).post(admin::add_type))
+        .route("/api/v1/admin/licence-types/{code}", get(admin::get_type))
         .route("/status-lists/{department}", get(api::status_list))
         .route("/pki/root.pem", get(api::root_pem))
         .route("/openapi.yaml", get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/yaml")], OPENAPI) }))

@@ -219,10 +219,7 @@ pub async fn withdraw_share(
     let (_, a) = current_session(&state, &headers, t)
         .await
         .ok_or_else(|| unauthorized("sign in first"))?;
-    if !storage::licences::withdraw_share(&state.db, &id, &a.id, t)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if !crate::licences::access::withdraw_share(&state, &a.id, &id, t).await? {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not-found",

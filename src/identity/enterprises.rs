@@ -79,8 +79,9 @@ pub async fn grant_agent(
         return Err(EnterpriseError::Invalid("agent_is_self"));
     }
     let id = format!("g_{}", random_id());
+    let mut tx = state.db.begin().await?;
     storage::enterprises::insert_agent(
-        &state.db,
+        &mut tx,
         storage::enterprises::NewAgentGrant {
             id: &id,
             enterprise_id,
@@ -92,6 +93,16 @@ pub async fn grant_agent(
         },
     )
     .await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        &crate::audit::account(rep_id),
+        crate::audit::Action::AgentGranted,
+        &format!("enterprise:{enterprise_id}"),
+        serde_json::json!({ "agent": agent.id, "grant": id, "role": role, "days": days }),
+    )
+    .await?;
+    tx.commit().await.map_err(storage::StorageError::from)?;
     Ok(id)
 }
 

@@ -120,6 +120,25 @@ async fn read_logged(
             at: now,
         };
         storage::licences::log_access(&mut tx, &a).await?;
+        let (actor, action) = match (reader.department_id, reader.via) {
+            (Some(d), "legal_basis") => (
+                crate::audit::department(d),
+                crate::audit::Action::LicenceQueriedByLegalBasis,
+            ),
+            _ => (
+                crate::audit::client(reader.client_id.unwrap_or("")),
+                crate::audit::Action::LicenceQueriedWithConsent,
+            ),
+        };
+        crate::audit::record(
+            &mut tx,
+            now,
+            &actor,
+            action,
+            &format!("licence:{}", r.id),
+            json!({ "via": reader.via, "client": reader.client_id, "legal_basis": reader.legal_basis }),
+        )
+        .await?;
     }
     tx.commit().await.map_err(StorageError::from)?;
     Ok(views)
@@ -219,8 +238,43 @@ pub async fn create_share(
         expires_at: now + ttl,
         withdrawn_at: None,
     };
-    storage::licences::insert_share(&state.db, &share, &secret_hash(&token)).await?;
+    let mut tx = state.db.begin().await?;
+    storage::licences::insert_share(&mut tx, &share, &secret_hash(&token)).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        &crate::audit::account(account_id),
+        crate::audit::Action::ShareCreated,
+        &format!("share:{}", share.id),
+        json!({ "licence": licence_id, "disclose": disclose, "expires_at": share.expires_at }),
+    )
+    .await?;
+    tx.commit().await.map_err(StorageError::from)?;
     Ok((share.id, token, share.expires_at))
+}
+
+/// Withdraw one of the account's live shares; false if there is none with this id.
+pub async fn withdraw_share(
+    state: &AppState,
+    account_id: &str,
+    share_id: &str,
+    now: i64,
+) -> Result<bool, LicenceError> {
+    let mut tx = state.db.begin().await?;
+    if !storage::licences::withdraw_share(&mut tx, share_id, account_id, now).await? {
+        return Ok(false);
+    }
+    crate::audit::record(
+        &mut tx,
+        now,
+        &crate::audit::account(account_id),
+        crate::audit::Action::ShareWithdrawn,
+        &format!("share:{share_id}"),
+        Value::Null,
+    )
+    .await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(true)
 }
 
 /// Open a share: the licence with only the chosen disclosures, logged for the holder.
@@ -255,6 +309,15 @@ pub async fn open_share(state: &AppState, token: &str, now: i64) -> Result<Value
         at: now,
     };
     storage::licences::log_access(&mut tx, &a).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        "anonymous",
+        crate::audit::Action::ShareOpened,
+        &format!("share:{}", s.id),
+        json!({ "licence": l.id }),
+    )
+    .await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(
         json!({ "licence": shared, "purpose": s.purpose, "expires_at": s.expires_at, "status": full.status, "type_name": full.type_name }),

@@ -147,6 +147,16 @@ impl LicenceType {
         }
     }
 
+    /// The schema's `title` for a field, the label a person reads instead of the field name.
+    pub fn field_title(&self, field: &str) -> Option<&str> {
+        self.schema
+            .get("properties")?
+            .get(field)?
+            .get("title")?
+            .as_str()
+            .filter(|t| !t.trim().is_empty())
+    }
+
     pub fn may_issue(&self, uscc: &str) -> bool {
         self.issuers.iter().any(|i| i == uscc)
     }
@@ -156,5 +166,45 @@ impl LicenceType {
             .iter()
             .find(|q| q.department == uscc)
             .map(|q| q.legal_basis.as_str())
+    }
+}
+
+/// Register a licence type (validated) with its audit event; `Conflict` if the code exists.
+pub async fn register(
+    state: &crate::state::AppState,
+    t: &LicenceType,
+    actor: &str,
+    now: i64,
+) -> Result<Value, RegisterError> {
+    t.validate()?;
+    let stored = serde_json::to_value(t).map_err(crate::storage::StorageError::from)?;
+    let mut tx = state.db.begin().await?;
+    crate::storage::departments::insert_type(&mut tx, &t.code, &stored.to_string(), now).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        actor,
+        crate::audit::Action::LicenceTypeRegistered,
+        &format!("licence_type:{}", t.code),
+        serde_json::json!({ "issuers": t.issuers, "queriers": t.queriers.iter().map(|q| &q.department).collect::<Vec<_>>() }),
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
+    Ok(stored)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error(transparent)]
+    Invalid(#[from] CatalogueError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+}
+
+impl From<sqlx::Error> for RegisterError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Storage(e.into())
     }
 }

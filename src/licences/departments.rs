@@ -5,11 +5,13 @@
 use std::sync::Arc;
 
 use super::vc::Signer;
+use crate::audit::{self, Action};
 use crate::crypto::random_id;
 use crate::domain::Uscc;
 use crate::pki::{generate_department_key, DepartmentSubject, Purpose};
 use crate::state::AppState;
 use crate::storage::{self, departments::CertRow, departments::DepartmentRow, StorageError};
+use serde_json::json;
 
 /// Department certificates live two years; renew before.
 pub const CERT_LIFETIME_SECS: i64 = 2 * 365 * 86_400;
@@ -18,6 +20,8 @@ pub const CERT_LIFETIME_SECS: i64 = 2 * 365 * 86_400;
 pub enum DepartmentError {
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -76,6 +80,7 @@ fn certify(
 pub async fn register(
     state: &AppState,
     n: NewDepartment<'_>,
+    actor: &str,
     now: i64,
 ) -> Result<DepartmentRow, DepartmentError> {
     let uscc = Uscc::parse(n.uscc).map_err(|e| DepartmentError::Invalid(format!("uscc: {e}")))?;
@@ -114,13 +119,23 @@ pub async fn register(
         .await
         .map_err(|e| match e {
             StorageError::Conflict(w) => {
-                DepartmentError::Invalid(format!("a department with this {w} exists"))
+                DepartmentError::Conflict(format!("a department with this {w} exists"))
             }
             e => e.into(),
         })?;
     for c in &certs {
         storage::departments::insert_cert(&mut tx, c, now).await?;
     }
+    let serials: Vec<&str> = certs.iter().map(|c| c.serial.as_str()).collect();
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        Action::DepartmentRegistered,
+        &format!("department:{}", d.id),
+        json!({ "uscc": d.uscc, "iss": d.iss, "client": d.client_id, "certificates": serials }),
+    )
+    .await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(d)
 }
@@ -129,6 +144,7 @@ pub async fn register(
 pub async fn renew(
     state: &AppState,
     d: &DepartmentRow,
+    actor: &str,
     now: i64,
 ) -> Result<Vec<String>, DepartmentError> {
     let certs = [
@@ -139,6 +155,16 @@ pub async fn renew(
     for c in &certs {
         storage::departments::insert_cert(&mut tx, c, now).await?;
     }
+    let serials: Vec<&str> = certs.iter().map(|c| c.serial.as_str()).collect();
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        Action::DepartmentCertificatesRenewed,
+        &format!("department:{}", d.id),
+        json!({ "certificates": serials }),
+    )
+    .await?;
     tx.commit().await.map_err(StorageError::from)?;
     state.signers.invalidate_all();
     Ok(certs.iter().map(|c| c.serial.clone()).collect())
@@ -148,9 +174,23 @@ pub async fn revoke_cert(
     state: &AppState,
     serial: &str,
     reason: &str,
+    actor: &str,
     now: i64,
 ) -> Result<bool, DepartmentError> {
-    let done = storage::departments::revoke_cert(&state.db, serial, reason, now).await?;
+    let mut tx = state.db.begin().await?;
+    let done = storage::departments::revoke_cert(&mut tx, serial, reason, now).await?;
+    if done {
+        audit::record(
+            &mut tx,
+            now,
+            actor,
+            Action::DepartmentCertificateRevoked,
+            &format!("certificate:{serial}"),
+            json!({ "reason": reason }),
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(StorageError::from)?;
     state.signers.invalidate_all();
     state.licence_facts.invalidate_all();
     Ok(done)

@@ -293,7 +293,20 @@ pub async fn issue(
                 ));
             }
             storage::licences::set_superseded_by(&mut tx, &o.id, &row.id).await?;
+            super::status::record_change(&mut tx, &dept.id, &o.id, 1, "superseded", now).await?;
         }
+        crate::audit::record(
+            &mut tx,
+            now,
+            &crate::audit::department(&dept.id),
+            crate::audit::Action::LicenceIssued,
+            &format!("licence:{}", row.id),
+            json!({ "type": row.type_code, "supersedes": row.supersedes }),
+        )
+        .await?;
+        let issuer_signed = sd_jwt.split('~').next().unwrap_or_default();
+        let leaf = crate::audit::log::issued_leaf(&row.id, now, issuer_signed);
+        storage::tlog::enqueue(&mut tx, &row.id, &leaf.to_bytes()).await?;
         if let Some(i) = idem {
             storage::licences::remember(
                 &mut tx,

@@ -94,6 +94,7 @@ pub async fn change(
             "the licence's status changed meanwhile; retry",
         ));
     }
+    record_change(&mut tx, &dept.id, id, to, reason, now).await?;
     tx.commit().await.map_err(StorageError::from)?;
     state.status_lists.invalidate(&dept.id);
     state.licence_facts.invalidate(id);
@@ -171,22 +172,61 @@ pub async fn facts(
     };
     let f = match storage::licences::get(&state.db, &peek.licence_id).await? {
         None => RepositoryFacts {
-            known: false,
-            issued_at: 0,
-            status_history: vec![],
             cert_revoked_at,
+            ..Default::default()
         },
         Some(row) => {
             let history = storage::licences::history(&state.db, &row.id).await?;
+            let mut log: Vec<_> = storage::tlog::leaves_of(&state.db, &row.id)
+                .await?
+                .into_iter()
+                .map(|(i, leaf)| (u64::try_from(i).ok(), leaf))
+                .collect();
+            log.extend(
+                storage::tlog::pending_of(&state.db, &row.id)
+                    .await?
+                    .into_iter()
+                    .map(|leaf| (None, leaf)),
+            );
             RepositoryFacts {
                 known: true,
                 issued_at: row.issued_at,
                 status_history: history.iter().map(|e| (e.at, e.status as u8)).collect(),
                 cert_revoked_at,
+                log,
             }
         }
     };
     let f = Arc::new(f);
     state.licence_facts.insert(peek.licence_id, f.clone());
     Ok(Some(f))
+}
+
+/// The audit event and the transparency-log leaf of a status change, in its transaction.
+pub async fn record_change(
+    tx: &mut crate::storage::Tx,
+    department_id: &str,
+    licence_id: &str,
+    to: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), StorageError> {
+    use crate::audit::{self, Action as A};
+    let action = match to {
+        0 => A::LicenceReinstated,
+        1 => A::LicenceRevoked,
+        _ => A::LicenceSuspended,
+    };
+    audit::record(
+        tx,
+        now,
+        &audit::department(department_id),
+        action,
+        &format!("licence:{licence_id}"),
+        serde_json::json!({ "reason": reason }),
+    )
+    .await?;
+    let leaf =
+        crate::audit::log::status_leaf(licence_id, u8::try_from(to).unwrap_or(2), reason, now);
+    storage::tlog::enqueue(tx, licence_id, &leaf.to_bytes()).await
 }

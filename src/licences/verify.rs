@@ -19,13 +19,14 @@
 //! | `validity_period` | not `nbf ≤ at < exp` | [`Verdict::NotYetValid`] / [`Verdict::Expired`] |
 //! | `status` | the last status event at or before `at` is revoked or suspended, or there is none: the licence did not exist yet (online only) | [`Verdict::Revoked`] / [`Verdict::Suspended`] / [`Verdict::NotYetValid`] |
 //! | `repository_record` | the repository holds no licence with this `jti` (online only) | [`Verdict::NotIssuedHere`] |
+//! | `transparency_log` | online: no leaf of the transparency log records this licence's issuance as signed; offline with a receipt ([`check_receipt`]): the checkpoint's signature or the inclusion proof fails | [`Verdict::NotInLog`] |
 //!
 //! A check that cannot be made is [`CheckOutcome::Skipped`] with the reason: everything after an
 //! unparsable licence; the signature and issuer when the chain gives no trusted key; the online
 //! checks offline. The certificate is judged at the **signing time** (`iat`), not at `at`: a
 //! licence signed while its department certificate was current stays valid after that
 //! certificate expires or is revoked. When several checks fail, the verdict is the first of
-//! `Malformed > NotIssuedHere > Tampered > InvalidCertificate > Revoked > Suspended > Expired >
+//! `Malformed > NotIssuedHere > Tampered > InvalidCertificate > NotInLog > Revoked > Suspended > Expired >
 //! NotYetValid` among them; `Valid` only when none failed.
 //!
 //! Online verification needs the licence's identifier and department certificate serial before
@@ -49,7 +50,7 @@ use crate::pki::{serial_hex, validate_chain, PathError, Purpose, ValidatedChain}
 mod tests;
 
 /// The checks' names, in the order a [`Report`] lists them.
-pub const CHECKS: [&str; 9] = [
+pub const CHECKS: [&str; 10] = [
     FORMAT,
     CERTIFICATE_CHAIN,
     CERTIFICATE_AT_SIGNING,
@@ -59,6 +60,7 @@ pub const CHECKS: [&str; 9] = [
     VALIDITY_PERIOD,
     STATUS,
     REPOSITORY_RECORD,
+    TRANSPARENCY_LOG,
 ];
 
 const FORMAT: &str = "format";
@@ -70,6 +72,7 @@ const DISCLOSURES: &str = "disclosures";
 const VALIDITY_PERIOD: &str = "validity_period";
 const STATUS: &str = "status";
 const REPOSITORY_RECORD: &str = "repository_record";
+const TRANSPARENCY_LOG: &str = "transparency_log";
 
 /// The one answer. Variants are in order of precedence: when several checks fail, the first
 /// variant among theirs is the verdict.
@@ -80,6 +83,7 @@ pub enum Verdict {
     NotIssuedHere,
     Tampered,
     InvalidCertificate,
+    NotInLog,
     Revoked,
     Suspended,
     Expired,
@@ -98,6 +102,7 @@ impl Verdict {
             Self::NotYetValid => "not yet valid: before the start of its validity period",
             Self::Tampered => "tampered: altered after signing, or its signature or certificate chain does not verify",
             Self::NotIssuedHere => "not issued by this repository",
+            Self::NotInLog => "not in the transparency log: the repository holds it, but it was never logged as issued",
             Self::InvalidCertificate => "signed with an expired, not yet valid or revoked department certificate",
             Self::Malformed => "malformed: not a licence this repository could have issued",
         }
@@ -166,6 +171,9 @@ pub struct RepositoryFacts {
     pub status_history: Vec<(i64, u8)>,
     /// When the department certificate in the licence's `x5c` was revoked, if it was.
     pub cert_revoked_at: Option<i64>,
+    /// The licence's transparency-log leaves `(index, leaf bytes)`, sequenced ones first; index
+    /// `None` for a leaf queued but not yet sequenced.
+    pub log: Vec<(Option<u64>, Vec<u8>)>,
 }
 
 /// What an online verifier looks up before calling [`verify`]. Read without any verification.
@@ -304,6 +312,7 @@ pub fn verify_with(
     check_validity(&mut r, &p, at);
     check_status(&mut r, at, facts);
     check_record(&mut r, facts);
+    check_log(&mut r, &p, facts);
 
     let claims = if signature_ok { revealed } else { None };
     r.report(at, Some(p.jti), Some(p.iss), claims)
@@ -682,6 +691,110 @@ fn check_record(r: &mut Recorder, facts: Option<&RepositoryFacts>) {
             "the repository holds no such licence",
         ),
     }
+}
+
+/// The licence's issuance leaf as the repository must have logged it.
+fn expected_leaf(p: &Parsed<'_>) -> Vec<u8> {
+    let issuer_signed = format!(
+        "{}.{}",
+        p.signing_input,
+        crate::crypto::b64url(&p.signature)
+    );
+    crate::audit::log::issued_leaf(&p.jti, p.iat, &issuer_signed).to_bytes()
+}
+
+fn check_log(r: &mut Recorder, p: &Parsed<'_>, facts: Option<&RepositoryFacts>) {
+    let Some(facts) = facts else {
+        r.skip(
+            TRANSPARENCY_LOG,
+            "offline: give the issuance receipt to check the licence's inclusion in the log",
+        );
+        return;
+    };
+    if !facts.known {
+        r.skip(TRANSPARENCY_LOG, "the repository holds no such licence");
+        return;
+    }
+    let expected = expected_leaf(p);
+    match facts.log.iter().find(|(_, leaf)| *leaf == expected) {
+        Some((Some(index), _)) => r.pass(
+            TRANSPARENCY_LOG,
+            format!("its issuance is leaf {index} of the transparency log"),
+        ),
+        Some((None, _)) => r.pass(
+            TRANSPARENCY_LOG,
+            "its issuance is appended to the transparency log and awaits the next checkpoint",
+        ),
+        None => r.fail(
+            TRANSPARENCY_LOG,
+            Verdict::NotInLog,
+            "not in the transparency log: no leaf records the issuance of this licence as signed",
+        ),
+    }
+}
+
+/// Check an inclusion receipt (from issuance) offline: the receipt's leaf is this licence's issuance
+/// leaf, the checkpoint is signed by the log key `vkey` (a C2SP verifier key), and the inclusion
+/// proof leads from the leaf to the checkpoint's root (RFC 9162, verified by [`crate::tlog::proof`],
+/// not by the prover's code). Replaces the `transparency_log` check of `report`.
+pub fn check_receipt(report: &mut Report, sd_jwt: &str, receipt: &Value, vkey: &str) {
+    let outcome = match parse(sd_jwt) {
+        Err(e) => Err(format!("the licence does not parse: {e}")),
+        Ok(p) => receipt_holds(&p, receipt, vkey),
+    };
+    let check = match outcome {
+        Ok(detail) => Check {
+            name: TRANSPARENCY_LOG,
+            outcome: CheckOutcome::Pass,
+            detail,
+        },
+        Err(detail) => {
+            report.verdict = report.verdict.min(Verdict::NotInLog);
+            Check {
+                name: TRANSPARENCY_LOG,
+                outcome: CheckOutcome::Fail,
+                detail: format!("not in the transparency log: {detail}"),
+            }
+        }
+    };
+    if let Some(c) = report
+        .checks
+        .iter_mut()
+        .find(|c| c.name == TRANSPARENCY_LOG)
+    {
+        *c = check;
+    }
+}
+
+fn receipt_holds(p: &Parsed<'_>, receipt: &Value, vkey: &str) -> Result<String, String> {
+    let note = receipt["checkpoint"]
+        .as_str()
+        .ok_or("the receipt has no checkpoint")?;
+    let cp = crate::tlog::note::open_checkpoint(note, vkey)
+        .map_err(|e| format!("the checkpoint is not signed by the log key: {e}"))?;
+    let index = receipt["log_index"]
+        .as_u64()
+        .ok_or("the receipt has no log_index")?;
+    let proof = receipt["inclusion_proof"]
+        .as_array()
+        .ok_or("the receipt has no inclusion_proof")?
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .and_then(|s| STANDARD.decode(s).ok())
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        })
+        .collect::<Option<Vec<[u8; 32]>>>()
+        .ok_or("a proof hash is not base64 of 32 bytes")?;
+    let leaf = crate::tlog::proof::leaf_hash(&expected_leaf(p));
+    crate::tlog::proof::verify_inclusion(&leaf, index, cp.size, &proof, &cp.root)
+        .map_err(|e| format!("the inclusion proof fails for this licence's issuance leaf: {e}"))?;
+    Ok(format!(
+        "its issuance is leaf {index} of the log {} (checkpoint of {} leaves, signed {})",
+        cp.origin,
+        cp.size,
+        utc(cp.time)
+    ))
 }
 
 /// Collects the checks and the verdict each failure implies.

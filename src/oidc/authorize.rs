@@ -406,3 +406,36 @@ pub fn error_redirect(
         ],
     )
 }
+
+/// The person consents to what the screen named: the scopes and, with `licences`, the licence types
+/// (as `licence_type:<code>` entries). Stored with its audit event.
+pub async fn give_consent(
+    state: &AppState,
+    account_id: &str,
+    client_id: &str,
+    acting_for: &str,
+    granted: &[String],
+    now: i64,
+) -> Result<(), StorageError> {
+    let mut tx = state.db.begin().await?;
+    storage::grants::save_consent(
+        &mut tx,
+        account_id,
+        client_id,
+        acting_for,
+        &granted.join(" "),
+        now,
+    )
+    .await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        &crate::audit::account(account_id),
+        crate::audit::Action::ConsentGiven,
+        &format!("client:{client_id}"),
+        serde_json::json!({ "scopes": granted, "acting_for": acting_for }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

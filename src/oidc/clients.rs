@@ -91,7 +91,7 @@ pub struct Client {
 }
 
 /// Scopes a client may be registered for.
-pub const KNOWN_SCOPES: [&str; 12] = [
+pub const KNOWN_SCOPES: [&str; 13] = [
     "openid",
     "profile",
     "email",
@@ -104,6 +104,7 @@ pub const KNOWN_SCOPES: [&str; 12] = [
     "licences:query",
     "licences:verify",
     "licences:revoke",
+    "admin",
 ];
 
 #[derive(Debug, thiserror::Error)]

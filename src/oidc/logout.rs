@@ -87,10 +87,20 @@ pub async fn revoke_agent(
     grant_id: &str,
     agent_id: &str,
     enterprise_id: &str,
+    actor: &str,
     now: i64,
 ) -> Result<(), StorageError> {
     let mut tx = state.db.begin().await?;
     storage::enterprises::revoke_agent(&mut tx, grant_id, now).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        actor,
+        crate::audit::Action::AgentRevoked,
+        &format!("enterprise:{enterprise_id}"),
+        serde_json::json!({ "agent": agent_id, "grant": grant_id }),
+    )
+    .await?;
     let portals =
         storage::sessions::take_clients_acting_for(&mut tx, agent_id, enterprise_id).await?;
     let revoked = storage::grants::revoke_acting_for(&mut tx, agent_id, enterprise_id, now).await?;
@@ -110,6 +120,15 @@ pub async fn withdraw_consent(
 ) -> Result<(), StorageError> {
     let mut tx = state.db.begin().await?;
     storage::grants::delete_consents(&mut tx, account_id, client_id).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        &crate::audit::account(account_id),
+        crate::audit::Action::ConsentWithdrawn,
+        &format!("client:{client_id}"),
+        serde_json::Value::Null,
+    )
+    .await?;
     let revoked =
         storage::grants::revoke_client_grants(&mut tx, account_id, client_id, now).await?;
     deny_grants(state, &mut tx, &revoked, now).await?;

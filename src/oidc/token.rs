@@ -369,6 +369,9 @@ async fn respond(
     Ok(body)
 }
 
+/// Scopes only a system (client_credentials) token carries, besides the `licences:*` ones.
+pub const SYSTEM_SCOPES: [&str; 1] = ["admin"];
+
 fn client_credentials(
     state: &AppState,
     client: &Arc<Client>,
@@ -381,7 +384,7 @@ fn client_credentials(
         .scopes
         .iter()
         .map(String::as_str)
-        .filter(|s| s.starts_with("licences:"))
+        .filter(|s| s.starts_with("licences:") || SYSTEM_SCOPES.contains(s))
         .collect();
     let scope = match p.one("scope")? {
         Some(req) => {

@@ -127,22 +127,22 @@ pub async fn cert(db: &Db, serial: &str) -> Result<Option<CertRow>> {
     .await?)
 }
 
-pub async fn revoke_cert(db: &Db, serial: &str, reason: &str, now: i64) -> Result<bool> {
+pub async fn revoke_cert(tx: &mut Tx, serial: &str, reason: &str, now: i64) -> Result<bool> {
     let r = sqlx::query("UPDATE department_certs SET revoked_at = $1, revoke_reason = $2 WHERE serial = $3 AND revoked_at IS NULL")
         .bind(now)
         .bind(reason)
         .bind(serial)
-        .execute(&db.pool)
+        .execute(&mut **tx)
         .await?;
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn insert_type(db: &Db, code: &str, definition: &str, now: i64) -> Result<()> {
+pub async fn insert_type(tx: &mut Tx, code: &str, definition: &str, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO licence_types (code, definition, created_at) VALUES ($1, $2, $3)")
         .bind(code)
         .bind(definition)
         .bind(now)
-        .execute(&db.pool)
+        .execute(&mut **tx)
         .await
         .map_err(conflict("licence type code"))?;
     Ok(())
@@ -163,4 +163,14 @@ pub async fn licence_types(db: &Db) -> Result<Vec<(String, String)>> {
             .fetch_all(&db.pool)
             .await?,
     )
+}
+
+/// Every certificate of a department, newest first (keys stay sealed in the row).
+pub async fn certs_of(db: &Db, department_id: &str) -> Result<Vec<CertRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {CERT} FROM department_certs WHERE department_id = $1 ORDER BY not_before DESC, serial"
+    ))
+    .bind(department_id)
+    .fetch_all(&db.pool)
+    .await?)
 }

@@ -101,7 +101,7 @@ pub struct NewAgentGrant<'a> {
     pub now: i64,
 }
 
-pub async fn insert_agent(db: &Db, g: NewAgentGrant<'_>) -> Result<()> {
+pub async fn insert_agent(tx: &mut Tx, g: NewAgentGrant<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO agent_grants (id, enterprise_id, agent_id, role, granted_by, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -113,7 +113,7 @@ pub async fn insert_agent(db: &Db, g: NewAgentGrant<'_>) -> Result<()> {
     .bind(g.granted_by)
     .bind(g.now)
     .bind(g.expires_at)
-    .execute(&db.pool)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }

@@ -253,7 +253,7 @@ pub async fn consent(
 }
 
 pub async fn save_consent(
-    db: &Db,
+    tx: &mut Tx,
     account_id: &str,
     client_id: &str,
     acting_for: &str,
@@ -269,7 +269,7 @@ pub async fn save_consent(
     .bind(acting_for)
     .bind(scopes)
     .bind(now)
-    .execute(&db.pool)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }

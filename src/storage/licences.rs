@@ -309,7 +309,7 @@ pub struct ShareRow {
 
 const SHARE: &str = "id, licence_id, holder_index, account_id, disclose, purpose, created_at, expires_at, withdrawn_at";
 
-pub async fn insert_share(db: &Db, s: &ShareRow, token_hash: &[u8]) -> Result<()> {
+pub async fn insert_share(tx: &mut Tx, s: &ShareRow, token_hash: &[u8]) -> Result<()> {
     sqlx::query(&format!("INSERT INTO licence_shares ({SHARE}, token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
         .bind(&s.id)
         .bind(&s.licence_id)
@@ -321,7 +321,7 @@ pub async fn insert_share(db: &Db, s: &ShareRow, token_hash: &[u8]) -> Result<()
         .bind(s.expires_at)
         .bind(s.withdrawn_at)
         .bind(token_hash.to_vec())
-        .execute(&db.pool)
+        .execute(&mut **tx)
         .await?;
     Ok(())
 }
@@ -335,12 +335,12 @@ pub async fn share_by_token(db: &Db, token_hash: &[u8]) -> Result<Option<ShareRo
     .await?)
 }
 
-pub async fn withdraw_share(db: &Db, id: &str, account_id: &str, now: i64) -> Result<bool> {
+pub async fn withdraw_share(tx: &mut Tx, id: &str, account_id: &str, now: i64) -> Result<bool> {
     let r = sqlx::query("UPDATE licence_shares SET withdrawn_at = $1 WHERE id = $2 AND account_id = $3 AND withdrawn_at IS NULL")
         .bind(now)
         .bind(id)
         .bind(account_id)
-        .execute(&db.pool)
+        .execute(&mut **tx)
         .await?;
     Ok(r.rows_affected() == 1)
 }

@@ -7,12 +7,14 @@
 //! single connection turns "database is locked" races into an orderly queue. PostgreSQL uses a pool.
 
 pub mod accounts;
+pub mod audit;
 pub mod clients;
 pub mod departments;
 pub mod enterprises;
 pub mod grants;
 pub mod licences;
 pub mod sessions;
+pub mod tlog;
 
 use std::str::FromStr;
 
@@ -31,6 +33,9 @@ pub enum StorageError {
     Json(#[from] serde_json::Error),
     #[error("a record with this {0} already exists")]
     Conflict(&'static str),
+    /// Stored rows contradict one another (e.g. the transparency log's nodes); never the client's fault.
+    #[error("stored data is inconsistent: {0}")]
+    Integrity(String),
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;
@@ -121,4 +126,24 @@ pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> Storag
         Some(d) if d.is_unique_violation() => StorageError::Conflict(what),
         _ => StorageError::Database(e),
     }
+}
+
+/// `INSERT INTO {head} VALUES ($1, …, $cols), ($cols+1, …), …` for `rows` rows: one statement for a
+/// batch (the sealer writes hundreds of rows per round).
+pub(crate) fn multi_insert(head: &str, rows: usize, cols: usize) -> String {
+    let mut sql = format!("INSERT INTO {head} VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * cols + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
 }

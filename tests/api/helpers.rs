@@ -454,19 +454,23 @@ impl TestApp {
             iss: &iss,
             client_id: Some(&client.id),
         };
-        let row =
-            tongban::licences::departments::register(&self.state, n, tongban::domain::time::now())
-                .await
-                .expect("department");
+        let row = tongban::licences::departments::register(
+            &self.state,
+            n,
+            "system",
+            tongban::domain::time::now(),
+        )
+        .await
+        .expect("department");
         TestDepartment { row, client }
     }
 
     pub async fn licence_type(&self, def: Value) -> String {
         let t = tongban::licences::catalogue::LicenceType::parse(&def.to_string())
             .expect("licence type");
-        tongban::storage::departments::insert_type(&self.state.db, &t.code, &def.to_string(), 0)
+        tongban::licences::catalogue::register(&self.state, &t, "system", 0)
             .await
-            .expect("insert type");
+            .expect("register type");
         t.code
     }
 
@@ -502,5 +506,43 @@ impl TestApp {
         let r = rb.send().await.unwrap();
         let (status, h) = (r.status().as_u16(), r.headers().clone());
         (status, r.json().await.unwrap_or(Value::Null), h)
+    }
+}
+
+impl TestApp {
+    /// Run the `tongban` binary against this app's database and keys (as an operator would on the
+    /// server); (success, stdout, stderr).
+    pub async fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tongban"))
+            .args(args)
+            .current_dir(self._dir.path())
+            .env("TONGBAN_LOG", "warn")
+            .env("TONGBAN_DATABASE_URL", &self.state.config.database_url)
+            .env("TONGBAN_KEY_DIR", &self.state.config.key_dir)
+            .env("TONGBAN_ISSUER", &self.addr)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run tongban");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// A file in this app's temporary directory.
+    pub fn file(&self, name: &str, contents: &str) -> std::path::PathBuf {
+        let p = self._dir.path().join(name);
+        std::fs::write(&p, contents).expect("write file");
+        p
+    }
+
+    /// Execute SQL directly on the app's database (tests that tamper with rows).
+    pub async fn sql(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        sqlx::query(sql)
+            .execute(&self.state.db.pool)
+            .await
+            .map(|r| r.rows_affected())
     }
 }

@@ -304,6 +304,10 @@ async fn a_share_reveals_only_the_chosen_fields_until_it_expires_or_is_withdrawn
         "{page}"
     );
     assert!(
+        page.contains(r#"<dt title="address">住所</dt>"#),
+        "a field is labelled with its schema title: {page}"
+    );
+    assert!(
         !page.contains("林法人"),
         "the undisclosed legal representative stays hidden"
     );
@@ -381,8 +385,13 @@ async fn account_pages_show_licences_with_a_qr_code_a_download_and_a_public_chec
         "a QR code"
     );
     assert!(
-        page.contains("company_name") && page.contains("深圳市南山区"),
+        page.contains("深圳市南山区") && page.contains("林法人"),
         "the contents, every disclosure revealed"
+    );
+    assert!(
+        page.contains(r#"<dt title="company_name">名称</dt>"#)
+            && page.contains(r#"<dt title="registered_capital">registered_capital</dt>"#),
+        "fields labelled by their schema titles, the name where there is none: {page}"
     );
     let r = rep
         .http

@@ -24,10 +24,10 @@ pub fn business_licence_type(issuer: &str) -> Value {
             "required": ["company_name", "legal_representative", "registered_capital"],
             "additionalProperties": false,
             "properties": {
-                "company_name": { "type": "string", "minLength": 1 },
-                "legal_representative": { "type": "string" },
+                "company_name": { "type": "string", "minLength": 1, "title": "名称" },
+                "legal_representative": { "type": "string", "title": "法定代表人" },
                 "registered_capital": { "type": "integer", "minimum": 0 },
-                "address": { "type": "string" }
+                "address": { "type": "string", "title": "住所" }
             }
         },
         "disclosable": ["address", "legal_representative"],

@@ -5,6 +5,8 @@ mod helpers;
 
 mod holders;
 
+mod admin;
+mod audit;
 mod browser;
 mod cli;
 mod enterprise;
@@ -15,4 +17,5 @@ mod openapi;
 mod pairwise;
 mod portal;
 mod sso_browser;
+mod tlog;
 mod verify;

@@ -33,8 +33,19 @@ const METHODS: [&str; 8] = [
 const PROBLEM_TYPE: &str = "https://tongban.example/problems/";
 
 /// The request body schema of each operation that takes one, and the Rust type its handler reads.
-const BODIES: [(&str, &str, &str); 5] = [
+const BODIES: [(&str, &str, &str); 8] = [
     ("POST", "/api/v1/licences", "IssueRequest"),
+    ("POST", "/api/v1/admin/departments", "DepartmentRequest"),
+    (
+        "POST",
+        "/api/v1/admin/certificates/{serial}/revoke",
+        "CertificateRevocationRequest",
+    ),
+    (
+        "POST",
+        "/api/v1/admin/licence-types",
+        "LicenceTypeDefinition",
+    ),
     ("POST", "/api/v1/licences/batch", "Batch"),
     ("POST", "/api/v1/licences/{id}/{action}", "StatusChange"),
     ("POST", "/api/v1/verify", "VerifyRequest"),
@@ -52,6 +63,11 @@ fn code_accepts(schema: &str, v: &Value) -> Result<(), String> {
         "StatusChange" => de::<tongban::http::api::StatusChange>(v).map(drop),
         "VerifyRequest" => de::<tongban::http::api::VerifyRequest>(v).map(drop),
         "NewShare" => de::<tongban::http::wallet::NewShare>(v).map(drop),
+        "DepartmentRequest" => de::<tongban::http::admin::DepartmentRequest>(v).map(drop),
+        "CertificateRevocationRequest" => {
+            de::<tongban::http::admin::RevokeCertRequest>(v).map(drop)
+        }
+        "LicenceTypeDefinition" => de::<tongban::licences::catalogue::LicenceType>(v).map(drop),
         other => panic!("no Rust type known for the schema {other}"),
     }
     .map_err(|e| e.to_string())
@@ -1033,6 +1049,9 @@ fn request_schemas_are_the_handlers_types() {
         "StatusChange",
         "VerifyRequest",
         "NewShare",
+        "DepartmentRequest",
+        "CertificateRevocationRequest",
+        "LicenceTypeDefinition",
     ] {
         let schema = &doc["components"]["schemas"][name];
         let examples = schema["examples"]
@@ -1470,6 +1489,110 @@ async fn real_answers_match_the_document() {
         "two licences queried, one share opened: {log}"
     );
 
+    assert!(f.bad.is_empty(), "{}", f.bad.join("\n"));
+}
+
+/// The administration API's answers along its flow, refusals included, match the document.
+#[tokio::test]
+async fn administration_answers_match_the_document() {
+    const DEPTS: &str = "/api/v1/admin/departments";
+    const DEPT: &str = "/api/v1/admin/departments/{uscc}";
+    const RENEW: &str = "/api/v1/admin/departments/{uscc}/renew";
+    const REVOKE: &str = "/api/v1/admin/certificates/{serial}/revoke";
+    const TYPES: &str = "/api/v1/admin/licence-types";
+    const TYPE: &str = "/api/v1/admin/licence-types/{code}";
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let mut f = Flow {
+        api: &api,
+        base: app.addr.clone(),
+        bad: Vec::new(),
+        replayed: 0,
+    };
+    let http = app.http();
+    let client = app
+        .client(crate::helpers::ClientSpec {
+            grant_types: vec![tongban::oidc::clients::GrantType::ClientCredentials],
+            redirect_uris: vec![],
+            scopes: vec!["admin"],
+            ..Default::default()
+        })
+        .await;
+    let (s, t) = app
+        .post_form(
+            "/token",
+            Some((&client.id, client.secret.as_deref().unwrap())),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let token = t["access_token"].as_str().unwrap();
+    let uscc = crate::licences::MARKET_REGULATOR;
+    let dept = json!({ "uscc": uscc, "name_zh": "福州市市场监督管理局", "name_en": "Fuzhou market regulator", "iss": "https://scjg.fuzhou.gov.example.cn" });
+    let d = f
+        .expect(&http, 201, post(DEPTS, dept.clone()).bearer(token))
+        .await;
+    f.expect(&http, 409, post(DEPTS, dept).bearer(token)).await;
+    let bad = json!({ "uscc": "91350100M000100Y44", "name_zh": "x", "name_en": "x", "iss": "https://x.example.cn" });
+    f.expect(&http, 422, post(DEPTS, bad).bearer(token)).await;
+    f.expect(&http, 200, get(DEPTS).bearer(token)).await;
+    let one = format!("/api/v1/admin/departments/{uscc}");
+    f.expect(&http, 200, get(DEPT).at(&one).bearer(token)).await;
+    f.expect(
+        &http,
+        404,
+        get(DEPT).at("/api/v1/admin/departments/x").bearer(token),
+    )
+    .await;
+    let renew = format!("{one}/renew");
+    let renew_call = Call {
+        method: "POST",
+        ..get(RENEW)
+    };
+    f.expect(&http, 200, renew_call.at(&renew).bearer(token))
+        .await;
+    let serial = d["certificates"][0]["serial"].as_str().unwrap();
+    let revoke = format!("/api/v1/admin/certificates/{serial}/revoke");
+    let reason = json!({ "reason": "key compromise" });
+    f.expect(
+        &http,
+        200,
+        post(REVOKE, reason.clone()).at(&revoke).bearer(token),
+    )
+    .await;
+    f.expect(
+        &http,
+        409,
+        post(REVOKE, reason.clone()).at(&revoke).bearer(token),
+    )
+    .await;
+    f.expect(
+        &http,
+        400,
+        post(REVOKE, json!({ "reason": "" }))
+            .at(&revoke)
+            .bearer(token),
+    )
+    .await;
+    let none = "/api/v1/admin/certificates/00/revoke";
+    f.expect(&http, 404, post(REVOKE, reason).at(none).bearer(token))
+        .await;
+
+    let def = crate::licences::business_licence_type(uscc);
+    f.expect(&http, 201, post(TYPES, def.clone()).bearer(token))
+        .await;
+    f.expect(&http, 409, post(TYPES, def.clone()).bearer(token))
+        .await;
+    let mut bad = def;
+    bad["code"] = json!(format!("{uscc}002"));
+    bad["disclosable"] = json!(["nope"]);
+    f.expect(&http, 422, post(TYPES, bad).bearer(token)).await;
+    f.expect(&http, 200, get(TYPES).bearer(token)).await;
+    let code = format!("/api/v1/admin/licence-types/{uscc}001");
+    f.expect(&http, 200, get(TYPE).at(&code).bearer(token))
+        .await;
+    f.expect(&http, 404, get(TYPE).at(format!("{code}9")).bearer(token))
+        .await;
     assert!(f.bad.is_empty(), "{}", f.bad.join("\n"));
 }
 

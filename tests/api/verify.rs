@@ -249,6 +249,7 @@ async fn a_revoked_department_certificate_invalidates_only_what_it_signs_afterwa
         &w.app.state,
         &serial.serial,
         "key_compromise",
+        "system",
         issued_at,
     )
     .await
@@ -302,6 +303,7 @@ async fn a_revoked_department_certificate_invalidates_only_what_it_signs_afterwa
     let fresh = tongban::licences::departments::renew(
         &w.app.state,
         &w.dept.row,
+        "system",
         tongban::domain::time::now(),
     )
     .await

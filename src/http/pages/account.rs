@@ -198,13 +198,20 @@ pub async fn action(
         }
         "/account/agents/revoke" => {
             match enterprises::revocable_grant(&state, &a.id, &get("grant_id")).await {
-                Ok(g) => logout::revoke_agent(&state, &g.id, &g.agent_id, &g.enterprise_id, now)
-                    .await
-                    .map(|_| "agent_revoked")
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "agent revocation failed");
-                        "server_error"
-                    }),
+                Ok(g) => logout::revoke_agent(
+                    &state,
+                    &g.id,
+                    &g.agent_id,
+                    &g.enterprise_id,
+                    &crate::audit::account(&a.id),
+                    now,
+                )
+                .await
+                .map(|_| "agent_revoked")
+                .map_err(|e| {
+                    tracing::error!(error = %e, "agent revocation failed");
+                    "server_error"
+                }),
                 Err(EnterpriseError::Invalid(k)) => Err(k),
                 Err(e) => Err({
                     tracing::error!(error = %e, "agent revocation failed");

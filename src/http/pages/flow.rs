@@ -370,12 +370,12 @@ pub async fn consent_submit(
         let codes = client_licence_types(&state, &req.client_id).await;
         granted.extend(codes.into_iter().map(|c| format!("licence_type:{c}")));
     }
-    if let Err(e) = storage::grants::save_consent(
-        &state.db,
+    if let Err(e) = crate::oidc::authorize::give_consent(
+        &state,
         &s.account_id,
         &req.client_id,
         &acting_for,
-        &granted.join(" "),
+        &granted,
         now,
     )
     .await

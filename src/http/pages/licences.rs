@@ -10,6 +10,7 @@ use super::login::current_session;
 use super::{format_time, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::api::ApiPath;
+use crate::licences::catalogue::LicenceType;
 use crate::licences::{access, verify};
 use crate::state::AppState;
 use crate::storage::{self, accounts::AccountRow};
@@ -46,13 +47,25 @@ async fn own_licence(
     None
 }
 
-/// The licence's contents for a page: every claim but the envelope, values as text.
-fn fields(claims: &serde_json::Map<String, Value>) -> Vec<Value> {
+/// The licence's contents for a page: every claim but the envelope, values as text, each labelled with
+/// its schema `title` when the type gives one (the field name otherwise).
+fn fields(claims: &serde_json::Map<String, Value>, t: Option<&LicenceType>) -> Vec<Value> {
     claims
         .iter()
         .filter(|(k, _)| !ENVELOPE.contains(&k.as_str()))
-        .map(|(k, v)| json!({ "name": k, "value": v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()) }))
+        .map(|(k, v)| {
+            let label = t.and_then(|t| t.field_title(k)).unwrap_or(k);
+            json!({ "name": k, "label": label, "value": v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()) })
+        })
         .collect()
+}
+
+/// The licence type, for labels; a page still renders (with field names) if it cannot be read.
+async fn type_of(state: &AppState, code: &str) -> Option<std::sync::Arc<LicenceType>> {
+    crate::licences::issue::licence_type(state, code)
+        .await
+        .ok()
+        .flatten()
 }
 
 pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
@@ -116,7 +129,7 @@ pub async fn view(
         Some(&state.chains),
     );
     let claims = report.claims.clone().unwrap_or_default();
-    let fields = fields(&claims);
+    let fields = fields(&claims, type_of(&state, &l.type_code).await.as_deref());
     let issuer = match storage::licences::get(&state.db, &l.id).await {
         Ok(Some(row)) => storage::departments::by_id(&state.db, &row.issuer_id)
             .await
@@ -237,7 +250,14 @@ pub async fn share(
         Some(&state.chains),
     );
     let claims = report.claims.clone().unwrap_or_default();
-    let mut fields = fields(&claims);
+    let ty = match report.licence_id.as_deref() {
+        Some(id) => match storage::licences::get(&state.db, id).await {
+            Ok(Some(row)) => type_of(&state, &row.type_code).await,
+            _ => None,
+        },
+        None => None,
+    };
+    let mut fields = fields(&claims, ty.as_deref());
     if let Some(h) = claims.get("holders").and_then(Value::as_array) {
         let names: Vec<String> = h
             .iter()

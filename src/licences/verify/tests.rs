@@ -120,7 +120,49 @@ fn facts() -> RepositoryFacts {
         issued_at: IAT,
         status_history: vec![(IAT, 0)],
         cert_revoked_at: None,
+        log: vec![],
     }
+}
+
+/// [`super::verify`], with the repository's log holding the presented licence's issuance leaf
+/// whenever the facts do not say otherwise: the log's own check is tested on its own below.
+fn verify(lic: &str, root: &[u8], at: i64, facts: Option<&RepositoryFacts>) -> Report {
+    let mut f = facts.cloned();
+    if let Some(f) = f.as_mut().filter(|f| f.known && f.log.is_empty()) {
+        if let Ok(p) = parse(lic) {
+            f.log.push((Some(0), expected_leaf(&p)));
+        }
+    }
+    super::verify(lic, root, at, f.as_ref())
+}
+
+#[test]
+fn a_licence_without_its_issuance_leaf_is_not_in_the_log() {
+    let fx = ca("Tongban Test");
+    let (_, lic) = standard(&fx);
+    let at = IAT + DAY;
+    let r = super::verify(&lic, fx.root(), at, Some(&facts()));
+    assert_eq!(r.verdict, Verdict::NotInLog);
+    assert_eq!(outcome(&r, TRANSPARENCY_LOG), CheckOutcome::Fail);
+    // A leaf recording a different licence body (same identifier) does not count either.
+    let mut other = facts();
+    let p = parse(&lic).unwrap();
+    let mut leaf = crate::audit::log::issued_leaf(&p.jti, p.iat, "another.jwt.body");
+    leaf.at = p.iat;
+    other.log.push((Some(3), leaf.to_bytes()));
+    assert_eq!(
+        super::verify(&lic, fx.root(), at, Some(&other)).verdict,
+        Verdict::NotInLog
+    );
+    // Queued, not yet sequenced: passes, and says so.
+    let mut queued = facts();
+    queued.log.push((None, expected_leaf(&p)));
+    let r = super::verify(&lic, fx.root(), at, Some(&queued));
+    assert_eq!(r.verdict, Verdict::Valid);
+    assert!(r.check(TRANSPARENCY_LOG).unwrap().detail.contains("awaits"));
+    // Offline the check is skipped.
+    let r = super::verify(&lic, fx.root(), at, None);
+    assert_eq!(outcome(&r, TRANSPARENCY_LOG), CheckOutcome::Skipped);
 }
 
 fn outcome(r: &Report, name: &str) -> CheckOutcome {

@@ -1,0 +1,160 @@
+//! The audit log's tables: events (appended in the transaction of the change they record), the queue of
+//! events not yet chained, and the hash chain. UPDATE and DELETE are refused by triggers, except on the
+//! queue.
+
+use sqlx::FromRow;
+
+use super::{Db, Result, Tx};
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    /// A JSON object, as stored.
+    pub detail: String,
+}
+
+/// Append an event (a trigger queues it for chaining); returns its id.
+pub async fn insert(
+    tx: &mut Tx,
+    at: i64,
+    actor: &str,
+    action: &str,
+    object: &str,
+    detail: &str,
+) -> Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO audit_events (at, actor, action, object, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(object)
+    .bind(detail)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Up to `limit` queued events, oldest first.
+pub async fn pending(tx: &mut Tx, limit: i64) -> Result<Vec<EventRow>> {
+    Ok(sqlx::query_as(
+        "SELECT e.id, e.at, e.actor, e.action, e.object, e.detail FROM audit_pending p \
+         JOIN audit_events e ON e.id = p.event_id ORDER BY p.event_id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// The last chained position and its hash.
+pub async fn head(tx: &mut Tx) -> Result<Option<(i64, Vec<u8>)>> {
+    Ok(
+        sqlx::query_as("SELECT pos, hash FROM audit_chain ORDER BY pos DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
+/// One link of the chain.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub pos: i64,
+    pub event_id: i64,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// Append links to the chain and take their events off the queue, in one statement each.
+pub async fn chain(tx: &mut Tx, links: &[Link]) -> Result<()> {
+    for batch in links.chunks(200) {
+        let sql = super::multi_insert(
+            "audit_chain (pos, event_id, prev_hash, hash)",
+            batch.len(),
+            4,
+        );
+        let mut q = sqlx::query(&sql);
+        for l in batch {
+            q = q
+                .bind(l.pos)
+                .bind(l.event_id)
+                .bind(l.prev_hash.clone())
+                .bind(l.hash.clone());
+        }
+        q.execute(&mut **tx).await?;
+        // Integers from our own rows: no injection possible, and one statement instead of n.
+        let ids: Vec<String> = batch.iter().map(|l| l.event_id.to_string()).collect();
+        sqlx::query(&format!(
+            "DELETE FROM audit_pending WHERE event_id IN ({})",
+            ids.join(", ")
+        ))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A link joined with its event (`None` when the event row is gone).
+#[derive(Debug, Clone, FromRow)]
+pub struct ChainedRow {
+    pub pos: i64,
+    pub event_id: i64,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+    pub id: Option<i64>,
+    pub at: Option<i64>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub object: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Links from position `from`, in order, with their events.
+pub async fn links(db: &Db, from: i64, limit: i64) -> Result<Vec<ChainedRow>> {
+    Ok(sqlx::query_as(
+        "SELECT c.pos, c.event_id, c.prev_hash, c.hash, e.id, e.at, e.actor, e.action, e.object, e.detail \
+         FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id \
+         WHERE c.pos >= $1 ORDER BY c.pos LIMIT $2",
+    )
+    .bind(from)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// Events that are neither chained nor queued (their link was removed), lowest id first.
+pub async fn unlinked(db: &Db, limit: i64) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT e.id FROM audit_events e WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id) \
+         AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.event_id = e.id) ORDER BY e.id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Events by action and period, for supervision and tests.
+pub async fn events(db: &Db, action_prefix: &str, from: i64, to: i64) -> Result<Vec<EventRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, at, actor, action, object, detail FROM audit_events \
+         WHERE action LIKE $1 AND at >= $2 AND at < $3 ORDER BY id",
+    )
+    .bind(format!("{action_prefix}%"))
+    .bind(from)
+    .bind(to)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// How many events wait to be chained.
+pub async fn pending_count(db: &Db) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_pending")
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(n)
+}

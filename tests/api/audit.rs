@@ -1,0 +1,202 @@
+//! The audit log: every change is an event in the transaction of the change, chained by the sealer;
+//! the database refuses UPDATE and DELETE (triggers); with the triggers dropped, `tongban audit
+//! verify` names the first event that was changed, deleted or reordered.
+
+use serde_json::{json, Value};
+
+use crate::helpers::is_postgres;
+use crate::licences::{request, world, World};
+
+/// Issue two licences, suspend and reinstate one: events to tamper with.
+async fn audited_world() -> World {
+    let w = world().await;
+    for _ in 0..2 {
+        let (s, b, _) = w
+            .app
+            .post_json("/api/v1/licences", &w.token, &request(&w), &[])
+            .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    let (_, b, _) = w
+        .app
+        .post_json("/api/v1/licences", &w.token, &request(&w), &[])
+        .await;
+    let id = b["id"].as_str().unwrap().to_owned();
+    for action in ["suspend", "reinstate"] {
+        let (s, b, _) = w
+            .app
+            .post_json(
+                &format!("/api/v1/licences/{id}/{action}"),
+                &w.token,
+                &json!({ "reason": "under_investigation" }),
+                &[],
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    w
+}
+
+/// `tongban audit verify`: (success, report).
+async fn audit_verify(w: &World) -> (bool, Value, String) {
+    let (ok, out, err) = w.app.cli(&["audit", "verify"]).await;
+    (ok, serde_json::from_str(&out).unwrap_or(Value::Null), err)
+}
+
+async fn event_ids(w: &World) -> Vec<(i64, String)> {
+    sqlx::query_as("SELECT id, action FROM audit_events ORDER BY id")
+        .fetch_all(&w.app.state.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_change_is_an_audit_event_in_a_chain_the_database_will_not_let_anyone_rewrite() {
+    let w = audited_world().await;
+    let (ok, report, err) = audit_verify(&w).await;
+    assert!(ok, "{report} {err}");
+    let events = event_ids(&w).await;
+    let actions: Vec<&str> = events.iter().map(|(_, a)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "department.registered",
+            "licence_type.registered",
+            "licence.issued",
+            "licence.issued",
+            "licence.issued",
+            "licence.suspended",
+            "licence.reinstated"
+        ],
+        "one event per change, in order"
+    );
+    assert_eq!(report["links"], json!(events.len()), "{report}");
+    assert!(report["broken"].is_null());
+
+    // With the triggers in place the database refuses to rewrite history.
+    let target = events[5].0;
+    for sql in [
+        format!("UPDATE audit_events SET detail = '{{}}' WHERE id = {target}"),
+        format!("DELETE FROM audit_events WHERE id = {target}"),
+        "UPDATE audit_chain SET hash = prev_hash".to_owned(),
+        "DELETE FROM audit_chain".to_owned(),
+    ] {
+        let r = w.app.sql(&sql).await;
+        assert!(r.is_err(), "{sql} was allowed");
+        assert!(
+            r.unwrap_err().to_string().contains("append-only"),
+            "refused by the trigger: {sql}"
+        );
+    }
+    if is_postgres() {
+        assert!(w.app.sql("TRUNCATE audit_events").await.is_err());
+    }
+
+    // Without the triggers, each kind of rewrite is found and the event named.
+    let drops: &[&str] = if is_postgres() {
+        &[
+            "DROP TRIGGER audit_events_append_only ON audit_events",
+            "DROP TRIGGER audit_chain_append_only ON audit_chain",
+        ]
+    } else {
+        &[
+            "DROP TRIGGER audit_events_no_update",
+            "DROP TRIGGER audit_events_no_delete",
+            "DROP TRIGGER audit_chain_no_update",
+            "DROP TRIGGER audit_chain_no_delete",
+        ]
+    };
+    for d in drops {
+        w.app.sql(d).await.unwrap();
+    }
+    let original: (i64, String, String, String, String) = sqlx::query_as(&format!(
+        "SELECT at, actor, action, object, detail FROM audit_events WHERE id = {target}"
+    ))
+    .fetch_one(&w.app.state.db.pool)
+    .await
+    .unwrap();
+    let restore = format!(
+        "UPDATE audit_events SET at = {}, actor = '{}', action = '{}', object = '{}', detail = '{}' WHERE id = {target}",
+        original.0, original.1, original.2, original.3, original.4
+    );
+
+    // 1. A changed event: a suspension's reason rewritten.
+    w.app
+        .sql(&format!(
+            "UPDATE audit_events SET detail = '{{\"reason\":\"court_order\"}}' WHERE id = {target}"
+        ))
+        .await
+        .unwrap();
+    let (ok, report, _) = audit_verify(&w).await;
+    assert!(!ok, "a changed event is found");
+    assert_eq!(report["broken"]["event_id"], json!(target), "{report}");
+    assert!(report["broken"]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("changed"));
+    w.app.sql(&restore).await.unwrap();
+    assert!(audit_verify(&w).await.0, "restored, the chain holds again");
+
+    // 2. Reordered events: two events swap their contents.
+    let first = events[3].0;
+    let copy_into = |to: i64, from: i64| {
+        format!(
+            "UPDATE audit_events SET at = (SELECT at FROM audit_events WHERE id = {from}), \
+             action = (SELECT action FROM audit_events WHERE id = {from}), \
+             object = (SELECT object FROM audit_events WHERE id = {from}), \
+             detail = (SELECT detail FROM audit_events WHERE id = {from}) WHERE id = {to}"
+        )
+    };
+    w.app.sql(&copy_into(first, target)).await.unwrap();
+    let (ok, report, _) = audit_verify(&w).await;
+    assert!(!ok, "a reordered event is found");
+    assert_eq!(report["broken"]["event_id"], json!(first), "{report}");
+
+    // 3. A deleted event.
+    let w = audited_world().await;
+    for d in drops {
+        w.app.sql(d).await.unwrap();
+    }
+    let events = event_ids(&w).await;
+    let gone = events[2].0;
+    w.app
+        .sql(&format!("DELETE FROM audit_events WHERE id = {gone}"))
+        .await
+        .unwrap();
+    let (ok, report, _) = audit_verify(&w).await;
+    assert!(!ok);
+    assert_eq!(report["broken"]["event_id"], json!(gone), "{report}");
+    assert!(report["broken"]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("deleted"));
+
+    // 4. Links swapped: the events are intact but their order in the chain changed.
+    let w = audited_world().await;
+    for d in drops {
+        w.app.sql(d).await.unwrap();
+    }
+    let events = event_ids(&w).await;
+    let (a, b) = (events[1].0, events[2].0);
+    w.app
+        .sql(&format!(
+            "UPDATE audit_chain SET event_id = -1 WHERE event_id = {a}"
+        ))
+        .await
+        .unwrap();
+    w.app
+        .sql(&format!(
+            "UPDATE audit_chain SET event_id = {a} WHERE event_id = {b}"
+        ))
+        .await
+        .unwrap();
+    w.app
+        .sql(&format!(
+            "UPDATE audit_chain SET event_id = {b} WHERE event_id = -1"
+        ))
+        .await
+        .unwrap();
+    let (ok, report, _) = audit_verify(&w).await;
+    assert!(!ok, "reordered links are found");
+    assert_eq!(report["broken"]["event_id"], json!(b), "{report}");
+}
