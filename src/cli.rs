@@ -325,8 +325,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(cmd) => audit(config, cmd).await,
         Command::LicenceType(cmd) => licence_type(config, cmd).await,
         Command::Keys(KeysCmd::Rotate) => {
-            let (_, keys, _) = startup::open(&config).await?;
-            print(json!({ "keys": keys.rotate(now(), config.max_token_ttl())? }));
+            let (db, keys, _) = startup::open(&config).await?;
+            let rotated = keys.rotate(now(), config.max_token_ttl())?;
+            let mut tx = db.begin().await?;
+            crate::audit::record(
+                &mut tx,
+                now(),
+                crate::audit::OPERATOR_CLI,
+                crate::audit::Action::KeysRotated,
+                "keys:signing",
+                json!({ "keys": rotated }),
+            )
+            .await?;
+            tx.commit().await?;
+            print(json!({ "keys": rotated }));
             Ok(())
         }
         Command::Keys(KeysCmd::List) => {
@@ -399,7 +411,7 @@ async fn client(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
         }
         ClientCmd::Remove { client_id } => {
             anyhow::ensure!(
-                crate::storage::clients::remove(&state.db, &client_id).await?,
+                clients::remove(&state.db, &client_id, now()).await?,
                 "no such client"
             );
             print(json!({ "removed": client_id }));

@@ -63,11 +63,21 @@ pub async fn seal_now(state: &AppState, now: i64) -> Result<(), StorageError> {
 /// the tree grew.
 pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
     let mut tx = state.db.begin().await?;
-    if state.db.backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut *tx)
-            .await?;
+    match state.db.backend {
+        Backend::Postgres => {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Take SQLite's write lock before reading the queues (as BEGIN IMMEDIATE would): two
+        // processes on one file (a server and the CLI) then seal one after the other instead of
+        // both reading the same queue and one failing to upgrade its snapshot.
+        Backend::Sqlite => {
+            sqlx::query("DELETE FROM tlog_pending WHERE 0 = 1")
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     let mut sealed = Sealed::default();
 

@@ -53,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .route("/account/agents/revoke", post(pages::account::action))
         .route("/account/logout-all", post(pages::account::action))
         .route("/account/licences", get(pages::licences::list))
+        .route("/account/access-log", get(pages::access_log::page))
         .route("/account/licences/{id}", get(pages::licences::view))
         .route("/account/licences/{id}/download", get(pages::licences::download))
         .route("/licences/{id}/check", get(pages::licences::check))

@@ -154,13 +154,9 @@ pub async fn my_access_log(
     let (_, a) = current_session(&state, &headers, t)
         .await
         .ok_or_else(|| unauthorized("sign in first"))?;
-    let mut indexes = vec![a.id_number_index.clone()];
-    for e in storage::enterprises::represented_by(&state.db, &a.id)
+    let indexes = super::pages::access_log::holder_indexes(&state, &a)
         .await
-        .map_err(ApiError::internal)?
-    {
-        indexes.push(state.keys.data().blind_index(&format!("uscc:{}", e.uscc)));
-    }
+        .map_err(ApiError::internal)?;
     let log = storage::licences::access_log(&state.db, &indexes, 200)
         .await
         .map_err(ApiError::internal)?;

@@ -199,6 +199,7 @@ pub async fn authenticate(
         .map(|a| a.id.clone())
         .unwrap_or_else(|| ident.trim().to_lowercase());
     if state.throttle.is_throttled(&key, address) {
+        login_failed(state, account.as_ref(), address, "throttled").await;
         return Err(LoginError::Throttled);
     }
     let phc = account.as_ref().map(|a| a.password_hash.clone());
@@ -211,14 +212,41 @@ pub async fn authenticate(
         Some(a) if ok => {
             state.throttle.record_success(&key);
             if a.disabled_at.is_some() {
+                login_failed(state, Some(&a), address, "disabled").await;
                 return Err(LoginError::Disabled);
             }
             Ok(a)
         }
-        _ => {
+        account => {
             state.throttle.record_failure(&key, address);
+            login_failed(state, account.as_ref(), address, "invalid_credentials").await;
             Err(LoginError::InvalidCredentials)
         }
+    }
+}
+
+/// The audit event of a failed login: the account if the identifier named one (never the identifier
+/// itself, which is personal data), the client address and why. A failure to record it is logged, not
+/// shown to the person.
+async fn login_failed(state: &AppState, account: Option<&AccountRow>, address: &str, why: &str) {
+    let object = account.map_or("account:unknown".to_owned(), |a| {
+        format!("account:{}", a.id)
+    });
+    let record = async {
+        let mut tx = state.db.begin().await?;
+        crate::audit::record(
+            &mut tx,
+            crate::domain::time::now(),
+            &format!("address:{address}"),
+            crate::audit::Action::LoginFailed,
+            &object,
+            serde_json::json!({ "reason": why }),
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)
+    };
+    if let Err(e) = record.await {
+        tracing::error!(error = %e, "recording a failed login failed");
     }
 }
 

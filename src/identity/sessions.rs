@@ -27,7 +27,18 @@ pub async fn create(
         expires_at: now + state.config.session_absolute_ttl,
         ended_at: None,
     };
-    storage::sessions::insert(&state.db, &row, &secret_hash(&secret)).await?;
+    let mut tx = state.db.begin().await?;
+    storage::sessions::insert(&mut tx, &row, &secret_hash(&secret)).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        &crate::audit::account(account_id),
+        crate::audit::Action::LoginSucceeded,
+        &format!("session:{}", row.id),
+        serde_json::json!({ "acr": acr, "amr": amr }),
+    )
+    .await?;
+    tx.commit().await?;
     Ok((secret, row))
 }
 

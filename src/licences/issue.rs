@@ -320,6 +320,7 @@ pub async fn issue(
             .await?;
         }
         tx.commit().await.map_err(StorageError::from)?;
+        tracing::debug!(licence = %row.id, "licence issued");
         if let Some(o) = &superseded {
             state.status_lists.invalidate(&dept.id);
             state.licence_facts.invalidate(&o.id);

@@ -255,8 +255,38 @@ pub async fn register(
         config: serde_json::to_string(&config).map_err(storage::StorageError::from)?,
         secret_hash: secret.as_deref().map(secret_hash),
     };
-    storage::clients::insert(db, &row, now).await?;
+    let mut tx = db.begin().await?;
+    storage::clients::insert(&mut tx, &row, now).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        crate::audit::OPERATOR_CLI,
+        crate::audit::Action::ClientRegistered,
+        &format!("client:{id}"),
+        serde_json::json!({ "grant_types": config.grant_types, "scopes": config.scopes, "redirect_uris": config.redirect_uris }),
+    )
+    .await?;
+    tx.commit().await.map_err(storage::StorageError::from)?;
     Ok((Client::from_row(row)?, secret))
+}
+
+/// Remove a client (its tokens stop verifying once the client is gone from every cache).
+pub async fn remove(db: &Db, client_id: &str, now: i64) -> Result<bool, storage::StorageError> {
+    let mut tx = db.begin().await?;
+    let removed = storage::clients::remove(&mut tx, client_id).await?;
+    if removed {
+        crate::audit::record(
+            &mut tx,
+            now,
+            crate::audit::OPERATOR_CLI,
+            crate::audit::Action::ClientRemoved,
+            &format!("client:{client_id}"),
+            serde_json::Value::Null,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(removed)
 }
 
 pub async fn list(db: &Db) -> Result<Vec<Client>, storage::StorageError> {

@@ -1,6 +1,6 @@
 //! Registered OAuth clients: the registration as one JSON document plus the hashed secret.
 
-use super::{conflict, Db, Result};
+use super::{conflict, Db, Result, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClientRow {
@@ -9,14 +9,14 @@ pub struct ClientRow {
     pub secret_hash: Option<Vec<u8>>,
 }
 
-pub async fn insert(db: &Db, row: &ClientRow, now: i64) -> Result<()> {
+pub async fn insert(tx: &mut Tx, row: &ClientRow, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO clients (client_id, config, secret_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&row.client_id)
         .bind(&row.config)
         .bind(row.secret_hash.clone())
         .bind(now)
         .bind(now)
-        .execute(&db.pool)
+        .execute(&mut **tx)
         .await
         .map_err(conflict("client_id"))?;
     Ok(())
@@ -39,10 +39,10 @@ pub async fn list(db: &Db) -> Result<Vec<ClientRow>> {
     )
 }
 
-pub async fn remove(db: &Db, client_id: &str) -> Result<bool> {
+pub async fn remove(tx: &mut Tx, client_id: &str) -> Result<bool> {
     let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
         .bind(client_id)
-        .execute(&db.pool)
+        .execute(&mut **tx)
         .await?;
     Ok(r.rows_affected() == 1)
 }

@@ -20,7 +20,7 @@ pub struct SessionRow {
 const COLUMNS: &str =
     "id, account_id, auth_time, acr, amr, created_at, last_seen, expires_at, ended_at";
 
-pub async fn insert(db: &Db, s: &SessionRow, secret_hash: &[u8]) -> Result<()> {
+pub async fn insert(tx: &mut Tx, s: &SessionRow, secret_hash: &[u8]) -> Result<()> {
     sqlx::query(
         "INSERT INTO sessions (id, secret_hash, account_id, auth_time, acr, amr, created_at, last_seen, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -34,7 +34,7 @@ pub async fn insert(db: &Db, s: &SessionRow, secret_hash: &[u8]) -> Result<()> {
     .bind(s.created_at)
     .bind(s.last_seen)
     .bind(s.expires_at)
-    .execute(&db.pool)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }

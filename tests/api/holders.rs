@@ -92,6 +92,53 @@ async fn departments_query_under_a_legal_basis_with_a_purpose_and_the_holder_see
     assert_eq!(log[0]["purpose"], "办理住房公积金缴存登记");
     assert_eq!(log[0]["legal_basis"], "《住房公积金管理条例》第十三条");
     assert_eq!(log[0]["department_id"], querier.row.id.as_str());
+
+    // Nor are verification, the status list, or the issuer's own status changes: none is a read of
+    // the holder's licence by someone else.
+    let licence = issued["licence"].as_str().unwrap();
+    let (s, _, _) = w
+        .app
+        .post_json("/api/v1/verify", "", &json!({ "licence": licence }), &[])
+        .await;
+    assert_eq!(s, 200);
+    let id = issued["id"].as_str().unwrap();
+    let (s, _, _) = w
+        .app
+        .post_json(
+            &format!("/api/v1/licences/{id}/suspend"),
+            &w.token,
+            &json!({ "reason": "under_investigation" }),
+            &[],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        access_log(&w.app, &rep).await.len(),
+        1,
+        "still only the query"
+    );
+
+    // The account page shows the same record: who (by name), on what grounds, for what purpose.
+    let Landing::Page(_, 200, page) = rep.get("/account/access-log?lang=en").await else {
+        panic!()
+    };
+    let rows = page.matches("<tr class=\"access\">").count();
+    assert_eq!(rows, 1, "{page}");
+    for text in [
+        "北京市住房公积金管理中心",
+        "legal basis: 《住房公积金管理条例》第十三条",
+        "办理住房公积金缴存登记",
+        id,
+    ] {
+        assert!(page.contains(text), "{text} in {page}");
+    }
+    // Another person's access log is their own: empty.
+    let (_, _, other_email) = w.app.citizen("王其他").await;
+    let other = signed_in(&w.app, &other_email).await;
+    let Landing::Page(_, 200, page) = other.get("/account/access-log").await else {
+        panic!()
+    };
+    assert!(page.contains("id=\"access-log-empty\""), "{page}");
 }
 
 fn urlencode(s: &str) -> String {

@@ -9,6 +9,7 @@ mod admin;
 mod audit;
 mod browser;
 mod cli;
+mod crash;
 mod enterprise;
 mod licences;
 mod negative;

@@ -125,6 +125,57 @@ async fn verdicts_follow_the_status_and_answer_for_a_past_date() {
         "suspended over D"
     );
     assert_eq!(verify(&w, licence, Some(now)).await["verdict"], "revoked");
+
+    // The same questions to `tongban verify --online --at D`, which reads the repository's records.
+    let root = w.app.file(
+        "root.pem",
+        &w.app
+            .http()
+            .get(format!("{}/pki/root.pem", w.app.addr))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let file = w.app.file("licence.txt", licence);
+    for (at, verdict) in [
+        (now - 900, "valid"),
+        (now - 450, "suspended"),
+        (now, "revoked"),
+    ] {
+        let at = at.to_string();
+        let (ok, out, err) = w
+            .app
+            .cli(&[
+                "verify",
+                file.to_str().unwrap(),
+                "--root",
+                root.to_str().unwrap(),
+                "--online",
+                "--at",
+                &at,
+            ])
+            .await;
+        let report: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out} {err}"));
+        assert_eq!(
+            (ok, report["verdict"].as_str()),
+            (verdict == "valid", Some(verdict)),
+            "{report}"
+        );
+        for c in [
+            "certificate_at_signing",
+            "repository_record",
+            "transparency_log",
+        ] {
+            assert_eq!(
+                check(&report, c)["outcome"],
+                "pass",
+                "{c} names its fact: {report}"
+            );
+        }
+    }
 }
 
 fn b64() -> base64::engine::GeneralPurpose {

@@ -2,6 +2,7 @@
 //! templates compiled into the binary, zh-CN and English catalogues, signed double-submit CSRF tokens,
 //! and the cookie conventions of DESIGN.md (HttpOnly, SameSite=Lax, Secure outside plain-HTTP development).
 
+pub mod access_log;
 pub mod account;
 pub mod flow;
 pub mod licences;
@@ -17,7 +18,7 @@ use super::extract::cookie;
 use crate::crypto::{constant_time_eq, random_token};
 use crate::state::AppState;
 
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 15] = [
     ("base.html", include_str!("../../../templates/base.html")),
     (
         "_macros.html",
@@ -62,6 +63,10 @@ const TEMPLATES: [(&str, &str); 14] = [
         include_str!("../../../templates/licence_check.html"),
     ),
     ("share.html", include_str!("../../../templates/share.html")),
+    (
+        "access_log.html",
+        include_str!("../../../templates/access_log.html"),
+    ),
 ];
 pub const STYLESHEET: &str = include_str!("../../../templates/static/tongban.css");
 
