@@ -147,6 +147,8 @@ enum AccountCmd {
     Show { identifier: String },
     /// Disable an account and end its sessions.
     Disable { identifier: String },
+    /// Give an account the auditor role: it may see the supervision page.
+    Auditor { identifier: String },
 }
 
 #[derive(Subcommand)]
@@ -456,6 +458,19 @@ async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<()> {
             print(
                 json!({ "id": a.id, "name": a.name, "id_kind": a.id_kind, "id_number": masked, "email": a.email, "phone": a.phone, "loa": a.loa, "disabled": a.disabled_at.is_some() }),
             );
+        }
+        AccountCmd::Auditor { identifier } => {
+            let a = accounts::find_by_identifier(&state, &identifier)
+                .await?
+                .context("no such account")?;
+            crate::audit::supervision::grant_auditor(
+                &state,
+                &a.id,
+                crate::audit::OPERATOR_CLI,
+                now(),
+            )
+            .await?;
+            print(json!({ "auditor": a.id }));
         }
         AccountCmd::Disable { identifier } => {
             let a = accounts::find_by_identifier(&state, &identifier)

@@ -12,6 +12,7 @@ pub mod chain;
 pub mod commands;
 pub mod log;
 pub mod sealer;
+pub mod supervision;
 
 use serde_json::Value;
 
@@ -28,8 +29,6 @@ pub enum Action {
     LicenceQueriedByLegalBasis,
     /// A portal read licences with the holder's consent.
     LicenceQueriedWithConsent,
-    /// The holder read their own wallet.
-    WalletRead,
     ShareCreated,
     ShareOpened,
     ShareWithdrawn,
@@ -48,6 +47,9 @@ pub enum Action {
     DepartmentCertificatesRenewed,
     DepartmentCertificateRevoked,
     LicenceTypeRegistered,
+    /// A public verification of a licence the repository holds did not answer "valid".
+    LicenceVerificationFailed,
+    AuditorGranted,
 }
 
 impl Action {
@@ -59,7 +61,6 @@ impl Action {
             Self::LicenceRevoked => "licence.revoked",
             Self::LicenceQueriedByLegalBasis => "licence.queried.legal_basis",
             Self::LicenceQueriedWithConsent => "licence.queried.consent",
-            Self::WalletRead => "licence.read.holder",
             Self::ShareCreated => "share.created",
             Self::ShareOpened => "share.opened",
             Self::ShareWithdrawn => "share.withdrawn",
@@ -77,6 +78,8 @@ impl Action {
             Self::DepartmentCertificatesRenewed => "department.certificates_renewed",
             Self::DepartmentCertificateRevoked => "department.certificate_revoked",
             Self::LicenceTypeRegistered => "licence_type.registered",
+            Self::LicenceVerificationFailed => "licence.verification_failed",
+            Self::AuditorGranted => "auditor.granted",
         }
     }
 }

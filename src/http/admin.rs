@@ -27,7 +27,7 @@ pub fn system_token(
     state: &AppState,
     scope: &str,
 ) -> Result<std::sync::Arc<AccessClaims>, ApiError> {
-    let claims = super::api::bearer_claims(parts, state)?;
+    let claims = super::api::bearer_claims(&parts.headers, state)?;
     if claims.gid.is_some() || !claims.has_scope(scope) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

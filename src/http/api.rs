@@ -118,7 +118,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 
 /// The claims of the request's bearer access token (ours, valid, not revoked), or a 401 problem.
 pub fn bearer_claims(
-    parts: &Parts,
+    headers: &HeaderMap,
     state: &AppState,
 ) -> Result<std::sync::Arc<AccessClaims>, ApiError> {
     let unauthorized = |d: &str| {
@@ -129,8 +129,7 @@ pub fn bearer_claims(
             d,
         )
     };
-    let h = parts
-        .headers
+    let h = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
@@ -154,7 +153,7 @@ impl FromRequestParts<AppState> for DepartmentClient {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let claims = bearer_claims(parts, state)?;
+        let claims = bearer_claims(&parts.headers, state)?;
         if claims.gid.is_some() {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -430,12 +429,13 @@ pub struct VerifyRequest {
 pub async fn verify(
     State(state): State<AppState>,
     super::extract::ClientAddr(addr): super::extract::ClientAddr,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     // Public, so rate-limited per address: a fixed one-second window, counted atomically.
     let n = state
         .verify_rate
-        .entry(addr)
+        .entry(addr.clone())
         .and_upsert_with(|n| n.map_or(1, |e| e.into_value().saturating_add(1)))
         .into_value();
     if n > state.config.verify_rate_per_address {
@@ -462,10 +462,77 @@ pub async fn verify(
     let licence = req.licence;
     let memo = state.chains.clone();
     // One ES256 verification (the chain comes from the memo): CPU work, kept off the async threads.
+    let known = facts.clone();
     let report = tokio::task::spawn_blocking(move || {
-        crate::licences::verify::verify_with(&licence, &root, at, facts.as_deref(), Some(&memo))
+        crate::licences::verify::verify_with(&licence, &root, at, known.as_deref(), Some(&memo))
     })
     .await
     .map_err(ApiError::internal)?;
+    record_verification(&state, &addr, &headers, &report, facts.as_deref()).await?;
     Ok(Json(report).into_response())
+}
+
+/// The audit side of a verification: a department system that verifies (it sent its token) leaves
+/// an event, and so does a failed verification of a licence the repository holds (supervision
+/// counts them per issuing department). An anonymous verification of a valid licence writes
+/// nothing: it costs one signature check and no database round trip.
+async fn record_verification(
+    state: &AppState,
+    addr: &str,
+    headers: &HeaderMap,
+    report: &crate::licences::verify::Report,
+    facts: Option<&crate::licences::verify::RepositoryFacts>,
+) -> Result<(), ApiError> {
+    use crate::audit::{self, Action as A};
+    use crate::licences::verify::Verdict;
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.trim().eq_ignore_ascii_case("bearer"));
+    let department = match presented {
+        false => None,
+        true => {
+            let claims = bearer_claims(headers, state)?;
+            storage::departments::by_client(&state.db, &claims.client_id)
+                .await
+                .map_err(ApiError::internal)?
+        }
+    };
+    let known = facts.is_some_and(|f| f.known);
+    let failed = known && report.verdict != Verdict::Valid;
+    let (Some(id), true) = (&report.licence_id, department.is_some() || failed) else {
+        return Ok(());
+    };
+    let verdict = serde_json::to_value(report.verdict).unwrap_or_default();
+    let object = format!("licence:{id}");
+    let t = now();
+    let write = async {
+        let mut tx = state.db.begin().await?;
+        if let Some(d) = &department {
+            let detail = json!({ "verdict": verdict });
+            audit::record(
+                &mut tx,
+                t,
+                &audit::department(&d.id),
+                A::LicenceVerifiedByDepartment,
+                &object,
+                detail,
+            )
+            .await?;
+        }
+        if failed {
+            let detail = json!({ "verdict": verdict });
+            audit::record(
+                &mut tx,
+                t,
+                &format!("address:{addr}"),
+                A::LicenceVerificationFailed,
+                &object,
+                detail,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(storage::StorageError::from)
+    };
+    write.await.map_err(ApiError::internal)
 }

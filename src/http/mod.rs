@@ -8,6 +8,7 @@ pub mod extract;
 pub mod log;
 pub mod oauth;
 pub mod pages;
+pub mod supervision;
 pub mod wallet;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -54,6 +55,8 @@ pub fn app(state: AppState) -> Router {
         .route("/account/logout-all", post(pages::account::action))
         .route("/account/licences", get(pages::licences::list))
         .route("/account/access-log", get(pages::access_log::page))
+        .route("/supervision", get(supervision::page))
+        .route("/api/v1/supervision", get(supervision::json))
         .route("/account/licences/{id}", get(pages::licences::view))
         .route("/account/licences/{id}/download", get(pages::licences::download))
         .route("/licences/{id}/check", get(pages::licences::check))

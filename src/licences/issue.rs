@@ -46,6 +46,10 @@ pub struct IssueRequest {
     /// The identifier of a licence this one replaces: it is revoked with reason `superseded`.
     #[serde(default)]
     pub supersedes: Option<String>,
+    /// When the application for this licence was filed (Unix seconds), if the department reports
+    /// it: supervision measures the time from application to issuance.
+    #[serde(default)]
+    pub applied_at: Option<i64>,
 }
 
 /// An idempotent request: the response is recorded with the licence, in the same transaction.
@@ -192,6 +196,14 @@ pub async fn issue(
     if exp.is_some_and(|e| e <= nbf) {
         return Err(LicenceError::bad("valid_until must be after valid_from"));
     }
+    if req
+        .applied_at
+        .is_some_and(|a| a > now || a < now - 20 * 365 * 86_400)
+    {
+        return Err(LicenceError::bad(
+            "applied_at must be in the past, at most 20 years ago",
+        ));
+    }
     let superseded = match &req.supersedes {
         Some(old) => {
             let o = storage::licences::get(&state.db, old)
@@ -301,7 +313,7 @@ pub async fn issue(
             &crate::audit::department(&dept.id),
             crate::audit::Action::LicenceIssued,
             &format!("licence:{}", row.id),
-            json!({ "type": row.type_code, "supersedes": row.supersedes }),
+            json!({ "type": row.type_code, "supersedes": row.supersedes, "applied_at": req.applied_at }),
         )
         .await?;
         let issuer_signed = sd_jwt.split('~').next().unwrap_or_default();

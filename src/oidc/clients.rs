@@ -91,7 +91,7 @@ pub struct Client {
 }
 
 /// Scopes a client may be registered for.
-pub const KNOWN_SCOPES: [&str; 13] = [
+pub const KNOWN_SCOPES: [&str; 14] = [
     "openid",
     "profile",
     "email",
@@ -105,6 +105,7 @@ pub const KNOWN_SCOPES: [&str; 13] = [
     "licences:verify",
     "licences:revoke",
     "admin",
+    "auditor",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -370,7 +370,7 @@ async fn respond(
 }
 
 /// Scopes only a system (client_credentials) token carries, besides the `licences:*` ones.
-pub const SYSTEM_SCOPES: [&str; 1] = ["admin"];
+pub const SYSTEM_SCOPES: [&str; 2] = ["admin", "auditor"];
 
 fn client_credentials(
     state: &AppState,

@@ -158,3 +158,56 @@ pub async fn pending_count(db: &Db) -> Result<i64> {
         .await?;
     Ok(n)
 }
+
+/// Events per (actor, action) in `[from, to)` for these actions.
+pub async fn counts(
+    db: &Db,
+    actions: &[&str],
+    from: i64,
+    to: i64,
+) -> Result<Vec<(String, String, i64)>> {
+    let placeholders: Vec<String> = (0..actions.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT actor, action, COUNT(*) FROM audit_events WHERE at >= $1 AND at < $2 \
+         AND action IN ({}) GROUP BY actor, action",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query_as(&sql).bind(from).bind(to);
+    for a in actions {
+        q = q.bind(*a);
+    }
+    Ok(q.fetch_all(&db.pool).await?)
+}
+
+/// Failed public verifications in `[from, to)` per issuing department of the licence.
+pub async fn failed_verifications(db: &Db, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT l.issuer_id, COUNT(*) FROM audit_events e JOIN licences l ON e.object = 'licence:' || l.id \
+         WHERE e.action = 'licence.verification_failed' AND e.at >= $1 AND e.at < $2 GROUP BY l.issuer_id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// Grant the auditor role to an account (idempotent).
+pub async fn grant_auditor(tx: &mut Tx, account_id: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO auditors (account_id, granted_at) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING",
+    )
+    .bind(account_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn is_auditor(db: &Db, account_id: &str) -> Result<bool> {
+    let r: Option<(String,)> =
+        sqlx::query_as("SELECT account_id FROM auditors WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(r.is_some())
+}

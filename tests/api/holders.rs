@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use crate::helpers::{auth_url, exchange, ClientSpec, Driver, Landing, TestApp, PASSWORD};
 use crate::licences::{request, world, ENTERPRISE, OTHER_DEPARTMENT};
 
-async fn signed_in(app: &TestApp, email: &str) -> Driver {
+/// A driver signed in on tongban's login page as `email` (the test password).
+pub async fn signed_in(app: &TestApp, email: &str) -> Driver {
     let d = app.driver();
     let Landing::Page(_, 200, login) = d.get("/login").await else {
         panic!()

@@ -18,5 +18,6 @@ mod openapi;
 mod pairwise;
 mod portal;
 mod sso_browser;
+mod supervision;
 mod tlog;
 mod verify;

@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Driver, Landing, TestApp, PASSWORD};
+use crate::helpers::{spawn_app, TestApp};
+use crate::holders::signed_in;
 use crate::licences::{request, world, ENTERPRISE, OTHER_DEPARTMENT};
 
 const DOCUMENT: &str = include_str!("../../openapi/tongban.yaml");
@@ -1180,25 +1181,6 @@ async fn anonymous_and_bad_requests_get_documented_problems() {
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> Driver {
-    let d = app.driver();
-    let Landing::Page(_, 200, login) = d.get("/login").await else {
-        panic!("no login page")
-    };
-    let landing = d
-        .submit(
-            "/login",
-            &login,
-            &[("username", email), ("password", PASSWORD)],
-        )
-        .await;
-    assert!(
-        matches!(&landing, Landing::Page(p, 200, _) if p == "/account"),
-        "{landing:?}"
-    );
-    d
 }
 
 /// One request of the flows below.

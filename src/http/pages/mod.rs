@@ -18,7 +18,7 @@ use super::extract::cookie;
 use crate::crypto::{constant_time_eq, random_token};
 use crate::state::AppState;
 
-const TEMPLATES: [(&str, &str); 15] = [
+const TEMPLATES: [(&str, &str); 16] = [
     ("base.html", include_str!("../../../templates/base.html")),
     (
         "_macros.html",
@@ -66,6 +66,10 @@ const TEMPLATES: [(&str, &str); 15] = [
     (
         "access_log.html",
         include_str!("../../../templates/access_log.html"),
+    ),
+    (
+        "supervision.html",
+        include_str!("../../../templates/supervision.html"),
     ),
 ];
 pub const STYLESHEET: &str = include_str!("../../../templates/static/tongban.css");
