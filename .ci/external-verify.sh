@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # External verification: issue a licence through the real binary (CLI set-up, `serve`, the HTTP API),
 # then prove it verifies OUTSIDE our code: openssl checks the x5c chain up to the published root, and
-# jwcrypto (.ci/verify_licence.py) checks the ES256 signature, the typ and every disclosure digest.
+# jwcrypto (.ci/verify_licence.py) checks the ES256 signature, the typ and every disclosure digest, and
+# `cryptography` + hashlib (.ci/verify_checkpoint.py) check the transparency-log checkpoint's Ed25519
+# signature (C2SP signed-note) and the issuance receipt's RFC 9162 inclusion proof.
 # Our own offline verifier (`tongban verify`) runs last, for comparison.
 #
 #   bash .ci/external-verify.sh
@@ -144,6 +146,16 @@ status=$(curl -sS --max-time 30 -o issued.json -w '%{http_code}' -H "authorizati
 json_get licence <issued.json >licence.txt
 echo "issued $(json_get id <issued.json)"
 curl -fsS --max-time 30 -o root.pem "$base/pki/root.pem" || die "fetching /pki/root.pem failed"
+curl -fsS --max-time 30 -o log-key.txt "$base/api/v1/log/key" || die "fetching /api/v1/log/key failed"
+# Two more licences, so that the first one's receipt (fetched now, against the newest checkpoint) has
+# a real inclusion proof rather than the empty proof of a one-leaf tree.
+for n in 2 3; do
+  status=$(curl -sS --max-time 30 -o "issued-$n.json" -w '%{http_code}' -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' --data-binary @request.json "$base/api/v1/licences")
+  [[ $status == 201 ]] || die "issuance $n answered $status"
+done
+curl -fsS --max-time 30 -o receipt.json "$base/api/v1/log/receipts/$(json_get id <issued.json)" ||
+  die "fetching the receipt failed"
 
 # Everything below is offline: the server is no longer needed.
 kill "$server_pid" 2>/dev/null || true
@@ -180,10 +192,17 @@ printf '%s\n' "$py_out"
 digests=$(sed -n 's/^disclosure digests OK: \([0-9][0-9]*\)$/\1/p' <<<"$py_out")
 [[ -n $digests && $digests -gt 0 ]] || die "verify_licence.py reported no disclosure digests"
 
+say "cryptography + hashlib: the checkpoint's Ed25519 signature (C2SP signed-note) and the receipt's RFC 9162 inclusion proof"
+log_out=$(python3 "$repo/.ci/verify_checkpoint.py" licence.txt receipt.json "$(cat log-key.txt)") || {
+  printf '%s\n' "$log_out"
+  die "verify_checkpoint.py failed"
+}
+printf '%s\n' "$log_out"
+
 say "tongban verify (our offline verifier, for comparison)"
-"$bin" verify licence.txt --root root.pem >tongban-verify.json ||
+"$bin" verify licence.txt --root root.pem --receipt receipt.json --log-key "$(cat log-key.txt)" >tongban-verify.json ||
   die "tongban verify failed: $(cat tongban-verify.json)"
 python3 -c 'import json, sys; r = json.load(sys.stdin); print("tongban verify: verdict", r.get("verdict"))' \
   <tongban-verify.json
 
-echo "external verification: openssl OK, jwcrypto OK, $digests disclosure digests OK"
+echo "external verification: openssl OK, jwcrypto OK, $digests disclosure digests OK, checkpoint signature and inclusion proof OK"
