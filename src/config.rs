@@ -41,6 +41,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Public verifications (`POST /api/v1/verify`) per client address per second.
     pub verify_rate_per_address: u32,
+    /// Least milliseconds between two sealing rounds on this node: issuances arriving meanwhile share
+    /// the next round (and its checkpoint), trading that much latency for throughput.
+    pub seal_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             login_max_failures_per_address: 100,
             max_body_bytes: 64 * 1024,
             verify_rate_per_address: 100,
+            seal_interval_ms: 10,
         }
     }
 }

@@ -56,13 +56,15 @@ pub struct Inner {
     /// Licence types by code.
     pub licence_types: Cache<String, Arc<LicenceType>>,
     /// Public verifications per client address in the current second (a fixed one-second window).
-    pub verify_rate: Cache<String, u32>,
+    pub verify_rate: crate::http::ratelimit::PerSecond,
     /// Validated department certificate chains, for verification.
     pub chains: Arc<ChainMemo>,
     /// What the repository knows of a licence (status history, certificate revocation), by licence id,
     /// for verification: invalidated on every status change and certificate revocation through this
     /// node, and at most 2 seconds old for changes made on another node.
     pub licence_facts: Cache<String, Arc<RepositoryFacts>>,
+    /// Threads for short CPU-bound work (licence verification), one per core.
+    pub cpu: crate::crypto::pool::CpuPool,
     /// Coordinates sealing rounds (audit chain, transparency log) on this node.
     pub sealer: crate::audit::sealer::Sealer,
     /// The transparency log's checkpoint signing key (`keys/tlog/ed25519.pk8`), named by the origin.
@@ -99,7 +101,8 @@ impl AppState {
             &crate::audit::log::origin(&issuer),
         )?;
         Ok(Self(Arc::new(Inner {
-            sealer: Default::default(),
+            sealer: crate::audit::sealer::Sealer::new(),
+            cpu: crate::crypto::pool::CpuPool::per_core("tongban-cpu")?,
             log_key: Arc::new(log_key),
             clients: Cache::builder()
                 .max_capacity(10_000)
@@ -134,10 +137,7 @@ impl AppState {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(60))
                 .build(),
-            verify_rate: Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_live(Duration::from_secs(1))
-                .build(),
+            verify_rate: Default::default(),
             chains: Arc::new(ChainMemo::default()),
             licence_facts: Cache::builder()
                 .max_capacity(100_000)

@@ -162,9 +162,26 @@ pub async fn latest(state: &AppState) -> Result<Option<(u64, String)>, StorageEr
         .map(|(size, note)| (u64::try_from(size).unwrap_or(0), note)))
 }
 
-/// The inclusion receipt of a licence's issuance: the leaf, its index, the newest checkpoint and the
-/// proof against it. `None` when the licence has no sequenced leaf (yet).
-pub async fn receipt(state: &AppState, licence_id: &str) -> Result<Option<Value>, StorageError> {
+/// The inclusion receipt of a licence's issuance: the leaf, its index, a checkpoint and the proof
+/// against it. With `just_sequenced`, the receipt a recent round of this node computed (against that
+/// round's checkpoint) is taken from memory if there is one; otherwise the proof is read against the
+/// newest checkpoint. `None` when the licence has no sequenced leaf (yet).
+pub async fn receipt(
+    state: &AppState,
+    licence_id: &str,
+    just_sequenced: bool,
+) -> Result<Option<Value>, StorageError> {
+    let b64 = |p: &[Hash]| p.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>();
+    if just_sequenced {
+        if let Some(r) = state.sealer.recent_receipt(licence_id) {
+            return Ok(Some(json!({
+                "log_index": r.index,
+                "leaf": String::from_utf8_lossy(&r.leaf),
+                "checkpoint": &*r.note,
+                "inclusion_proof": b64(&r.proof),
+            })));
+        }
+    }
     let leaves = storage::tlog::leaves_of(&state.db, licence_id).await?;
     let Some((index, leaf)) = leaves.into_iter().next() else {
         return Ok(None);
@@ -181,6 +198,6 @@ pub async fn receipt(state: &AppState, licence_id: &str) -> Result<Option<Value>
         "log_index": index,
         "leaf": String::from_utf8_lossy(&leaf),
         "checkpoint": note,
-        "inclusion_proof": proof.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>(),
+        "inclusion_proof": b64(&proof),
     })))
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::chain::{link_hash, GENESIS};
 use crate::state::AppState;
 use crate::storage::{self, audit::Link, Backend, StorageError};
-use crate::tlog::merkle::{frontier_ids, leaf_hash, Frontier};
+use crate::tlog::merkle::{frontier_ids, inclusion_proof, leaf_hash, Frontier};
 use crate::tlog::note::Checkpoint;
 
 /// Rows taken per table per round; a larger queue takes several rounds.
@@ -22,12 +22,56 @@ const BATCH: i64 = 2000;
 /// The advisory lock key of the sealing round (any constant unique to tongban).
 const LOCK_KEY: i64 = 0x746f_6e67_6261_6e01;
 
-/// Coordination of sealing rounds within one node.
-#[derive(Default)]
+/// Coordination of sealing rounds within one node, and what the last rounds produced.
 pub struct Sealer {
-    lock: tokio::sync::Mutex<()>,
+    lock: tokio::sync::Mutex<Option<std::time::Instant>>,
     started: AtomicU64,
     completed: AtomicU64,
+    /// The newest checkpoint this node signed or read: (size, note).
+    latest: std::sync::RwLock<Option<(u64, std::sync::Arc<str>)>>,
+    /// Receipts of licences sequenced by this node's recent rounds, against the round's checkpoint:
+    /// issuance answers with them without a query.
+    recent: moka::sync::Cache<String, std::sync::Arc<Receipt>>,
+}
+
+/// A leaf's inclusion receipt: the leaf, its index, the checkpoint and the proof against it.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub index: u64,
+    pub leaf: Vec<u8>,
+    pub note: std::sync::Arc<str>,
+    pub proof: Vec<crate::tlog::merkle::Hash>,
+}
+
+impl Default for Sealer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sealer {
+    pub fn new() -> Self {
+        Self {
+            lock: tokio::sync::Mutex::new(None),
+            started: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            latest: std::sync::RwLock::new(None),
+            recent: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(60))
+                .build(),
+        }
+    }
+
+    /// The newest checkpoint known to this node without a query, if any.
+    pub fn latest(&self) -> Option<(u64, std::sync::Arc<str>)> {
+        self.latest.read().ok().and_then(|l| l.clone())
+    }
+
+    /// The receipt of a licence's first leaf, if a recent round of this node sequenced it.
+    pub fn recent_receipt(&self, licence_id: &str) -> Option<std::sync::Arc<Receipt>> {
+        self.recent.get(licence_id)
+    }
 }
 
 /// What a round did.
@@ -43,18 +87,38 @@ pub struct Sealed {
 pub async fn seal_now(state: &AppState, now: i64) -> Result<(), StorageError> {
     let s = &state.sealer;
     let seen = s.started.load(Ordering::SeqCst);
-    let _round = s.lock.lock().await;
+    let mut last_end = s.lock.lock().await;
     // A round that started after our commit covered our rows.
     if s.completed.load(Ordering::SeqCst) > seen {
         return Ok(());
     }
-    let n = s.started.fetch_add(1, Ordering::SeqCst) + 1;
-    loop {
-        let sealed = round(state, now).await?;
-        if (sealed.events as i64) < BATCH && (sealed.leaves as i64) < BATCH {
-            break;
+    // Let the rounds breathe: whoever commits while we wait is covered by this round (`started` is
+    // only advanced when it begins), so one round serves many issuances.
+    let gap = std::time::Duration::from_millis(state.config.seal_interval_ms);
+    if let Some(end) = *last_end {
+        if let Some(rest) = gap.checked_sub(end.elapsed()) {
+            tokio::time::sleep(rest).await;
         }
     }
+    let n = s.started.fetch_add(1, Ordering::SeqCst) + 1;
+    let began = std::time::Instant::now();
+    let outcome = async {
+        loop {
+            let sealed = round(state, now).await?;
+            tracing::debug!(
+                events = sealed.events,
+                leaves = sealed.leaves,
+                micros = began.elapsed().as_micros() as u64,
+                "sealing round"
+            );
+            if (sealed.events as i64) < BATCH && (sealed.leaves as i64) < BATCH {
+                return Ok::<_, StorageError>(());
+            }
+        }
+    }
+    .await;
+    *last_end = Some(std::time::Instant::now());
+    outcome?;
     s.completed.store(n, Ordering::SeqCst);
     Ok(())
 }
@@ -107,6 +171,9 @@ pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
     if !queued.is_empty() {
         let size = storage::tlog::size(&mut tx).await?;
         let stored = storage::tlog::nodes_tx(&mut tx, &frontier_ids(size)).await?;
+        // The nodes this round knows: the right edge before it and every node it completes. They
+        // are all an inclusion proof of a new leaf against the new checkpoint needs.
+        let mut known: std::collections::HashMap<_, _> = stored.iter().copied().collect();
         let mut frontier = Frontier::from_nodes(size, stored)
             .map_err(|e| StorageError::Integrity(format!("transparency log frontier: {e}")))?;
         let mut leaves = Vec::with_capacity(queued.len());
@@ -134,6 +201,29 @@ pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
             .await?;
         sealed.leaves = leaves.len();
         sealed.tree_size = Some(checkpoint.size);
+        tx.commit().await?;
+        // Published only once committed: receipts built from these never name an uncommitted leaf.
+        let note: std::sync::Arc<str> = note.into();
+        known.extend(nodes.iter().copied());
+        for (idx, licence, leaf) in leaves {
+            if state.sealer.recent.contains_key(&licence) {
+                continue;
+            }
+            // Should a node be missing, the receipt is read from the database later instead.
+            if let Ok(proof) = inclusion_proof(idx, checkpoint.size, |id| known.get(&id).copied()) {
+                let r = Receipt {
+                    index: idx,
+                    leaf,
+                    note: note.clone(),
+                    proof,
+                };
+                state.sealer.recent.insert(licence, std::sync::Arc::new(r));
+            }
+        }
+        if let Ok(mut l) = state.sealer.latest.write() {
+            *l = Some((checkpoint.size, note));
+        }
+        return Ok(sealed);
     }
     tx.commit().await?;
     Ok(sealed)

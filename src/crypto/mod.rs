@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod keys;
 pub mod password;
 pub mod pii;
+pub mod pool;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

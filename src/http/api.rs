@@ -242,7 +242,7 @@ async fn attach_receipt(state: &AppState, body: &mut Value) -> Result<(), ApiErr
     let Some(id) = body["id"].as_str().map(str::to_owned) else {
         return Ok(());
     };
-    let receipt = crate::audit::log::receipt(state, &id)
+    let receipt = crate::audit::log::receipt(state, &id, true)
         .await
         .map_err(ApiError::internal)?;
     body["receipt"] = receipt.unwrap_or(Value::Null);
@@ -433,12 +433,10 @@ pub async fn verify(
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     // Public, so rate-limited per address: a fixed one-second window, counted atomically.
-    let n = state
+    if !state
         .verify_rate
-        .entry(addr.clone())
-        .and_upsert_with(|n| n.map_or(1, |e| e.into_value().saturating_add(1)))
-        .into_value();
-    if n > state.config.verify_rate_per_address {
+        .allow(&addr, now(), state.config.verify_rate_per_address)
+    {
         let mut r = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
@@ -461,13 +459,16 @@ pub async fn verify(
     let root = state.ca.root_der().to_vec();
     let licence = req.licence;
     let memo = state.chains.clone();
-    // One ES256 verification (the chain comes from the memo): CPU work, kept off the async threads.
+    // One ES256 verification (the chain comes from the memo): CPU work, kept off the async threads
+    // on the node's fixed CPU pool.
     let known = facts.clone();
-    let report = tokio::task::spawn_blocking(move || {
-        crate::licences::verify::verify_with(&licence, &root, at, known.as_deref(), Some(&memo))
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let report = state
+        .cpu
+        .run(move || {
+            crate::licences::verify::verify_with(&licence, &root, at, known.as_deref(), Some(&memo))
+        })
+        .await
+        .map_err(ApiError::internal)?;
     record_verification(&state, &addr, &headers, &report, facts.as_deref()).await?;
     Ok(Json(report).into_response())
 }

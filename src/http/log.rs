@@ -151,7 +151,7 @@ pub async fn receipt(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    match log::receipt(&state, &id)
+    match log::receipt(&state, &id, false)
         .await
         .map_err(ApiError::internal)?
     {
