@@ -1471,6 +1471,62 @@ async fn real_answers_match_the_document() {
         "two licences queried, one share opened: {log}"
     );
 
+    // The transparency log, public: the checkpoint and key (text), entries, proofs, a receipt.
+    const ENTRIES: &str = "/api/v1/log/entries";
+    const INCLUSION: &str = "/api/v1/log/inclusion";
+    const CONSISTENCY: &str = "/api/v1/log/consistency";
+    const RECEIPT: &str = "/api/v1/log/receipts/{id}";
+    f.expect(&http, 200, get("/api/v1/log/checkpoint")).await;
+    f.expect(&http, 200, get("/api/v1/log/key")).await;
+    let entries = f
+        .expect(
+            &http,
+            200,
+            get(ENTRIES).at("/api/v1/log/entries?start=0&end=2"),
+        )
+        .await;
+    assert_eq!(entries["entries"].as_array().map(Vec::len), Some(2));
+    f.expect(
+        &http,
+        400,
+        get(ENTRIES).at("/api/v1/log/entries?start=2&end=1"),
+    )
+    .await;
+    f.expect(
+        &http,
+        200,
+        get(INCLUSION).at("/api/v1/log/inclusion?index=0"),
+    )
+    .await;
+    f.expect(
+        &http,
+        400,
+        get(INCLUSION).at("/api/v1/log/inclusion?index=99999"),
+    )
+    .await;
+    f.expect(
+        &http,
+        200,
+        get(CONSISTENCY).at("/api/v1/log/consistency?old=1"),
+    )
+    .await;
+    f.expect(
+        &http,
+        400,
+        get(CONSISTENCY).at("/api/v1/log/consistency?old=0"),
+    )
+    .await;
+    let receipt = f
+        .expect(
+            &http,
+            200,
+            get(RECEIPT).at(format!("/api/v1/log/receipts/{id}")),
+        )
+        .await;
+    assert!(receipt["inclusion_proof"].is_array(), "{receipt}");
+    f.expect(&http, 404, get(RECEIPT).at("/api/v1/log/receipts/nope"))
+        .await;
+
     assert!(f.bad.is_empty(), "{}", f.bad.join("\n"));
 }
 
@@ -1570,6 +1626,36 @@ async fn administration_answers_match_the_document() {
     bad["disclosable"] = json!(["nope"]);
     f.expect(&http, 422, post(TYPES, bad).bearer(token)).await;
     f.expect(&http, 200, get(TYPES).bearer(token)).await;
+    // Supervision, for an auditing system.
+    let auditor = app
+        .client(crate::helpers::ClientSpec {
+            grant_types: vec![tongban::oidc::clients::GrantType::ClientCredentials],
+            redirect_uris: vec![],
+            scopes: vec!["auditor"],
+            ..Default::default()
+        })
+        .await;
+    let (s, t) = app
+        .post_form(
+            "/token",
+            Some((&auditor.id, auditor.secret.as_deref().unwrap())),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let audit_token = t["access_token"].as_str().unwrap().to_owned();
+    const SUPERVISION: &str = "/api/v1/supervision";
+    f.expect(&http, 200, get(SUPERVISION).bearer(&audit_token))
+        .await;
+    f.expect(
+        &http,
+        400,
+        get(SUPERVISION)
+            .at("/api/v1/supervision?from=10&to=5")
+            .bearer(&audit_token),
+    )
+    .await;
+    f.expect(&http, 403, get(SUPERVISION).bearer(token)).await;
     let code = format!("/api/v1/admin/licence-types/{uscc}001");
     f.expect(&http, 200, get(TYPE).at(&code).bearer(token))
         .await;
