@@ -126,7 +126,7 @@ pub async fn seal_now(state: &AppState, now: i64) -> Result<(), StorageError> {
 /// One round: chain up to [`BATCH`] events and sequence up to [`BATCH`] leaves, sign a checkpoint if
 /// the tree grew.
 pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_sealing().await?;
     match state.db.backend {
         Backend::Postgres => {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")

@@ -50,6 +50,10 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// PostgreSQL: one connection of its own for the sealer, so a sealing round (which issuances wait
+    /// for) never queues behind them for a pooled connection. SQLite: none (one connection, one
+    /// writer; a second connection would only wait for the file lock).
+    sealing: Option<AnyPool>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -106,7 +110,27 @@ impl Db {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool, backend })
+        let sealing = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy_with(AnyConnectOptions::from_str(url)?),
+            ),
+        };
+        Ok(Self {
+            pool,
+            backend,
+            sealing,
+        })
+    }
+
+    /// A transaction for a sealing round (see `sealing`).
+    pub async fn begin_sealing(&self) -> Result<Tx> {
+        match &self.sealing {
+            Some(p) => Ok(p.begin().await?),
+            None => self.begin().await,
+        }
     }
 
     pub async fn begin(&self) -> Result<Tx> {
