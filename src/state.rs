@@ -65,6 +65,9 @@ pub struct Inner {
     pub licence_facts: Cache<String, Arc<RepositoryFacts>>,
     /// Threads for short CPU-bound work (licence verification), one per core.
     pub cpu: crate::crypto::pool::CpuPool,
+    /// Issuance transactions allowed to wait for the database at once (4 on SQLite's single
+    /// connection; the pool size on PostgreSQL): beyond that they wait here, not ahead of the sealer.
+    pub write_slots: tokio::sync::Semaphore,
     /// Coordinates sealing rounds (audit chain, transparency log) on this node.
     pub sealer: crate::audit::sealer::Sealer,
     /// The transparency log's checkpoint signing key (`keys/tlog/ed25519.pk8`), named by the origin.
@@ -102,6 +105,12 @@ impl AppState {
         )?;
         Ok(Self(Arc::new(Inner {
             sealer: crate::audit::sealer::Sealer::new(),
+            write_slots: tokio::sync::Semaphore::new(match db.backend {
+                crate::storage::Backend::Sqlite => 4,
+                crate::storage::Backend::Postgres => {
+                    config.database_max_connections.max(2) as usize
+                }
+            }),
             cpu: crate::crypto::pool::CpuPool::per_core("tongban-cpu")?,
             log_key: Arc::new(log_key),
             clients: Cache::builder()

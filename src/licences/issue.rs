@@ -283,6 +283,13 @@ pub async fn issue(
             superseded_by: None,
         };
         let body = response(state, &row, &sd_jwt);
+        // At most a few issuance transactions queue for the database at once, so the sealing round
+        // they will wait for is not itself queued behind dozens of them (SQLite has one connection).
+        let _slot = state
+            .write_slots
+            .acquire()
+            .await
+            .map_err(LicenceError::internal)?;
         let mut tx = state.db.begin().await?;
         match storage::licences::insert(&mut tx, &row, &indexes, &dept.id).await {
             Err(StorageError::Conflict(_)) => continue, // the random status index is taken: draw again
