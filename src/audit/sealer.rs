@@ -79,8 +79,6 @@ impl Sealer {
 pub struct Sealed {
     pub events: usize,
     pub leaves: usize,
-    /// The tree size after the round, if leaves were sequenced.
-    pub tree_size: Option<u64>,
 }
 
 /// Make sure everything this caller committed before the call is chained and sequenced.
@@ -200,7 +198,6 @@ pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
         storage::tlog::insert_checkpoint(&mut tx, checkpoint.size, &checkpoint.root, now, &note)
             .await?;
         sealed.leaves = leaves.len();
-        sealed.tree_size = Some(checkpoint.size);
         tx.commit().await?;
         // Published only once committed: receipts built from these never name an uncommitted leaf.
         let note: std::sync::Arc<str> = note.into();

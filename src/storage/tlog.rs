@@ -2,6 +2,7 @@
 //! the hashes of complete subtrees, and the signed checkpoints. All but the queue are append-only.
 
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use sqlx::Row;
 
 use super::{Db, Result, Tx};
@@ -71,20 +72,16 @@ fn nodes_sql(n: usize) -> String {
 
 /// The stored hashes of these complete subtrees (those that exist), in one query per 400 nodes.
 pub async fn nodes(db: &Db, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(400) {
-        let sql = nodes_sql(chunk.len());
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(i64::from(id.level)).bind(id.index as i64);
-        }
-        out.extend(node_rows(q.fetch_all(&db.pool).await?)?);
-    }
-    Ok(out)
+    let mut conn = db.pool.acquire().await?;
+    nodes_on(&mut conn, ids).await
 }
 
 /// [`nodes`] inside a transaction.
 pub async fn nodes_tx(tx: &mut Tx, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>> {
+    nodes_on(tx, ids).await
+}
+
+async fn nodes_on(conn: &mut AnyConnection, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(400) {
         let sql = nodes_sql(chunk.len());
@@ -92,7 +89,7 @@ pub async fn nodes_tx(tx: &mut Tx, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>
         for id in chunk {
             q = q.bind(i64::from(id.level)).bind(id.index as i64);
         }
-        out.extend(node_rows(q.fetch_all(&mut **tx).await?)?);
+        out.extend(node_rows(q.fetch_all(&mut *conn).await?)?);
     }
     Ok(out)
 }
@@ -170,15 +167,6 @@ pub async fn latest_checkpoint(db: &Db) -> Result<Option<(i64, String)>> {
             .fetch_optional(&db.pool)
             .await?,
     )
-}
-
-/// The signed checkpoint of exactly this size, if one was signed.
-pub async fn checkpoint(db: &Db, size: i64) -> Result<Option<String>> {
-    let r: Option<(String,)> = sqlx::query_as("SELECT note FROM tlog_checkpoints WHERE size = $1")
-        .bind(size)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(r.map(|r| r.0))
 }
 
 /// Leaves `[start, end)`: (idx, licence id, leaf).

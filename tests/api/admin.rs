@@ -2,31 +2,9 @@
 //! (the same functions as the CLI), and a department registered that way issues at once.
 
 use serde_json::{json, Value};
-use tongban::oidc::clients::GrantType;
 
-use crate::helpers::{spawn_app, ClientSpec, TestApp, TestClient};
+use crate::helpers::{spawn_app, TestApp};
 use crate::licences::{business_licence_type, ENTERPRISE};
-
-async fn system(app: &TestApp, scopes: Vec<&'static str>) -> (TestClient, String) {
-    let client = app
-        .client(ClientSpec {
-            grant_types: vec![GrantType::ClientCredentials],
-            redirect_uris: vec![],
-            scopes,
-            ..Default::default()
-        })
-        .await;
-    let (s, t) = app
-        .post_form(
-            "/token",
-            Some((&client.id, client.secret.as_deref().unwrap_or(""))),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
-    assert_eq!(s, 200, "{t}");
-    let token = t["access_token"].as_str().unwrap().to_owned();
-    (client, token)
-}
 
 async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
     let r = app
@@ -52,8 +30,8 @@ const DEPT: &str = "91350100M000100Y43";
 #[tokio::test]
 async fn an_operator_registers_departments_and_licence_types_over_http() {
     let app = spawn_app().await;
-    let (_, admin) = system(&app, vec!["admin"]).await;
-    let (issuer_client, issuer_token) = system(&app, vec!["licences:issue"]).await;
+    let (_, admin) = app.system(vec!["admin"]).await;
+    let (issuer_client, issuer_token) = app.system(vec!["licences:issue"]).await;
 
     // Only a client_credentials token with the admin scope may administer.
     let (s, _) = get(&app, "/api/v1/admin/departments", "not-a-token").await;

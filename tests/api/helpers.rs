@@ -476,15 +476,34 @@ impl TestApp {
 
     /// A client_credentials access token for a department system.
     pub async fn dept_token(&self, d: &TestDepartment) -> String {
+        self.client_credentials_token(&d.client).await
+    }
+
+    /// A client_credentials access token for any confidential client.
+    pub async fn client_credentials_token(&self, c: &TestClient) -> String {
         let (s, t) = self
             .post_form(
                 "/token",
-                Some((&d.client.id, d.client.secret.as_deref().unwrap_or(""))),
+                Some((&c.id, c.secret.as_deref().unwrap_or(""))),
                 &[("grant_type", "client_credentials")],
             )
             .await;
         assert_eq!(s, 200, "{t}");
         t["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A system client (client_credentials only) with these scopes, and a token for it.
+    pub async fn system(&self, scopes: Vec<&'static str>) -> (TestClient, String) {
+        let client = self
+            .client(ClientSpec {
+                grant_types: vec![GrantType::ClientCredentials],
+                redirect_uris: vec![],
+                scopes,
+                ..Default::default()
+            })
+            .await;
+        let token = self.client_credentials_token(&client).await;
+        (client, token)
     }
 
     /// POST JSON with a bearer token and extra headers; (status, body, headers).

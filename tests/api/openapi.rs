@@ -1548,23 +1548,8 @@ async fn administration_answers_match_the_document() {
         replayed: 0,
     };
     let http = app.http();
-    let client = app
-        .client(crate::helpers::ClientSpec {
-            grant_types: vec![tongban::oidc::clients::GrantType::ClientCredentials],
-            redirect_uris: vec![],
-            scopes: vec!["admin"],
-            ..Default::default()
-        })
-        .await;
-    let (s, t) = app
-        .post_form(
-            "/token",
-            Some((&client.id, client.secret.as_deref().unwrap())),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
-    assert_eq!(s, 200);
-    let token = t["access_token"].as_str().unwrap();
+    let (_, token) = app.system(vec!["admin"]).await;
+    let token = token.as_str();
     let uscc = crate::licences::MARKET_REGULATOR;
     let dept = json!({ "uscc": uscc, "name_zh": "福州市市场监督管理局", "name_en": "Fuzhou market regulator", "iss": "https://scjg.fuzhou.gov.example.cn" });
     let d = f
@@ -1627,23 +1612,7 @@ async fn administration_answers_match_the_document() {
     f.expect(&http, 422, post(TYPES, bad).bearer(token)).await;
     f.expect(&http, 200, get(TYPES).bearer(token)).await;
     // Supervision, for an auditing system.
-    let auditor = app
-        .client(crate::helpers::ClientSpec {
-            grant_types: vec![tongban::oidc::clients::GrantType::ClientCredentials],
-            redirect_uris: vec![],
-            scopes: vec!["auditor"],
-            ..Default::default()
-        })
-        .await;
-    let (s, t) = app
-        .post_form(
-            "/token",
-            Some((&auditor.id, auditor.secret.as_deref().unwrap())),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
-    assert_eq!(s, 200);
-    let audit_token = t["access_token"].as_str().unwrap().to_owned();
+    let (_, audit_token) = app.system(vec!["auditor"]).await;
     const SUPERVISION: &str = "/api/v1/supervision";
     f.expect(&http, 200, get(SUPERVISION).bearer(&audit_token))
         .await;

@@ -2,31 +2,10 @@
 //! auditing system (`auditor` scope) and as a page for accounts with the auditor role.
 
 use serde_json::{json, Value};
-use tongban::oidc::clients::GrantType;
 
-use crate::helpers::{ClientSpec, Landing, TestApp};
+use crate::helpers::{Landing, TestApp};
 use crate::holders::signed_in;
 use crate::licences::{request, world, ENTERPRISE, MARKET_REGULATOR, OTHER_DEPARTMENT};
-
-async fn system_token(app: &TestApp, scopes: Vec<&'static str>) -> String {
-    let c = app
-        .client(ClientSpec {
-            grant_types: vec![GrantType::ClientCredentials],
-            redirect_uris: vec![],
-            scopes,
-            ..Default::default()
-        })
-        .await;
-    let (s, t) = app
-        .post_form(
-            "/token",
-            Some((&c.id, c.secret.as_deref().unwrap())),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
-    assert_eq!(s, 200, "{t}");
-    t["access_token"].as_str().unwrap().to_owned()
-}
 
 async fn figures(app: &TestApp, token: &str, query: &str) -> (u16, Value) {
     let r = app
@@ -124,7 +103,7 @@ async fn auditors_see_each_departments_figures_for_a_period() {
     let (s, r, _) = verify(ids[2].1.clone(), qt.clone()).await;
     assert_eq!((s, r["verdict"].as_str()), (200, Some("valid")));
 
-    let auditor = system_token(&w.app, vec!["auditor"]).await;
+    let auditor = w.app.system(vec!["auditor"]).await.1;
     let (s, f) = figures(&w.app, &auditor, "").await;
     assert_eq!(s, 200, "{f}");
     let issuer = department(&f, MARKET_REGULATOR);
@@ -174,7 +153,7 @@ async fn auditors_see_each_departments_figures_for_a_period() {
         (400, Some("https://tongban.example/problems/bad-period"))
     );
     // Only the auditor scope reads them.
-    for token in [system_token(&w.app, vec!["admin"]).await, w.token.clone()] {
+    for token in [w.app.system(vec!["admin"]).await.1, w.token.clone()] {
         let (s, _) = figures(&w.app, &token, "").await;
         assert_eq!(s, 403);
     }
