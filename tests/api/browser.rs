@@ -262,12 +262,20 @@ impl Browser {
             .map(|i| format!("#{i}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let el = self.wait_css(&css).await;
-        let id = self
-            .cmd(&format!("/element/{}/attribute/id", el.0), None)
-            .await
-            .unwrap_or_else(|e| panic!("id attribute: {e}"));
-        (id.as_str().unwrap_or_default().to_owned(), el)
+        // The element can belong to a page that is navigating away (a redirect still under way):
+        // its reference then goes stale before we read it, and we look again on the next page.
+        for _ in 0..20 {
+            let el = self.wait_css(&css).await;
+            match self
+                .cmd(&format!("/element/{}/attribute/id", el.0), None)
+                .await
+            {
+                Ok(id) => return (id.as_str().unwrap_or_default().to_owned(), el),
+                Err(e) if e.error == "stale element reference" => continue,
+                Err(e) => panic!("id attribute: {e}"),
+            }
+        }
+        panic!("{css}: every match went stale: {}", self.describe().await)
     }
 
     /// Whether the current page has an element with this id, right now (no waiting).
