@@ -340,6 +340,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             tx.commit().await?;
+            // Running nodes re-read the key directory now (else within 2 s, by its mtime).
+            crate::storage::notify::send(&db, crate::storage::notify::KEYS).await?;
             print(json!({ "keys": rotated }));
             Ok(())
         }

@@ -44,6 +44,13 @@ pub struct Config {
     /// Least milliseconds between two sealing rounds on this node: issuances arriving meanwhile share
     /// the next round (and its checkpoint), trading that much latency for throughput.
     pub seal_interval_ms: u64,
+    /// PEM certificate chain and private key: when both are set, `serve` terminates TLS itself
+    /// (rustls). Empty: plain HTTP, for a node behind a TLS-terminating proxy.
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// On SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish, and exit after at most
+    /// this many seconds even if some have not.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for Config {
@@ -69,6 +76,9 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             verify_rate_per_address: 100,
             seal_interval_ms: 10,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            shutdown_grace_secs: 20,
         }
     }
 }
@@ -113,6 +123,10 @@ impl Config {
         anyhow::ensure!(
             cfg.access_token_ttl > 0 && cfg.id_token_ttl > 0,
             "token lifetimes must be positive"
+        );
+        anyhow::ensure!(
+            cfg.tls_cert.is_empty() == cfg.tls_key.is_empty(),
+            "tls_cert and tls_key go together: set both for native TLS, or neither"
         );
         Ok(cfg)
     }

@@ -17,12 +17,14 @@
 
 pub mod audit;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod identity;
 pub mod licences;
+pub mod metrics;
 pub mod oidc;
 pub mod pki;
 pub mod startup;

@@ -53,6 +53,8 @@ pub struct Server {
     pub listener: TcpListener,
     pub addr: SocketAddr,
     pub state: AppState,
+    /// Set when `tls_cert` and `tls_key` are: the node terminates TLS itself.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Server {
@@ -62,28 +64,86 @@ impl Server {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
-        let issuer = if config.issuer.is_empty() {
-            format!("http://{addr}")
+        let tls = if config.tls_cert.is_empty() {
+            None
         } else {
+            Some(crate::http::tls::acceptor(
+                std::path::Path::new(&config.tls_cert),
+                std::path::Path::new(&config.tls_key),
+            )?)
+        };
+        let issuer = if !config.issuer.is_empty() {
             config.issuer.trim_end_matches('/').to_owned()
+        } else if tls.is_some() {
+            format!("https://{addr}")
+        } else {
+            format!("http://{addr}")
         };
         let state = build_state(config, issuer).await?;
         Ok(Self {
             listener,
             addr,
             state,
+            tls,
         })
     }
 
+    /// Serve until `shutdown` resolves; then stop accepting connections, answer `/readyz` with 503,
+    /// let the requests in flight finish, and return when they have or after `shutdown_grace_secs`,
+    /// whichever comes first.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         spawn_background(self.state.clone());
-        let app = crate::http::app(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
+        let draining = self.state.clone();
+        let signal = async move {
+            shutdown.await;
+            draining
+                .draining
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(
+                grace_secs = grace.as_secs(),
+                in_flight = draining.metrics.in_flight(),
+                "shutting down: no new connections, finishing the requests in flight"
+            );
+            let _ = begun_tx.send(());
+        };
+        let state = self.state.clone();
+        let app = crate::http::app(self.state)
+            .into_make_service_with_connect_info::<crate::http::tls::Peer>();
+        let serve = async move {
+            match self.tls {
+                Some(acceptor) => {
+                    let listener = crate::http::tls::TlsListener::new(self.listener, acceptor)?;
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(signal)
+                        .await
+                }
+                None => {
+                    axum::serve(self.listener, app)
+                        .with_graceful_shutdown(signal)
+                        .await
+                }
+            }
+        };
+        let deadline = async move {
+            match begun_rx.await {
+                Ok(()) => tokio::time::sleep(grace).await,
+                // The server stopped on its own: nothing to time.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            served = serve => served?,
+            () = deadline => tracing::warn!(
+                in_flight = state.metrics.in_flight(),
+                "the shutdown grace period is over with requests still in flight; exiting"
+            ),
+        }
+        tracing::info!("stopped");
         Ok(())
     }
 }
@@ -92,6 +152,8 @@ impl Server {
 /// list from the database, so a revocation made by another node or by the CLI holds here within
 /// 2 seconds (revocations made through this node hold at once).
 fn spawn_background(state: AppState) {
+    // Other nodes' changes (PostgreSQL LISTEN/NOTIFY): caches dropped within milliseconds.
+    tokio::spawn(crate::cluster::listen(state.clone()));
     // The sealer, every second: events recorded by other nodes and the CLI, and leaves queued before
     // a crash, are chained and sequenced within about a second.
     let sealing = state.clone();
@@ -119,10 +181,7 @@ fn spawn_background(state: AppState) {
                     Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
                 }
             }
-            match storage::grants::denied_since(&state.db, now()).await {
-                Ok(rows) => state.deny.refresh(rows, now()),
-                Err(e) => tracing::warn!(error = %e, "refreshing the deny list failed"),
-            }
+            crate::cluster::refresh_deny(&state).await;
             if n % 150 == 0 {
                 if let Err(e) = storage::sessions::purge_expired(&state.db, now()).await {
                     tracing::warn!(error = %e, "purging expired rows failed");
@@ -147,5 +206,4 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
 }

@@ -70,6 +70,11 @@ pub struct Inner {
     pub write_slots: tokio::sync::Semaphore,
     /// Coordinates sealing rounds (audit chain, transparency log) on this node.
     pub sealer: crate::audit::sealer::Sealer,
+    /// What `/metrics` exports.
+    pub metrics: crate::metrics::Metrics,
+    /// Set when shutdown begins: `/readyz` answers 503 so load balancers stop sending new requests
+    /// while the in-flight ones finish.
+    pub draining: std::sync::atomic::AtomicBool,
     /// The transparency log's checkpoint signing key (`keys/tlog/ed25519.pk8`), named by the origin.
     pub log_key: Arc<crate::tlog::note::LogKey>,
 }
@@ -105,6 +110,8 @@ impl AppState {
         )?;
         Ok(Self(Arc::new(Inner {
             sealer: crate::audit::sealer::Sealer::new(),
+            metrics: crate::metrics::Metrics::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
             write_slots: tokio::sync::Semaphore::new(match db.backend {
                 crate::storage::Backend::Sqlite => 4,
                 crate::storage::Backend::Postgres => {

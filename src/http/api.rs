@@ -469,6 +469,7 @@ pub async fn verify(
         })
         .await
         .map_err(ApiError::internal)?;
+    state.metrics.verification(report.verdict.as_str());
     record_verification(&state, &addr, &headers, &report, facts.as_deref()).await?;
     Ok(Json(report).into_response())
 }

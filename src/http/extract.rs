@@ -144,8 +144,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let addr = parts
             .extensions
-            .get::<ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+            .get::<ConnectInfo<super::tls::Peer>>()
+            .map(|c| c.0 .0.ip().to_string());
         Ok(Self(addr.unwrap_or_else(|| "unknown".into())))
     }
 }

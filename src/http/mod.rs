@@ -10,10 +10,14 @@ pub mod oauth;
 pub mod pages;
 pub mod ratelimit;
 pub mod supervision;
+pub mod tls;
 pub mod wallet;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -92,6 +96,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(|| async { pages::redirect("/account") }))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
@@ -100,6 +105,7 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             // Path only: query strings carry codes, tokens and personal data.
@@ -122,7 +128,74 @@ impl MakeRequestId for FastRequestId {
     }
 }
 
+/// Counts every request by method, route template and status, and times it (`/metrics`).
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = method_label(req.method());
+    // The template, never the path asked for: paths carry licence ids and share tokens.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| route_label(p.as_str()));
+    let in_flight = state.metrics.request_started();
+    let response = next.run(req).await;
+    state.metrics.request_done(
+        method,
+        route.as_deref().unwrap_or("unmatched"),
+        response.status().as_u16(),
+        start.elapsed(),
+    );
+    drop(in_flight);
+    response
+}
+
+/// `/api/v1/licences/{id}/{action}` as `/api/v1/licences/:id/:action`: braces are valid in a label
+/// value, but some scrapers' parsers stop at the first `}`.
+fn route_label(template: &str) -> String {
+    if template.contains('{') {
+        template.replace('{', ":").replace('}', "")
+    } else {
+        template.to_owned()
+    }
+}
+
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// `GET /metrics`: the Prometheus exposition (OpenMetrics text). The gauges that describe state are
+/// read now.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    let pool = &state.db.pool;
+    m.db_connections.set(i64::from(pool.size()));
+    m.db_idle_connections.set(pool.num_idle() as i64);
+    m.db_max_connections
+        .set(i64::from(pool.options().get_max_connections()));
+    m.deny_list_entries.set(state.deny.len() as i64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+        .into_response()
+}
+
 async fn readyz(State(state): State<AppState>) -> Response {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
     match state.db.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {

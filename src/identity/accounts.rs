@@ -215,6 +215,7 @@ pub async fn authenticate(
                 login_failed(state, Some(&a), address, "disabled").await;
                 return Err(LoginError::Disabled);
             }
+            state.metrics.login("succeeded");
             Ok(a)
         }
         account => {
@@ -229,6 +230,11 @@ pub async fn authenticate(
 /// itself, which is personal data), the client address and why. A failure to record it is logged, not
 /// shown to the person.
 async fn login_failed(state: &AppState, account: Option<&AccountRow>, address: &str, why: &str) {
+    state.metrics.login(if why == "throttled" {
+        "throttled"
+    } else {
+        "failed"
+    });
     let object = account.map_or("account:unknown".to_owned(), |a| {
         format!("account:{}", a.id)
     });

@@ -2,6 +2,7 @@
 //! the intermediate CA, with fresh P-256 keys sealed into the database. Renewal adds certificates;
 //! revocation ends one (licences it signed before stay validly signed).
 
+use crate::metrics::CacheName;
 use std::sync::Arc;
 
 use super::vc::Signer;
@@ -165,6 +166,7 @@ pub async fn renew(
         json!({ "certificates": serials }),
     )
     .await?;
+    crate::cluster::announce(&mut tx, crate::cluster::CERTIFICATES).await?;
     tx.commit().await.map_err(StorageError::from)?;
     state.signers.invalidate_all();
     Ok(certs.iter().map(|c| c.serial.clone()).collect())
@@ -189,6 +191,7 @@ pub async fn revoke_cert(
             json!({ "reason": reason }),
         )
         .await?;
+        crate::cluster::announce(&mut tx, crate::cluster::CERTIFICATES).await?;
     }
     tx.commit().await.map_err(StorageError::from)?;
     state.signers.invalidate_all();
@@ -204,7 +207,10 @@ pub async fn signer(
     now: i64,
 ) -> Result<Option<Arc<Signer>>, DepartmentError> {
     let key = format!("{department_id} {}", purpose_name(purpose));
-    if let Some(s) = state.signers.get(&key) {
+    if let Some(s) = state
+        .metrics
+        .lookup(CacheName::Signers, state.signers.get(&key))
+    {
         return Ok(Some(s));
     }
     let Some(c) =

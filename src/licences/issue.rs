@@ -3,6 +3,7 @@
 //! index, sign the SD-JWT VC with the department's key, and store it — with its holders, first status
 //! event, the superseded licence's revocation and the idempotency record — in one transaction.
 
+use crate::metrics::CacheName;
 use std::sync::Arc;
 
 use rand::Rng;
@@ -99,7 +100,10 @@ pub async fn licence_type(
     state: &AppState,
     code: &str,
 ) -> Result<Option<Arc<LicenceType>>, StorageError> {
-    if let Some(t) = state.licence_types.get(code) {
+    if let Some(t) = state
+        .metrics
+        .lookup(CacheName::LicenceTypes, state.licence_types.get(code))
+    {
         return Ok(Some(t));
     }
     let Some(def) = storage::departments::licence_type(&state.db, code).await? else {
@@ -313,6 +317,8 @@ pub async fn issue(
             }
             storage::licences::set_superseded_by(&mut tx, &o.id, &row.id).await?;
             super::status::record_change(&mut tx, &dept.id, &o.id, 1, "superseded", now).await?;
+            crate::cluster::announce(&mut tx, &crate::cluster::licence_status(&dept.id, &o.id))
+                .await?;
         }
         crate::audit::record(
             &mut tx,
@@ -340,9 +346,11 @@ pub async fn issue(
         }
         tx.commit().await.map_err(StorageError::from)?;
         tracing::debug!(licence = %row.id, "licence issued");
+        state.metrics.licence_event("issued", 1);
         if let Some(o) = &superseded {
             state.status_lists.invalidate(&dept.id);
             state.licence_facts.invalidate(&o.id);
+            state.metrics.licence_event("revoked", 1);
         }
         return Ok(body);
     }

@@ -2,6 +2,7 @@
 //! each with a reason code and a status event; and the department's status list as a signed
 //! `statuslist+jwt` (IETF Token Status List, 2 bits per licence), now or at a past time.
 
+use crate::metrics::CacheName;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -95,9 +96,18 @@ pub async fn change(
         ));
     }
     record_change(&mut tx, &dept.id, id, to, reason, now).await?;
+    crate::cluster::announce(&mut tx, &crate::cluster::licence_status(&dept.id, id)).await?;
     tx.commit().await.map_err(StorageError::from)?;
     state.status_lists.invalidate(&dept.id);
     state.licence_facts.invalidate(id);
+    state.metrics.licence_event(
+        match action {
+            Action::Suspend => "suspended",
+            Action::Reinstate => "reinstated",
+            Action::Revoke => "revoked",
+        },
+        1,
+    );
     Ok(to)
 }
 
@@ -109,7 +119,10 @@ pub async fn token(
     now: i64,
 ) -> Result<Arc<String>, LicenceError> {
     if time.is_none() {
-        if let Some(t) = state.status_lists.get(department_id) {
+        if let Some(t) = state.metrics.lookup(
+            CacheName::StatusLists,
+            state.status_lists.get(department_id),
+        ) {
             return Ok(t);
         }
     }
@@ -158,7 +171,10 @@ pub async fn facts(
     state: &AppState,
     sd_jwt: &str,
 ) -> Result<Option<Arc<RepositoryFacts>>, LicenceError> {
-    if let Some(f) = super::verify::peek_id(sd_jwt).and_then(|id| state.licence_facts.get(&id)) {
+    if let Some(f) = state.metrics.lookup(
+        CacheName::LicenceFacts,
+        super::verify::peek_id(sd_jwt).and_then(|id| state.licence_facts.get(&id)),
+    ) {
         return Ok(Some(f));
     }
     let Some(peek) = super::verify::peek(sd_jwt) else {

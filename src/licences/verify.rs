@@ -92,6 +92,22 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The wire name (`snake_case`), also the `/metrics` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::NotIssuedHere => "not_issued_here",
+            Self::Tampered => "tampered",
+            Self::InvalidCertificate => "invalid_certificate",
+            Self::NotInLog => "not_in_log",
+            Self::Revoked => "revoked",
+            Self::Suspended => "suspended",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Valid => "valid",
+        }
+    }
+
     /// One sentence for a person.
     pub fn describe(self) -> &'static str {
         match self {

@@ -1,6 +1,7 @@
 //! Registered clients (department portals and department systems) and client authentication:
 //! `client_secret_basic`, `client_secret_post`, `private_key_jwt` and `none` (public clients with PKCE).
 
+use crate::metrics::CacheName;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -285,6 +286,7 @@ pub async fn remove(db: &Db, client_id: &str, now: i64) -> Result<bool, storage:
             serde_json::Value::Null,
         )
         .await?;
+        crate::cluster::announce(&mut tx, &crate::cluster::client(client_id)).await?;
     }
     tx.commit().await?;
     Ok(removed)
@@ -303,7 +305,10 @@ pub async fn get(
     state: &AppState,
     client_id: &str,
 ) -> Result<Option<Arc<Client>>, storage::StorageError> {
-    if let Some(c) = state.clients.get(client_id) {
+    if let Some(c) = state
+        .metrics
+        .lookup(CacheName::Clients, state.clients.get(client_id))
+    {
         return Ok(Some(c));
     }
     let Some(row) = storage::clients::get(&state.db, client_id).await? else {

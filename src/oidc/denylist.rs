@@ -50,6 +50,15 @@ impl DenyList {
             .unwrap_or(true)
     }
 
+    /// How many entries are held (for `/metrics`).
+    pub fn len(&self) -> usize {
+        self.entries.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Merge the database's view in and drop expired entries. A merge, not a replacement: entries only
     /// ever leave by expiring, and a snapshot read just before a local revocation committed must not
     /// erase it.

@@ -2,6 +2,7 @@
 //! revokes what it issued), refresh_token (rotated on every use; a spent token presented again revokes
 //! the whole family), and client_credentials (JWT access token, no database write).
 
+use crate::metrics::CacheName;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -32,15 +33,27 @@ pub async fn exchange(
     p: &Params,
     now: i64,
 ) -> Result<Value, OAuthError> {
-    match p.required("grant_type")? {
-        "authorization_code" => authorization_code(state, client, p, now).await,
-        "refresh_token" => refresh_token(state, client, p, now).await,
-        "client_credentials" => client_credentials(state, client, p, now),
-        _ => Err(OAuthError::new(
-            ErrorCode::UnsupportedGrantType,
-            "grant_type is not supported",
-        )),
+    let (grant, result) = match p.required("grant_type")? {
+        "authorization_code" => (
+            "authorization_code",
+            authorization_code(state, client, p, now).await,
+        ),
+        "refresh_token" => ("refresh_token", refresh_token(state, client, p, now).await),
+        "client_credentials" => (
+            "client_credentials",
+            client_credentials(state, client, p, now),
+        ),
+        _ => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "grant_type is not supported",
+            ))
+        }
+    };
+    if result.is_ok() {
+        state.metrics.token_issued(grant);
     }
+    result
 }
 
 fn require_grant(client: &Client, g: GrantType) -> Result<(), OAuthError> {
@@ -433,7 +446,10 @@ pub async fn userinfo(
         ));
     }
     let key = format!("{gid} {}", claims.scope);
-    if let Some(v) = state.userinfo.get(&key) {
+    if let Some(v) = state
+        .metrics
+        .lookup(CacheName::Userinfo, state.userinfo.get(&key))
+    {
         return Ok(v);
     }
     let grant = storage::grants::grant(&state.db, gid)

@@ -3,6 +3,7 @@
 //! userinfo and introspection: one signature check per token thanks to the `verified` cache, revocation
 //! checked against the in-memory deny list, no database round trip.
 
+use crate::metrics::CacheName;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -168,7 +169,10 @@ pub fn verify_access(
     token: &str,
     now: i64,
 ) -> Result<Arc<AccessClaims>, OAuthError> {
-    let claims = match state.verified.get(token) {
+    let claims = match state
+        .metrics
+        .lookup(CacheName::VerifiedTokens, state.verified.get(token))
+    {
         Some(c) => c,
         None => {
             let keys = state.keys.current();

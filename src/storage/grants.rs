@@ -309,7 +309,8 @@ pub async fn deny(tx: &mut Tx, kind: &str, value: &str, expires_at: i64) -> Resu
         .bind(expires_at)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    // Other nodes refresh their deny lists when this commits.
+    super::notify::changed(tx, super::notify::DENY).await
 }
 
 pub async fn denied_since(db: &Db, now: i64) -> Result<Vec<(String, String, i64)>> {

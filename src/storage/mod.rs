@@ -13,6 +13,7 @@ pub mod departments;
 pub mod enterprises;
 pub mod grants;
 pub mod licences;
+pub mod notify;
 pub mod sessions;
 pub mod tlog;
 
@@ -54,6 +55,8 @@ pub struct Db {
     /// for) never queues behind them for a pooled connection. SQLite: none (one connection, one
     /// writer; a second connection would only wait for the file lock).
     sealing: Option<AnyPool>,
+    /// Where it connected (the listener of `notify` opens a connection of its own).
+    url: String,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -122,6 +125,7 @@ impl Db {
             pool,
             backend,
             sealing,
+            url: url.to_owned(),
         })
     }
 

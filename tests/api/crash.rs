@@ -1,10 +1,9 @@
 //! kill -9 in the middle of a batch issuance: every licence that committed has its audit event and
 //! its transparency-log leaf, no leaf lacks its licence, and after a restart both logs verify.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::licences::{request, world};
@@ -31,43 +30,15 @@ async fn killing_the_server_mid_batch_loses_no_leaf_and_no_audit_event() {
     let saved = w.app.file("saved.txt", &saved);
 
     // A second node on the same database and keys: the one we kill.
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tongban"))
-        .arg("serve")
-        .env("TONGBAN_LOG", "warn,tongban::licences::issue=debug")
-        .env("TONGBAN_LISTEN", "127.0.0.1:0")
-        .env("TONGBAN_MAX_BODY_BYTES", "4194304")
-        .env("TONGBAN_DATABASE_URL", &w.app.state.config.database_url)
-        .env("TONGBAN_KEY_DIR", &w.app.state.config.key_dir)
-        .env_remove("TONGBAN_ISSUER")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), stdout.next_line())
-        .await
-        .expect("the server starts")
-        .unwrap()
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let (mut child, base) = w
+        .app
+        .serve_process(
+            "warn,tongban::licences::issue=debug",
+            &[("TONGBAN_MAX_BODY_BYTES", "4194304")],
+        )
+        .await;
     let http = w.app.http();
-    let secret = w.dept.client.secret.clone().unwrap();
-    let token: Value = http
-        .post(format!("{base}/token"))
-        .basic_auth(&w.dept.client.id, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let token = w.app.token_at(&base, &w.dept.client).await;
 
     let batch = json!({ "licences": vec![request(&w); 1000] });
     let send = {

@@ -41,6 +41,11 @@ async fn database_url(dir: &std::path::Path) -> String {
     if !is_postgres() {
         return format!("sqlite://{}/tongban.db?mode=rwc", dir.display());
     }
+    postgres_database().await
+}
+
+/// A new, empty PostgreSQL database on the machine's server; its URL.
+pub async fn postgres_database() -> String {
     let base = std::env::var("TONGBAN_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let name = format!(
@@ -66,9 +71,26 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
+    let url = database_url(dir.path()).await;
+    spawn_in(dir, url, configure).await
+}
+
+/// A server on a new PostgreSQL database whatever `TONGBAN_TEST_DATABASE` says (the tests of several
+/// nodes on one database).
+pub async fn spawn_postgres_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = postgres_database().await;
+    spawn_in(dir, url, |_| {}).await
+}
+
+async fn spawn_in(
+    dir: tempfile::TempDir,
+    database_url: String,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: database_url(dir.path()).await,
+        database_url,
         database_max_connections: 5,
         key_dir: dir.path().join("keys"),
         ..Config::default()
@@ -86,6 +108,32 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         state,
         _dir: dir,
         _shutdown: tx,
+    }
+}
+
+/// Another node of the same service: the same database, key directory and issuer, its own port,
+/// caches and background tasks.
+pub struct Node {
+    /// Where to send requests, e.g. `http://127.0.0.1:41235` (the issuer stays the first node's).
+    pub base: String,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TestApp {
+    pub async fn another_node(&self) -> Node {
+        let mut config = self.state.config.clone();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.issuer = self.addr.clone();
+        let server = Server::bind(config).await.expect("bind the second node");
+        let base = format!("http://{}", server.addr);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        Node {
+            base,
+            _shutdown: tx,
+        }
     }
 }
 
@@ -548,6 +596,57 @@ impl TestApp {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// A `tongban serve` process on this app's database and keys (any free port, `TONGBAN_LOG` =
+    /// `log`, plus `env`), with its stdout and stderr piped; and its base URL, from its first line.
+    pub async fn serve_process(
+        &self,
+        log: &str,
+        env: &[(&str, &str)],
+    ) -> (tokio::process::Child, String) {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tongban"))
+            .arg("serve")
+            .env("TONGBAN_LOG", log)
+            .env("TONGBAN_LISTEN", "127.0.0.1:0")
+            .env("TONGBAN_DATABASE_URL", &self.state.config.database_url)
+            .env("TONGBAN_KEY_DIR", &self.state.config.key_dir)
+            .env_remove("TONGBAN_ISSUER")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(60), stdout.next_line())
+            .await
+            .expect("the server starts")
+            .unwrap()
+            .unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .to_owned();
+        (child, base)
+    }
+
+    /// A client_credentials access token from the node at `base`.
+    pub async fn token_at(&self, base: &str, c: &TestClient) -> String {
+        let r: Value = self
+            .http()
+            .post(format!("{base}/token"))
+            .basic_auth(&c.id, c.secret.as_deref())
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["access_token"].as_str().unwrap().to_owned()
     }
 
     /// A file in this app's temporary directory.

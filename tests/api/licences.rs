@@ -47,7 +47,10 @@ pub struct World {
 }
 
 pub async fn world() -> World {
-    let app = spawn_app().await;
+    world_on(spawn_app().await).await
+}
+
+pub async fn world_on(app: TestApp) -> World {
     let dept = app
         .department(MARKET_REGULATOR, "福州市市场监督管理局")
         .await;
