@@ -266,6 +266,18 @@ async fn offline_state(config: Config) -> anyhow::Result<AppState> {
     startup::build_state(config, issuer).await
 }
 
+/// `postgres://user:secret@host/db` as `postgres://user:***@host/db`: what `init` prints ends up in
+/// container logs.
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn print(v: serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
 }
@@ -275,16 +287,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             let server = Server::bind(config).await?;
+            let scheme = if server.tls() { "https" } else { "http" };
             tracing::info!(address = %server.addr, issuer = %server.state.issuer, "tongban is listening");
             println!(
-                "tongban is listening on http://{} (issuer {})",
+                "tongban is listening on {scheme}://{} (issuer {})",
                 server.addr, server.state.issuer
             );
             server.run(startup::shutdown_signal()).await
         }
         Command::Init => {
             let (_, keys, _) = startup::open(&config).await?;
-            print(json!({ "database": config.database_url, "keys": keys.entries()? }));
+            // The transparency log's key too, so a node can mount the key directory read-only.
+            let issuer = if config.issuer.is_empty() {
+                format!("http://{}", config.listen)
+            } else {
+                config.issuer.trim_end_matches('/').to_owned()
+            };
+            let log_key = crate::audit::log::load_or_create_key(
+                &config.key_dir,
+                &crate::audit::log::origin(&issuer),
+            )?;
+            print(json!({
+                "database": redact_password(&config.database_url),
+                "keys": keys.entries()?,
+                "log_verifier_key": log_key.verifier_key(),
+            }));
             Ok(())
         }
         Command::Client(cmd) => client(config, cmd).await,
@@ -653,4 +680,19 @@ async fn verify_licence(
         report.verdict.describe()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn init_never_prints_the_database_password() {
+        assert_eq!(
+            super::redact_password("postgres://tongban:s3cret@db:5432/tongban"),
+            "postgres://tongban:***@db:5432/tongban"
+        );
+        assert_eq!(
+            super::redact_password("sqlite://data/tongban.db?mode=rwc"),
+            "sqlite://data/tongban.db?mode=rwc"
+        );
+    }
 }

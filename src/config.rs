@@ -51,6 +51,9 @@ pub struct Config {
     /// On SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish, and exit after at most
     /// this many seconds even if some have not.
     pub shutdown_grace_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: addresses or CIDR networks, separated by
+    /// commas (e.g. `10.0.0.0/8, 127.0.0.1`). Empty: the TCP peer is the client.
+    pub trusted_proxies: String,
 }
 
 impl Default for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
             tls_cert: String::new(),
             tls_key: String::new(),
             shutdown_grace_secs: 20,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -124,6 +128,8 @@ impl Config {
             cfg.access_token_ttl > 0 && cfg.id_token_ttl > 0,
             "token lifetimes must be positive"
         );
+        crate::http::extract::parse_trusted_proxies(&cfg.trusted_proxies)
+            .map_err(anyhow::Error::msg)?;
         anyhow::ensure!(
             cfg.tls_cert.is_empty() == cfg.tls_key.is_empty(),
             "tls_cert and tls_key go together: set both for native TLS, or neither"

@@ -88,6 +88,11 @@ impl Server {
         })
     }
 
+    /// Whether this node terminates TLS itself.
+    pub fn tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Serve until `shutdown` resolves; then stop accepting connections, answer `/readyz` with 503,
     /// let the requests in flight finish, and return when they have or after `shutdown_grace_secs`,
     /// whichever comes first.
@@ -175,9 +180,12 @@ fn spawn_background(state: AppState) {
             n += 1;
             let modified = state.keys.manifest_modified();
             if modified != keys_seen {
-                keys_seen = modified;
                 match state.keys.reload() {
-                    Ok(()) => tracing::info!("signing keys reloaded"),
+                    Ok(()) => {
+                        keys_seen = modified;
+                        tracing::info!("signing keys reloaded");
+                    }
+                    // Seen mid-replacement (a Secret update swaps files): try again next tick.
                     Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
                 }
             }

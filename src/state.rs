@@ -70,6 +70,8 @@ pub struct Inner {
     pub write_slots: tokio::sync::Semaphore,
     /// Coordinates sealing rounds (audit chain, transparency log) on this node.
     pub sealer: crate::audit::sealer::Sealer,
+    /// `trusted_proxies`, parsed (see `http::extract::ClientAddr`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// What `/metrics` exports.
     pub metrics: crate::metrics::Metrics,
     /// Set when shutdown begins: `/readyz` answers 503 so load balancers stop sending new requests
@@ -111,6 +113,8 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             sealer: crate::audit::sealer::Sealer::new(),
             metrics: crate::metrics::Metrics::new(),
+            trusted_proxies: crate::http::extract::parse_trusted_proxies(&config.trusted_proxies)
+                .map_err(anyhow::Error::msg)?,
             draining: std::sync::atomic::AtomicBool::new(false),
             write_slots: tokio::sync::Semaphore::new(match db.backend {
                 crate::storage::Backend::Sqlite => 4,

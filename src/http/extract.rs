@@ -2,13 +2,17 @@
 //! a form body (strict: form content type, valid UTF-8, no repeated parameters), client credentials from
 //! the Authorization header and the body, bearer tokens, cookies and the client address.
 
+use std::net::IpAddr;
+
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, Method};
+use ipnet::IpNet;
 use percent_encoding::percent_decode;
 
 use crate::oidc::clients::Credentials;
 use crate::oidc::error::OAuthError;
 use crate::oidc::params::Params;
+use crate::state::AppState;
 
 /// Decode `application/x-www-form-urlencoded`, refusing invalid UTF-8 instead of replacing it.
 pub fn parse_form_strict(body: &[u8]) -> Result<Params, OAuthError> {
@@ -134,18 +138,127 @@ pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// The client's address, for login throttling. Falls back to "unknown" when served without
-/// connect info (never in production, where `startup` always provides it).
+/// The client's address, for login throttling, the public verification's rate limit and audit
+/// events: the TCP peer, or, when the peer is one of `trusted_proxies`, the right-most address in
+/// `X-Forwarded-For` that is not a trusted proxy (the left part of that header is whatever the client
+/// chose to send). Falls back to "unknown" when served without connect info (never in production,
+/// where `startup` always provides it).
 pub struct ClientAddr(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
             .extensions
             .get::<ConnectInfo<super::tls::Peer>>()
-            .map(|c| c.0 .0.ip().to_string());
-        Ok(Self(addr.unwrap_or_else(|| "unknown".into())))
+            .map(|c| c.0 .0.ip())
+        else {
+            return Ok(Self("unknown".into()));
+        };
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        Ok(Self(
+            client_ip(peer, forwarded, &state.trusted_proxies).to_string(),
+        ))
+    }
+}
+
+/// See [`ClientAddr`]. `forwarded` are the `X-Forwarded-For` header lines in order.
+pub fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded: impl Iterator<Item = &'a str>,
+    trusted: &[IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded
+        .flat_map(|l| l.split(','))
+        .map(str::trim)
+        .collect();
+    let mut nearest = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => nearest = ip,
+            Ok(ip) => return ip,
+            // Garbage only a client writes: the hop that appended after it is the client's side.
+            Err(_) => return nearest,
+        }
+    }
+    nearest
+}
+
+/// Parse `trusted_proxies`: addresses or CIDR networks, separated by commas or spaces.
+pub fn parse_trusted_proxies(s: &str) -> Result<Vec<IpNet>, String> {
+    s.split([',', ' '])
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<IpNet>()
+                .or_else(|_| t.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("trusted_proxies: {t:?} is neither an address nor a network"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_peer_counts_unless_it_is_a_trusted_proxy() {
+        let trusted = parse_trusted_proxies("10.0.0.0/8, 127.0.0.1").unwrap();
+        // An untrusted peer's header is ignored: anyone can send one.
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), ["1.2.3.4"].into_iter(), &trusted),
+            ip("203.0.113.9")
+        );
+        // Behind one proxy: the address it appended.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), ["198.51.100.7"].into_iter(), &trusted),
+            ip("198.51.100.7")
+        );
+        // A spoofed left part and two proxies: the right-most untrusted hop.
+        assert_eq!(
+            client_ip(
+                ip("10.0.0.2"),
+                ["6.6.6.6, 198.51.100.7", "10.1.1.1"].into_iter(),
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        // Garbage from the client: the nearest trusted hop, not the garbage.
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                ["nonsense, 10.3.3.3"].into_iter(),
+                &trusted
+            ),
+            ip("10.3.3.3")
+        );
+        // No header: the proxy itself.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), [].into_iter(), &trusted),
+            ip("10.0.0.2")
+        );
+        // Nothing trusted (the default): always the peer.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), ["198.51.100.7"].into_iter(), &[]),
+            ip("10.0.0.2")
+        );
+        assert!(parse_trusted_proxies("10.0.0.0/33").is_err());
+        assert!(parse_trusted_proxies("").unwrap().is_empty());
+        assert_eq!(parse_trusted_proxies("::1 fd00::/8").unwrap().len(), 2);
     }
 }

@@ -78,9 +78,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 /// A server on a new PostgreSQL database whatever `TONGBAN_TEST_DATABASE` says (the tests of several
 /// nodes on one database).
 pub async fn spawn_postgres_app() -> TestApp {
+    spawn_postgres_app_with(|_| {}).await
+}
+
+pub async fn spawn_postgres_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = postgres_database().await;
-    spawn_in(dir, url, |_| {}).await
+    spawn_in(dir, url, configure).await
 }
 
 async fn spawn_in(

@@ -1,7 +1,8 @@
 //! Native TLS (`tls_cert`, `tls_key`): the node speaks HTTPS itself, its issuer is `https://`, and a
-//! client that does not trust the certificate, or speaks plain HTTP, gets nowhere.
+//! client that does not trust the certificate, or speaks plain HTTP, gets nowhere. And TLS to
+//! PostgreSQL (`sslmode=require` in the database URL), which managed databases insist on.
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app_with, spawn_postgres_app_with};
 
 #[tokio::test]
 async fn serve_terminates_tls_with_the_configured_certificate() {
@@ -62,4 +63,23 @@ async fn a_certificate_without_its_key_is_refused_at_start() {
         format!("{err:#}").contains("tls_cert and tls_key go together"),
         "{err:#}"
     );
+}
+
+#[tokio::test]
+async fn the_database_connection_can_require_tls() {
+    let app = spawn_postgres_app_with(|c| c.database_url.push_str("?sslmode=require")).await;
+    let (ssl,): (bool,) =
+        sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert!(ssl, "the pool's connection is encrypted");
+    // And the service works over it.
+    let r = app
+        .http()
+        .get(format!("{}/readyz", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }
