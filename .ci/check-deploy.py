@@ -6,15 +6,20 @@
   reads (Cargo.toml targets, include_str!/include_bytes!, sqlx::migrate!); the final stage runs as a
   non-root user and its ENTRYPOINT is the binary it copies;
 - compose.yaml: build context and Dockerfile, bind-mounted files, a one-shot init the nodes wait for,
-  stop grace periods longer than the shutdown grace, the proxy's upstreams and health path, /metrics
-  refused by the proxy; `docker compose config -q` and `caddy validate` where those tools exist;
+  stop grace periods longer than the shutdown grace, one key volume for all, writable for `init` and
+  read-only on the nodes, the proxy's upstreams and health path, /metrics refused by the proxy, the
+  proxy's X-Forwarded-For not taken from clients; `docker compose config -q` and `caddy validate`
+  where those tools exist;
 - Kubernetes: every document has apiVersion, kind and metadata.name; kustomization.yaml's resources
   and generator files exist and name every manifest; selectors, ports, Secrets, ConfigMaps and
   Ingress backends resolve; probes (liveness /healthz, readiness /readyz), non-root, read-only root
-  filesystem, terminationGracePeriodSeconds > preStop sleep + shutdown grace; `kubectl kustomize`
-  renders where kubectl exists;
-- every TONGBAN_* name anywhere in deploy/ is a field of `pub struct Config` (src/config.rs), one of
-  the variables the code reads itself, or in the allowlist below;
+  filesystem, read-only key mount, terminationGracePeriodSeconds > preStop sleep + shutdown grace;
+  `kubectl kustomize` renders where kubectl exists;
+- every TONGBAN_* name anywhere in deploy/ is a field of `pub struct Config` (src/config.rs) or one of
+  the variables the code reads itself;
+- every TONGBAN_TRUSTED_PROXIES value (compose, tongban.env) parses as addresses or CIDR networks, as
+  src/http/extract.rs would, none public (a public range would let clients choose their address),
+  and in compose it covers the proxy's pinned network;
 - every `tongban <command>` in the image, compose, Kubernetes and deploy/README.md exists in
   src/cli.rs, and every deploy/... path deploy/README.md names exists.
 
@@ -23,6 +28,7 @@ Exits non-zero on any failure. Python 3.11 with PyYAML (installed with pip if mi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -33,10 +39,6 @@ import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
-
-# Configuration keys arriving with issue 5 (native TLS, graceful shutdown). Accepted in deploy/ even
-# while src/config.rs lacks them; delete this allowlist once they have landed there.
-ARRIVING_WITH_ISSUE_5 = {"tls_cert", "tls_key", "shutdown_grace_secs"}
 
 # TONGBAN_* variables the code reads outside `Config` (src/cli.rs). Each must still occur in src/ as
 # a string literal, so a rename there fails here.
@@ -251,10 +253,7 @@ def check_env_names() -> None:
     for var in sorted(NON_CONFIG_VARS):
         R.check(f'"{var}"' in src_text, f"src/ reads {var}",
                 "not found in src/ any more: update NON_CONFIG_VARS in .ci/check-deploy.py")
-    landed = sorted(ARRIVING_WITH_ISSUE_5 & CONFIG_KEYS)
-    if landed:
-        print(f"note {', '.join(landed)} now in src/config.rs: ARRIVING_WITH_ISSUE_5 can shrink")
-    valid = {"TONGBAN_" + k.upper() for k in CONFIG_KEYS | ARRIVING_WITH_ISSUE_5} | NON_CONFIG_VARS
+    valid = {"TONGBAN_" + k.upper() for k in CONFIG_KEYS} | NON_CONFIG_VARS
     seen = 0
     for p in sorted(DEPLOY.rglob("*")):
         if not p.is_file():
@@ -431,7 +430,82 @@ def check_dockerfile() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# TONGBAN_TRUSTED_PROXIES
+
+IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Where a proxy of ours can be: private (RFC 1918, unique local), shared (CGNAT, some clusters' pod
+# ranges), loopback and link-local addresses. A trusted network outside these holds internet clients.
+NON_PUBLIC = [ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "fc00::/7", "::1/128", "fe80::/10")]
+
+
+def trusted_proxies(value: str, where: str) -> list[IpNet] | None:
+    """Parse like src/http/extract.rs `parse_trusted_proxies` (addresses or CIDR networks, separated by
+    commas or spaces), a little stricter: no host bits after the prefix (`10.1.2.3/8` is a typo the code
+    would widen silently), and no public range, whose clients could then choose their own address.
+    None if anything is wrong (reported)."""
+    nets, ok = [], True
+    for tok in (t for t in re.split(r"[, ]", value) if t):
+        try:
+            net = ipaddress.ip_network(tok, strict=True)
+        except ValueError:
+            try:
+                loose = ipaddress.ip_network(tok, strict=False)
+                why = f"{tok!r} has host bits set (did you mean {loose}?)"
+            except ValueError:
+                why = f"{tok!r} is neither an address nor a network"
+            ok = R.check(False, where, why)
+            continue
+        ok &= R.check(covered(net, NON_PUBLIC), where,
+                      f"{net} is (or contains) a public range: its clients could claim any address")
+        nets.append(net)
+    if ok:
+        R.ok(f"{where}: {', '.join(map(str, nets)) or '(empty: the TCP peer is the client)'}")
+    return nets if ok else None
+
+
+def covered(net: IpNet, by: list[IpNet]) -> bool:
+    return any(net.version == b.version and net.subnet_of(b) for b in by)
+
+
+# ---------------------------------------------------------------------------------------------------
 # compose
+
+
+def compose_default(s: str) -> str | None:
+    """`s` with each `${VAR:-default}` replaced by its default: what a plain `up` gets. None when a
+    variable has no default."""
+    missing = False
+
+    def sub(m: re.Match) -> str:
+        nonlocal missing
+        if m.group(2) in (":-", "-"):
+            return m.group(3)
+        missing = True
+        return ""
+
+    out = re.sub(r"\$\{(\w+)(:?[-?+])?([^}]*)\}", sub, s)
+    return None if missing or "$" in out.replace("$$", "") else out.replace("$$", "$")
+
+
+def service_env(svc: dict) -> dict[str, str]:
+    e = svc.get("environment") or {}
+    if isinstance(e, list):
+        e = dict(x.split("=", 1) for x in e if "=" in x)
+    return {k: ("" if v is None else str(v)) for k, v in e.items()}
+
+
+def compose_mount(v) -> tuple[str | None, str | None, bool]:
+    """(source, target, read-only) of a service's volume, short or long syntax."""
+    if isinstance(v, dict):
+        return v.get("source"), v.get("target"), bool(v.get("read_only"))
+    parts = str(v).split(":")
+    if len(parts) == 1:
+        return None, parts[0], False
+    mode = parts[2].split(",") if len(parts) > 2 else []
+    return parts[0], parts[1], "ro" in mode
 
 
 def seconds(v) -> float:
@@ -485,6 +559,7 @@ def check_compose(docs: dict[Path, list]) -> None:
     grace = float(env.get("TONGBAN_SHUTDOWN_GRACE_SECS", SHUTDOWN_GRACE_DEFAULT))
 
     serving = []
+    key_sources: dict[str | None, list[str]] = {}
     for name, svc in tongban.items():
         entry = svc.get("entrypoint")
         if entry and not str(entry if isinstance(entry, str) else entry[0]).endswith("tongban"):
@@ -504,15 +579,27 @@ def check_compose(docs: dict[Path, list]) -> None:
                     f"compose {name}", "must wait for `postgres` with condition service_healthy")
             R.check(seconds(svc.get("stop_grace_period", "10s")) > grace, f"compose {name}",
                     f"stop_grace_period must exceed shutdown_grace_secs ({grace:g} s)")
-        targets = [v.split(":")[1] if isinstance(v, str) else v.get("target") for v in svc.get("volumes", []) or []]
-        key_dir = (svc.get("environment") or {}).get("TONGBAN_KEY_DIR")
-        R.check(key_dir in targets, f"compose {name}: TONGBAN_KEY_DIR",
-                f"{key_dir} is not a mounted volume: each container would make keys of its own")
+        mounts = {m[1]: m for m in map(compose_mount, svc.get("volumes", []) or [])}
+        key_dir = service_env(svc).get("TONGBAN_KEY_DIR")
+        if R.check(key_dir in mounts, f"compose {name}: TONGBAN_KEY_DIR",
+                   f"{key_dir} is not a mounted volume: each container would make keys of its own"):
+            source, _, read_only = mounts[key_dir]
+            key_sources.setdefault(source, []).append(name)
+            if command[:1] == ["serve"]:
+                R.check(read_only, f"compose {name}: TONGBAN_KEY_DIR",
+                        f"a node must mount the key volume read-only ({source}:{key_dir}:ro): a writable "
+                        "one lets a misconfigured node generate keys, or a whole CA, of its own")
+            elif command[:1] == ["init"]:
+                R.check(not read_only, f"compose {name}: TONGBAN_KEY_DIR",
+                        "`init` creates the keys: its key volume must be writable")
         if "TONGBAN_DATABASE_URL" in (svc.get("environment") or {}):
             url = str(svc["environment"]["TONGBAN_DATABASE_URL"])
             host = urlparse(re.sub(r"\$\{[^}]*\}", "x", url)).hostname
             R.check(host in services, f"compose {name}: TONGBAN_DATABASE_URL", f"host {host} is not a service")
     R.check(len(serving) >= 2, "compose", f"two tongban nodes expected, found {serving}")
+    R.check(len(key_sources) == 1, "compose key volume",
+            f"the tongban services mount different key directories {key_sources}: all must share one")
+    check_compose_trusted_proxies(compose, tongban, serving)
     pg = services.get("postgres", {})
     R.check(bool(pg.get("healthcheck")) and any(
         not str(v).startswith((".", "/")) for v in pg.get("volumes", [])),
@@ -531,6 +618,59 @@ def check_compose(docs: dict[Path, list]) -> None:
             R.ok("docker compose config -q")
     else:
         R.skip("docker compose config -q: the docker compose plugin is not installed here")
+
+
+def check_compose_trusted_proxies(compose: dict, tongban: dict, serving: list[str]) -> None:
+    """The nodes believe X-Forwarded-For from the proxy's network, exactly: its pinned subnet (or the
+    proxy's pinned address) is covered, and nothing outside the project's pinned subnets is trusted."""
+    services = compose.get("services", {})
+    networks = compose.get("networks") or {}
+    pinned: dict[str, list[IpNet]] = {}
+    for net_name, net in networks.items():
+        subnets = []
+        for c in ((net or {}).get("ipam") or {}).get("config") or []:
+            raw = compose_default(str(c.get("subnet", "")))
+            if c.get("subnet") and R.check(raw is not None, f"compose network {net_name}",
+                                           f"subnet {c['subnet']} has no default value"):
+                try:
+                    subnets.append(ipaddress.ip_network(raw, strict=True))
+                except ValueError as e:
+                    R.check(False, f"compose network {net_name}", f"subnet {raw!r}: {e}")
+        pinned[net_name] = subnets
+    proxy = services.get("proxy", {})
+    pn = proxy.get("networks") or ["default"]
+    proxy_nets = {n: {} for n in pn} if isinstance(pn, list) else {n: (v or {}) for n, v in pn.items()}
+    all_pinned = [s for ss in pinned.values() for s in ss]
+    # What the nodes must trust: the proxy's pinned address, or else its network's pinned subnet.
+    proxy_side: list[tuple[str, IpNet]] = []
+    for net_name, opts in proxy_nets.items():
+        addr = opts.get("ipv4_address") or opts.get("ipv6_address")
+        if addr:
+            a = compose_default(str(addr))
+            if R.check(a is not None, f"compose proxy network {net_name}", f"{addr} has no default value"):
+                proxy_side.append((f"the proxy's address {a}", ipaddress.ip_network(a)))
+        elif R.check(bool(pinned.get(net_name)), f"compose network {net_name}",
+                     "the proxy's network has no pinned subnet (ipam config): TONGBAN_TRUSTED_PROXIES "
+                     "cannot name it exactly"):
+            proxy_side += [(f"the proxy's network {net_name} ({s})", s) for s in pinned[net_name]]
+    for name in tongban:
+        raw_value = service_env(tongban[name]).get("TONGBAN_TRUSTED_PROXIES")
+        where = f"compose {name}: TONGBAN_TRUSTED_PROXIES"
+        if raw_value is None:
+            R.check(name not in serving, where,
+                    "not set: behind the proxy every client would share the proxy's address")
+            continue
+        value = compose_default(raw_value)
+        if not R.check(value is not None, where, f"{raw_value} has no default value"):
+            continue
+        nets = trusted_proxies(value, where)
+        if nets is None or name not in serving:
+            continue
+        for n in nets:
+            R.check(covered(n, all_pinned), where,
+                    f"{n} is not within a pinned subnet of the compose networks {[str(s) for s in all_pinned]}")
+        for what, n in proxy_side:
+            R.check(covered(n, nets), where, f"does not cover {what}")
 
 
 def check_caddy(services: dict, serving: list[str]) -> None:
@@ -557,6 +697,16 @@ def check_caddy(services: dict, serving: list[str]) -> None:
         if "/metrics" in paths.split() and re.search(rf"^\s*(respond|abort|error)\s+@{re.escape(name)}\b", text, re.M):
             blocked = True
     R.check(blocked, f"{rel(cf)}", "does not refuse /metrics")
+    # X-Forwarded-For is what the nodes take the client address from: Caddy, the edge, must set it from
+    # the connection, never pass on or append to one a client sent.
+    for value in re.findall(r"^\s*header_up\s+[+]?X-Forwarded-For\s+(\S+)", text, re.M | re.I):
+        R.check(value in ("{remote_host}", "{http.request.remote.host}"), f"{rel(cf)} header_up X-Forwarded-For",
+                f"{value} lets a client choose the address the nodes see (use Caddy's default)")
+    for line in re.findall(r"^\s*trusted_proxies\s+([^\n{]+)", text, re.M):
+        for tok in line.split():
+            R.check(tok not in ("0.0.0.0/0", "::/0", "private_ranges"), f"{rel(cf)} trusted_proxies",
+                    f"{tok} trusts X-Forwarded-For from clients; Caddy is the edge: name only what is in front of it")
+    R.ok(f"{rel(cf)}: X-Forwarded-For comes from the connection")
     caddy = shutil.which("caddy") or os.environ.get("CADDY")
     if caddy:
         r = subprocess.run([caddy, "validate", "--config", str(cf), "--adapter", "caddyfile"],
@@ -632,6 +782,10 @@ def check_k8s(docs: dict[Path, list]) -> None:
     config_maps |= set(by_kind.get("ConfigMap", {}))
 
     grace = float(env.get("TONGBAN_SHUTDOWN_GRACE_SECS", SHUTDOWN_GRACE_DEFAULT))
+    nets = trusted_proxies(env["TONGBAN_TRUSTED_PROXIES"].strip(), "deploy/k8s TONGBAN_TRUSTED_PROXIES") \
+        if "TONGBAN_TRUSTED_PROXIES" in env else []
+    R.check(nets != [] or not by_kind.get("Ingress"), "deploy/k8s TONGBAN_TRUSTED_PROXIES",
+            "not set, behind an Ingress: every client would share the controller's address")
     deployments = by_kind.get("Deployment", {})
     R.check(bool(deployments), "k8s", "no Deployment")
     pod_labels: list[dict] = []
