@@ -45,11 +45,16 @@ pub struct Period {
     pub to: Option<i64>,
 }
 
+/// The period asked for; any Unix seconds may arrive, so the arithmetic is checked.
 fn period(from: Option<i64>, to: Option<i64>, now: i64) -> Result<(i64, i64), String> {
+    let bad = || String::from("need from < to, at most five years apart");
     let to = to.unwrap_or(now + 1);
-    let from = from.unwrap_or(to - 30 * DAY);
-    if from >= to || to - from > MAX_PERIOD {
-        return Err("need from < to, at most five years apart".into());
+    let from = match from {
+        Some(f) => f,
+        None => to.checked_sub(30 * DAY).ok_or_else(bad)?,
+    };
+    if from >= to || to.checked_sub(from).is_none_or(|d| d > MAX_PERIOD) {
+        return Err(bad());
     }
     Ok((from, to))
 }

@@ -77,6 +77,9 @@ pub enum CatalogueError {
     Invalid(String),
 }
 
+/// The longest default validity of a licence type: a hundred years.
+pub const MAX_VALIDITY_DAYS: i64 = 36_500;
+
 impl LicenceType {
     pub fn parse(json: &str) -> Result<Self, CatalogueError> {
         let t: LicenceType = serde_json::from_str(json)
@@ -94,6 +97,14 @@ impl LicenceType {
         }
         if self.holder_kinds.is_empty() || self.max_holders == 0 || self.max_holders > 10 {
             return bad("holder_kinds must not be empty and max_holders must be 1 to 10".into());
+        }
+        if self
+            .validity_days
+            .is_some_and(|d| !(1..=MAX_VALIDITY_DAYS).contains(&d))
+        {
+            return bad(format!(
+                "validity_days must be 1 to {MAX_VALIDITY_DAYS} (or null: no expiry)"
+            ));
         }
         for u in self
             .issuers

@@ -194,9 +194,15 @@ pub async fn issue(
         indexes.push(index);
     }
     let nbf = req.valid_from.unwrap_or(now);
-    let exp = req
-        .valid_until
-        .or(t.validity_days.map(|d| nbf + d * 86_400));
+    let exp = match (req.valid_until, t.validity_days) {
+        (Some(e), _) => Some(e),
+        (None, Some(days)) => Some(
+            days.checked_mul(86_400)
+                .and_then(|d| nbf.checked_add(d))
+                .ok_or_else(|| LicenceError::bad("valid_from is out of range"))?,
+        ),
+        (None, None) => None,
+    };
     if exp.is_some_and(|e| e <= nbf) {
         return Err(LicenceError::bad("valid_until must be after valid_from"));
     }
