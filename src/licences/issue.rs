@@ -27,7 +27,11 @@ pub const LIST_SIZE: i64 = 1 << 20;
 pub struct HolderRef {
     pub kind: HolderKind,
     /// For citizens: `resident` (default), `passport`, `hk_macao_permit`, `taiwan_permit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "known_id_kind",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub id_kind: Option<String>,
     /// Identity document number, or the enterprise's USCC.
     pub id: String,
@@ -38,8 +42,10 @@ pub struct HolderRef {
 #[serde(deny_unknown_fields)]
 pub struct IssueRequest {
     pub type_code: String,
+    #[serde(deserialize_with = "some_holders")]
     pub holders: Vec<HolderRef>,
-    pub fields: Value,
+    /// An object (the schema's `type: object`), checked when the body is read: see `known_id_kind`.
+    pub fields: Map<String, Value>,
     #[serde(default)]
     pub valid_from: Option<i64>,
     #[serde(default)]
@@ -51,6 +57,28 @@ pub struct IssueRequest {
     /// it: supervision measures the time from application to issuance.
     #[serde(default)]
     pub applied_at: Option<i64>,
+}
+
+/// Refuses, when the body is read, an id_kind the API document's `IdKind` does not list, so that a
+/// batch holding such a licence is refused whole (`invalid-json`) like any body that does not match
+/// the schema; only what the schema cannot say is answered per licence.
+fn known_id_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let kind = Option::<String>::deserialize(d)?;
+    match kind.as_deref().map(DocumentKind::parse) {
+        Some(None) => Err(serde::de::Error::custom(
+            "id_kind is not resident, passport, hk_macao_permit or taiwan_permit",
+        )),
+        _ => Ok(kind),
+    }
+}
+
+/// Refuses an empty `holders` when the body is read (the schema's `minItems: 1`), for the same reason.
+fn some_holders<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<HolderRef>, D::Error> {
+    let holders = Vec::<HolderRef>::deserialize(d)?;
+    if holders.is_empty() {
+        return Err(serde::de::Error::custom("holders must not be empty"));
+    }
+    Ok(holders)
 }
 
 /// An idempotent request: the response is recorded with the licence, in the same transaction.
@@ -147,10 +175,7 @@ pub async fn issue(
             "this department may not issue this licence type",
         ));
     }
-    if !req.fields.is_object() {
-        return Err(LicenceError::bad("fields must be a JSON object"));
-    }
-    if let Err(errors) = t.check_fields(&req.fields) {
+    if let Err(errors) = t.check_fields(&Value::Object(req.fields.clone())) {
         return Err(LicenceError::unprocessable(
             "fields-invalid",
             format!(
@@ -273,9 +298,7 @@ pub async fn issue(
             "holders".into(),
             serde_json::to_value(&req.holders).map_err(LicenceError::internal)?,
         );
-        if let Value::Object(f) = &req.fields {
-            claims.extend(f.clone());
-        }
+        claims.extend(req.fields.clone());
         let sd_jwt = signer
             .sign_licence(claims, &disclosable)
             .map_err(LicenceError::internal)?;
