@@ -54,6 +54,17 @@ async fn holder_of(
     Ok(state.keys.data().blind_index(&format!("uscc:{uscc}")))
 }
 
+/// A page number: 0 or more (the document's `minimum: 0`; the listings would read -1 as 0).
+fn page(p: i64) -> Result<i64, ApiError> {
+    if p < 0 {
+        return Err(ApiError::bad_request(
+            "bad-request",
+            "page must be 0 or more",
+        ));
+    }
+    Ok(p)
+}
+
 #[derive(Deserialize)]
 pub struct WalletQuery {
     #[serde(rename = "as")]
@@ -139,8 +150,18 @@ pub async fn my_licences(
     let (_, a) = current_session(&state, &headers, t)
         .await
         .ok_or_else(|| unauthorized("sign in first"))?;
+    // The wallet does not use a purpose, but one it is sent is held to the document's bound too.
+    if q.purpose
+        .as_deref()
+        .is_some_and(|p| p.chars().count() > access::PURPOSE_MAX)
+    {
+        return Err(ApiError::bad_request(
+            "bad-request",
+            "a purpose has at most 200 characters",
+        ));
+    }
     let index = holder_of(&state, &a, q.as_uscc.as_deref(), t).await?;
-    let list = access::wallet(&state, &index, q.type_code.as_deref(), q.page).await?;
+    let list = access::wallet(&state, &index, q.type_code.as_deref(), page(q.page)?).await?;
     Ok(Json(json!({ "licences": list, "page": q.page })).into_response())
 }
 
@@ -276,7 +297,7 @@ pub async fn department_query(
         &index,
         &q.type_code,
         &q.purpose,
-        q.page,
+        page(q.page)?,
         now(),
     )
     .await?;

@@ -76,9 +76,13 @@ pub async fn wallet(
     Ok(out)
 }
 
+/// The longest purpose (申请事由), in characters.
+pub const PURPOSE_MAX: usize = 200;
+
+/// A purpose as given (at most `PURPOSE_MAX` characters, as the API document says), trimmed, not empty.
 fn check_purpose(purpose: &str) -> Result<&str, LicenceError> {
     let p = purpose.trim();
-    if p.is_empty() || p.chars().count() > 200 {
+    if p.is_empty() || purpose.chars().count() > PURPOSE_MAX {
         return Err(LicenceError::bad(
             "a purpose (申请事由) of 1 to 200 characters is required",
         ));

@@ -1714,6 +1714,38 @@ async fn a_batch_that_does_not_match_the_schema_is_refused_whole() {
     assert!(f.bad.is_empty(), "{}", f.bad.join("\n"));
 }
 
+/// Found by schemathesis: bounds the document states on query parameters that the code did not hold
+/// (a negative page was read as page 0 and echoed as -1; the wallet took a purpose of any length).
+#[tokio::test]
+async fn the_documented_bounds_of_page_and_purpose_hold() {
+    const ISSUE: &str = "/api/v1/licences";
+    const ME: &str = "/api/v1/me/licences";
+    let w = world().await;
+    let api = Api::new(&w.app).await;
+    let mut f = flow(&api, &w);
+    let http = w.app.http();
+
+    let query = format!(
+        "{ISSUE}?holder_kind=enterprise&holder_id={ENTERPRISE}&type_code={}&purpose=x&page=-1",
+        w.type_code
+    );
+    f.expect(&http, 400, get(ISSUE).at(query).bearer(&w.token))
+        .await;
+    let rep = signed_in(&w.app, &w.rep_email).await;
+    let long = "x".repeat(201);
+    for q in [format!("purpose={long}"), "page=-1".to_owned()] {
+        f.expect(&rep.http, 400, get(ME).at(format!("{ME}?{q}")))
+            .await;
+    }
+    f.expect(
+        &rep.http,
+        200,
+        get(ME).at(format!("{ME}?purpose={}", &long[1..])),
+    )
+    .await;
+    assert!(f.bad.is_empty(), "{}", f.bad.join("\n"));
+}
+
 /// Rejections that happen before a handler runs are documented problems too: query strings and path
 /// segments that do not parse (our `ApiQuery`/`ApiPath`, not axum's plain-text rejections), a huge
 /// `page` (clamped, never an overflow), a method a path does not have (405 problem), and a 410 titled
