@@ -1,4 +1,4 @@
-//! The `tongban` command line: `serve`, `init`, `client`, `account`, `enterprise`, `keys`.
+//! The `tongban` command line: `serve`, `demo`, `init`, `client`, `account`, `enterprise`, `keys`, ….
 //! Administrative commands work directly on the database and key directory named by the configuration.
 
 use std::path::PathBuf;
@@ -34,6 +34,16 @@ struct Cli {
 enum Command {
     /// Run the service (SQLite under ./data and keys under ./keys by default, created on first start).
     Serve,
+    /// Try it: the service with a seeded world and two sample portals (housing fund, tax), in a
+    /// directory of its own that is created afresh on every start.
+    Demo {
+        /// The provider's port on 127.0.0.1; the portals take the next two.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The demo's database and keys (emptied and re-created on every start).
+        #[arg(long, default_value = "demo-data")]
+        dir: PathBuf,
+    },
     /// Create the database and keys, then exit.
     Init,
     /// Register and inspect OAuth clients (portals and department systems).
@@ -294,6 +304,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 server.addr, server.state.issuer
             );
             server.run(startup::shutdown_signal()).await
+        }
+        Command::Demo { port, dir } => {
+            let demo = crate::demo::start(crate::demo::DemoOptions { port, dir }).await?;
+            println!("{}", demo.instructions());
+            demo.run_until(startup::shutdown_signal()).await
         }
         Command::Init => {
             let (_, keys, _) = startup::open(&config).await?;

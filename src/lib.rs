@@ -11,7 +11,8 @@
 //! - [`storage`]: all SQL, for SQLite and PostgreSQL;
 //! - [`tlog`]: the transparency log's pure cryptography (RFC 9162 Merkle proofs, C2SP signed checkpoints);
 //! - [`domain`]: identifiers (GB 11643, GB 32100) and time;
-//! - [`config`], [`state`], [`startup`], [`cli`]: wiring.
+//! - [`config`], [`state`], [`startup`], [`cli`]: wiring;
+//! - [`demo`]: `tongban demo`, the service with a seeded world and two sample portals.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod identity;
