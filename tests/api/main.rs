@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod crash;
+mod demo;
 mod enterprise;
 mod licences;
 mod metrics;
