@@ -35,7 +35,9 @@ enum Command {
     /// Run the service (SQLite under ./data and keys under ./keys by default, created on first start).
     Serve,
     /// Try it: the service with a seeded world and two sample portals (housing fund, tax), in a
-    /// directory of its own that is created afresh on every start.
+    /// directory of its own that is created afresh on every start. The configuration file and
+    /// `TONGBAN_*` service settings are not used (`TONGBAN_LOG` is): the demo runs on the defaults,
+    /// on 127.0.0.1.
     Demo {
         /// The provider's port on 127.0.0.1; the portals take the next two.
         #[arg(long, default_value_t = 8080)]

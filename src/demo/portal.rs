@@ -32,6 +32,8 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 's
 /// How long a started sign-in may take (login, enterprise choice, consent).
 const PENDING_TTL: Duration = Duration::from_secs(30 * 60);
 const PENDING_MAX: usize = 10_000;
+/// A portal session's longest life (the provider's own absolute session limit by default).
+const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// Which of the two demo portals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +169,7 @@ struct Session {
     licence_error: Option<String>,
     /// The sign-out form's token.
     csrf: String,
+    started: Instant,
 }
 
 struct Shared {
@@ -295,17 +298,19 @@ async fn index(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let key = s.cookie_key(&headers);
     let page = {
         let sessions = lock(&s.sessions);
-        key.as_ref().and_then(|k| sessions.get(k)).map(|sess| {
-            json!({
-                "page": "home",
-                "name": sess.name,
-                "org": sess.org,
-                "licences": sess.licences,
-                "licence_error": sess.licence_error,
-                "reads_licences": s.setup.kind.purpose().is_some(),
-                "csrf": sess.csrf,
+        let live = key.as_ref().and_then(|k| sessions.get(k));
+        live.filter(|sess| sess.started.elapsed() < SESSION_TTL)
+            .map(|sess| {
+                json!({
+                    "page": "home",
+                    "name": sess.name,
+                    "org": sess.org,
+                    "licences": sess.licences,
+                    "licence_error": sess.licence_error,
+                    "reads_licences": s.setup.kind.purpose().is_some(),
+                    "csrf": sess.csrf,
+                })
             })
-        })
     };
     match page {
         Some(ctx) => s.page(StatusCode::OK, ctx),
@@ -347,7 +352,10 @@ async fn callback(
                 "{}={key}; Path=/; HttpOnly; SameSite=Lax",
                 s.setup.kind.cookie()
             );
-            lock(&s.sessions).insert(key, session);
+            let mut sessions = lock(&s.sessions);
+            sessions.retain(|_, p| p.started.elapsed() < SESSION_TTL);
+            sessions.insert(key, session);
+            drop(sessions);
             with_cookie(cookie, Redirect::to("/"))
         }
         Err(RpError::Provider(e)) if e == "access_denied" => s.error(
@@ -359,8 +367,8 @@ async fn callback(
             tracing::warn!(portal = ?s.setup.kind, error = %e, "demo portal sign-in failed");
             s.error(
                 StatusCode::BAD_GATEWAY,
-                "登录失败。",
-                &format!("Sign-in failed: {e}"),
+                "登录失败，原因见门户日志。",
+                "Sign-in failed; the portal's log says why.",
             )
         }
     }
@@ -368,13 +376,11 @@ async fn callback(
 
 /// Finish a sign-in from the callback's query; returns the new session and its cookie value.
 async fn sign_in(s: &Shared, q: &HashMap<String, String>) -> Result<(String, Session), RpError> {
+    let pending = q.get("state").and_then(|st| lock(&s.pending).remove(st));
     if let Some(e) = q.get("error") {
         return Err(RpError::Provider(e.clone()));
     }
-    let pending = q
-        .get("state")
-        .and_then(|st| lock(&s.pending).remove(st))
-        .ok_or(RpError::BadCallback("unknown or missing state"))?;
+    let pending = pending.ok_or(RpError::BadCallback("unknown or missing state"))?;
     let code = q.get("code").ok_or(RpError::BadCallback("no code"))?;
     let iss = q.get("iss").map(String::as_str);
     let signed =
@@ -396,6 +402,7 @@ async fn sign_in(s: &Shared, q: &HashMap<String, String>) -> Result<(String, Ses
         licences,
         licence_error,
         csrf: random_token(),
+        started: Instant::now(),
     };
     Ok((random_token(), session))
 }
