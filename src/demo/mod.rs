@@ -8,6 +8,7 @@
 //! where she acts for her enterprise. Both take part in single sign-on and back-channel logout.
 //! [`DemoHandle::instructions`] is what the terminal shows.
 
+mod kind;
 pub mod portal;
 mod rp;
 pub mod world;
