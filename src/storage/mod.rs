@@ -103,6 +103,14 @@ impl Db {
                         sqlx::query("PRAGMA busy_timeout = 5000")
                             .execute(&mut *conn)
                             .await?;
+                        // Checkpoint the WAL every 20,000 pages (about 80 MB) instead of SQLite's
+                        // 1,000: the pages every issuance touches (index roots, the log's queues)
+                        // are then copied to the database once per checkpoint, not once per 4 MB.
+                        // Issuance on SQLite measured +20 to +50% on this machine (A/B runs, with and
+                        // without the transparency log alike).
+                        sqlx::query("PRAGMA wal_autocheckpoint = 20000")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
