@@ -196,6 +196,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
+    let keys = state.keys.current();
+    if crate::crypto::keys::SigningAlg::ALL
+        .iter()
+        .any(|alg| keys.active(*alg).is_none())
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "signing keys not loaded").into_response();
+    }
     match state.db.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
