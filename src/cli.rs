@@ -269,12 +269,17 @@ fn init_tracing() {
     }
 }
 
-async fn offline_state(config: Config) -> anyhow::Result<AppState> {
-    let issuer = if config.issuer.is_empty() {
+/// The issuer an admin command acts under: the configured one, else the listen address's.
+fn offline_issuer(config: &Config) -> String {
+    if config.issuer.is_empty() {
         format!("http://{}", config.listen)
     } else {
         config.issuer.trim_end_matches('/').to_owned()
-    };
+    }
+}
+
+async fn offline_state(config: Config) -> anyhow::Result<AppState> {
+    let issuer = offline_issuer(&config);
     startup::build_state(config, issuer).await
 }
 
@@ -298,6 +303,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
     match cli.command {
         Command::Serve => {
+            let stop = startup::shutdown_signal();
             let server = Server::bind(config).await?;
             let scheme = if server.tls() { "https" } else { "http" };
             tracing::info!(address = %server.addr, issuer = %server.state.issuer, "tongban is listening");
@@ -305,24 +311,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "tongban is listening on {scheme}://{} (issuer {})",
                 server.addr, server.state.issuer
             );
-            server.run(startup::shutdown_signal()).await
+            server.run(stop).await
         }
         Command::Demo { port, dir } => {
+            let stop = startup::shutdown_signal();
             let demo = crate::demo::start(crate::demo::DemoOptions { port, dir }).await?;
             println!("{}", demo.instructions());
-            demo.run_until(startup::shutdown_signal()).await
+            demo.run_until(stop).await
         }
         Command::Init => {
             let (_, keys, _) = startup::open(&config).await?;
             // The transparency log's key too, so a node can mount the key directory read-only.
-            let issuer = if config.issuer.is_empty() {
-                format!("http://{}", config.listen)
-            } else {
-                config.issuer.trim_end_matches('/').to_owned()
-            };
             let log_key = crate::audit::log::load_or_create_key(
                 &config.key_dir,
-                &crate::audit::log::origin(&issuer),
+                &crate::audit::log::origin(&offline_issuer(&config)),
             )?;
             print(json!({
                 "database": redact_password(&config.database_url),
