@@ -207,10 +207,10 @@ impl Metrics {
         self.in_flight.get()
     }
 
-    pub fn request_done(&self, method: &'static str, route: &str, status: u16, took: Duration) {
+    pub fn request_done(&self, method: &'static str, route: String, status: u16, took: Duration) {
         let mut labels = RouteStatusLabels {
             method,
-            route: route.to_owned(),
+            route,
             status,
         };
         self.requests.get_or_create(&labels).inc();

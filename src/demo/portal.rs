@@ -115,15 +115,7 @@ impl Portal {
 
 impl Shared {
     fn cookie_key(&self, headers: &HeaderMap) -> Option<String> {
-        let name = self.setup.kind.cookie();
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_owned())
+        crate::http::extract::cookie(headers, self.setup.kind.cookie())
     }
 
     fn clear_cookie(&self) -> String {

@@ -415,20 +415,6 @@ fn verdict_zh(v: Verdict) -> &'static str {
     }
 }
 
-/// The envelope claims, which are not fields of the licence.
-const ENVELOPE: [&str; 10] = [
-    "iss",
-    "vct",
-    "jti",
-    "iat",
-    "nbf",
-    "exp",
-    "status",
-    "cnf",
-    "holders",
-    "type_name",
-];
-
 /// A licence and its verification report, for the page.
 fn show(l: &Value, report: &Value) -> ShownLicence {
     let verdict =
@@ -441,7 +427,7 @@ fn show(l: &Value, report: &Value) -> ShownLicence {
     let mut fields: Vec<(usize, Field)> = claims
         .into_iter()
         .flatten()
-        .filter(|(k, _)| !ENVELOPE.contains(&k.as_str()))
+        .filter(|(k, _)| !crate::licences::catalogue::ENVELOPE.contains(&k.as_str()))
         .map(|(k, v)| {
             let (at, label) = label(k);
             let f = Field {

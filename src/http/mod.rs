@@ -141,7 +141,7 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     let response = next.run(req).await;
     state.metrics.request_done(
         method,
-        route.as_deref().unwrap_or("unmatched"),
+        route.unwrap_or_else(|| "unmatched".to_owned()),
         response.status().as_u16(),
         start.elapsed(),
     );

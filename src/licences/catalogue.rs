@@ -54,6 +54,20 @@ fn one() -> usize {
     1
 }
 
+/// The envelope claims a licence shows besides its fields (pages list only the others as fields).
+pub const ENVELOPE: [&str; 10] = [
+    "iss",
+    "vct",
+    "jti",
+    "iat",
+    "nbf",
+    "exp",
+    "status",
+    "cnf",
+    "holders",
+    "type_name",
+];
+
 /// Claim names a field may not take: they belong to the licence envelope.
 pub const RESERVED: [&str; 13] = [
     "iss",

@@ -52,7 +52,7 @@ async fn own_licence(
 fn fields(claims: &serde_json::Map<String, Value>, t: Option<&LicenceType>) -> Vec<Value> {
     claims
         .iter()
-        .filter(|(k, _)| !ENVELOPE.contains(&k.as_str()))
+        .filter(|(k, _)| !crate::licences::catalogue::ENVELOPE.contains(&k.as_str()))
         .map(|(k, v)| {
             let label = t.and_then(|t| t.field_title(k)).unwrap_or(k);
             json!({ "name": k, "label": label, "value": v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()) })
@@ -92,20 +92,6 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         json!({ "groups": groups }),
     )
 }
-
-/// Claims that belong to the envelope, not to the licence's contents.
-const ENVELOPE: [&str; 10] = [
-    "iss",
-    "vct",
-    "jti",
-    "iat",
-    "nbf",
-    "exp",
-    "status",
-    "type_name",
-    "holders",
-    "cnf",
-];
 
 pub async fn view(
     State(state): State<AppState>,
