@@ -133,6 +133,9 @@ async fn the_demo_story_in_a_real_browser() {
     let (seen, _) = browser.wait_any(&["consent-allow", "acting-for"]).await;
     if seen == "consent-allow" {
         browser.click("consent-allow").await;
+        // The click starts a redirect chain back to the portal: wait for its page, not the URL of
+        // whatever page is current the instant after the click.
+        browser.wait_id("acting-for").await;
     }
     assert!(at(&browser).await.starts_with(&demo.tax_url));
     assert_eq!(browser.text_of("who").await, "张三");
