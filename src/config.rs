@@ -42,7 +42,10 @@ pub struct Config {
     /// Public verifications (`POST /api/v1/verify`) per client address per second.
     pub verify_rate_per_address: u32,
     /// Least milliseconds between two sealing rounds on this node: issuances arriving meanwhile share
-    /// the next round (and its checkpoint), trading that much latency for throughput.
+    /// the next round (and its checkpoint), trading that much latency for fewer rounds. 0 (the
+    /// default): rounds run back to back while anyone waits, each covering what committed during the
+    /// one before (a group commit); on PostgreSQL with 32 concurrent issuers, 10 ms cost a quarter of
+    /// the throughput. SQLite issuance waits for no round at all (it sequences in its transaction).
     pub seal_interval_ms: u64,
     /// PEM certificate chain and private key: when both are set, `serve` terminates TLS itself
     /// (rustls). Empty: plain HTTP, for a node behind a TLS-terminating proxy.
@@ -78,7 +81,7 @@ impl Default for Config {
             login_max_failures_per_address: 100,
             max_body_bytes: 64 * 1024,
             verify_rate_per_address: 100,
-            seal_interval_ms: 10,
+            seal_interval_ms: 0,
             tls_cert: String::new(),
             tls_key: String::new(),
             shutdown_grace_secs: 20,

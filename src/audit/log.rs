@@ -155,11 +155,18 @@ pub async fn consistency_proof(
     merkle::consistency_proof(old, new, |id| found.get(&id).copied()).map_err(integrity)
 }
 
-/// The newest checkpoint: (tree size, signed note).
+/// The newest checkpoint: (tree size, signed note) — the newest stored, or a newer one this node
+/// signed for a receipt since (SQLite sequences leaves in their transactions and stores a checkpoint
+/// each sealing round).
 pub async fn latest(state: &AppState) -> Result<Option<(u64, String)>, StorageError> {
-    Ok(storage::tlog::latest_checkpoint(&state.db)
+    let stored = storage::tlog::latest_checkpoint(&state.db)
         .await?
-        .map(|(size, note)| (u64::try_from(size).unwrap_or(0), note)))
+        .map(|(size, note)| (u64::try_from(size).unwrap_or(0), note));
+    Ok(match (stored, state.sealer.latest()) {
+        (Some(s), Some(m)) if m.0 <= s.0 => Some(s),
+        (_, Some((size, note))) => Some((size, note.to_string())),
+        (s, None) => s,
+    })
 }
 
 /// The inclusion receipt of a licence's issuance: the leaf, its index, a checkpoint and the proof

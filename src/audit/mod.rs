@@ -98,6 +98,23 @@ pub fn department(id: &str) -> String {
 pub const OPERATOR_CLI: &str = "operator:cli";
 pub const SYSTEM: &str = "system";
 
+/// [`record`] as a part of a statement that writes the change it describes (issuance).
+pub fn record_into(
+    b: &mut storage::Batch,
+    at: i64,
+    actor: &str,
+    action: Action,
+    object: &str,
+    detail: Value,
+) {
+    let detail = if detail.is_null() {
+        "{}".to_owned()
+    } else {
+        detail.to_string()
+    };
+    storage::audit::insert_into(b, at, actor, action.as_str(), object, detail);
+}
+
 /// Record an event in `tx`, the transaction of the change it describes.
 pub async fn record(
     tx: &mut Tx,

@@ -8,17 +8,23 @@
 //! whose rows were committed before a round started just wait for that round. A background task also
 //! seals every second ([`crate::startup`]), which covers events recorded by other nodes and the CLI and
 //! leaves queued before a crash.
+//!
+//! On SQLite a leaf is not queued at all: [`append`] sequences it in the transaction of the change it
+//! records (the single connection makes that transaction the only appender), and [`Sealer::publish`]
+//! signs the checkpoint of its receipt once it committed. Issuance then waits for no round, and
+//! writes no queue row to delete again; the background round chains the audit events and stores a
+//! checkpoint of what the tree grew to. Measured on one core: see ARCHITECTURE.md, "Not built yet".
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::chain::{link_hash, GENESIS};
 use crate::state::AppState;
-use crate::storage::{self, audit::Link, Backend, StorageError};
-use crate::tlog::merkle::{frontier_ids, inclusion_proof, leaf_hash, Frontier};
-use crate::tlog::note::Checkpoint;
+use crate::storage::{self, audit::Link, Backend, StorageError, Tx};
+use crate::tlog::merkle::{frontier_ids, inclusion_proof, leaf_hash, Frontier, Hash};
+use crate::tlog::note::{Checkpoint, LogKey};
 
 /// Rows taken per table per round; a larger queue takes several rounds.
-const BATCH: i64 = 2000;
+const BATCH: i64 = 1000;
 /// The advisory lock key of the sealing round (any constant unique to tongban).
 const LOCK_KEY: i64 = 0x746f_6e67_6261_6e01;
 
@@ -32,6 +38,26 @@ pub struct Sealer {
     /// Receipts of licences sequenced by this node's recent rounds, against the round's checkpoint:
     /// issuance answers with them without a query.
     recent: moka::sync::Cache<String, std::sync::Arc<Receipt>>,
+    /// The right edge of the tree after the last leaf this node sequenced in a transaction (SQLite),
+    /// with that leaf's hash: reused while the database's last leaf is still that one.
+    edge: std::sync::Mutex<Option<Edge>>,
+}
+
+#[derive(Clone)]
+struct Edge {
+    frontier: Frontier,
+    last_leaf: Hash,
+}
+
+/// A leaf sequenced in the caller's transaction ([`append`] on SQLite): its receipt, but for the
+/// checkpoint's signature, which [`Sealer::publish`] adds once the transaction committed.
+#[derive(Debug)]
+pub struct Sequenced {
+    licence: String,
+    index: u64,
+    leaf: Vec<u8>,
+    root: Hash,
+    proof: Vec<Hash>,
 }
 
 /// A leaf's inclusion receipt: the leaf, its index, the checkpoint and the proof against it.
@@ -60,6 +86,7 @@ impl Sealer {
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(60))
                 .build(),
+            edge: std::sync::Mutex::new(None),
         }
     }
 
@@ -72,6 +99,110 @@ impl Sealer {
     pub fn recent_receipt(&self, licence_id: &str) -> Option<std::sync::Arc<Receipt>> {
         self.recent.get(licence_id)
     }
+
+    /// Once the transaction that sequenced `s` committed: sign the checkpoint of the tree it ended
+    /// (one Ed25519 signature, ~20 µs) and keep the leaf's receipt, which issuance answers with.
+    /// Never before the commit: a receipt must not name a leaf that may yet roll back.
+    pub fn publish(&self, key: &LogKey, s: Sequenced, now: i64) -> Result<(), StorageError> {
+        let checkpoint = Checkpoint {
+            origin: key.name().to_owned(),
+            size: s.index + 1,
+            root: s.root,
+            time: now,
+        };
+        let note: std::sync::Arc<str> = key
+            .sign_checkpoint(&checkpoint)
+            .map_err(|e| StorageError::Integrity(format!("signing a checkpoint: {e}")))?
+            .into();
+        self.note_latest(checkpoint.size, note.clone());
+        if !self.recent.contains_key(&s.licence) {
+            let r = Receipt {
+                index: s.index,
+                leaf: s.leaf,
+                note,
+                proof: s.proof,
+            };
+            self.recent.insert(s.licence, std::sync::Arc::new(r));
+        }
+        Ok(())
+    }
+
+    fn note_latest(&self, size: u64, note: std::sync::Arc<str>) {
+        if let Ok(mut l) = self.latest.write() {
+            if l.as_ref().is_none_or(|(n, _)| *n < size) {
+                *l = Some((size, note));
+            }
+        }
+    }
+}
+
+/// Append a transparency-log leaf in the transaction of the change it records, now.
+pub async fn append(
+    state: &AppState,
+    tx: &mut Tx,
+    licence: &str,
+    leaf: Vec<u8>,
+    now: i64,
+) -> Result<Option<Sequenced>, StorageError> {
+    let mut b = storage::Batch::new(state.db.backend);
+    let sequenced = append_into(state, tx, &mut b, licence, leaf, now).await?;
+    b.execute(tx).await?;
+    Ok(sequenced)
+}
+
+/// Append a transparency-log leaf as a part of `b`, the statement that writes the change it records
+/// in `tx`. No other part of `b` may append a leaf.
+///
+/// On SQLite the leaf is sequenced here: the tree's last leaf is read in `tx`, the new leaf and the
+/// subtree hashes it completes become parts of `b`, and the answer is what [`Sealer::publish`] needs
+/// once `tx` committed. `tx` must hold the database's write lock ([`storage::Db::begin_write`], or a
+/// write before this call), so the last leaf read here stays the last until the commit, even with a
+/// second process (the CLI) on the file. On PostgreSQL the leaf is queued for the sealer (`None`):
+/// sequencing here would hold the log's tail locked across each commit of the whole cluster.
+pub async fn append_into(
+    state: &AppState,
+    tx: &mut Tx,
+    b: &mut storage::Batch,
+    licence: &str,
+    leaf: Vec<u8>,
+    now: i64,
+) -> Result<Option<Sequenced>, StorageError> {
+    if state.db.backend == Backend::Postgres {
+        storage::tlog::enqueue_into(b, licence, &leaf);
+        return Ok(None);
+    }
+    let last = storage::tlog::last_leaf(tx).await?;
+    let mut frontier = edge_for(state, tx, last.as_ref()).await?;
+    let size = frontier.size();
+    let mut known: std::collections::HashMap<_, _> = frontier.nodes().iter().copied().collect();
+    let hash = leaf_hash(&leaf);
+    let nodes = frontier.append(hash);
+    storage::tlog::append_into(
+        b,
+        &[(size, licence.to_owned(), leaf.clone())],
+        &[],
+        &nodes,
+        now,
+    );
+    known.extend(nodes.iter().copied());
+    let proof = inclusion_proof(size, size + 1, |id| known.get(&id).copied())
+        .map_err(|e| StorageError::Integrity(format!("transparency log: {e}")))?;
+    let root = frontier.root();
+    // Kept before the commit: should the statement or the commit fail, the next append finds
+    // another last leaf (or none) in the database and rebuilds the edge from the stored nodes.
+    if let Ok(mut e) = state.sealer.edge.lock() {
+        *e = Some(Edge {
+            frontier,
+            last_leaf: hash,
+        });
+    }
+    Ok(Some(Sequenced {
+        licence: licence.to_owned(),
+        index: size,
+        leaf,
+        root,
+        proof,
+    }))
 }
 
 /// What a round did.
@@ -121,31 +252,25 @@ pub async fn seal_now(state: &AppState, now: i64) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// One round: chain up to [`BATCH`] events and sequence up to [`BATCH`] leaves, sign a checkpoint if
-/// the tree grew.
+/// One round: chain up to [`BATCH`] events and sequence up to [`BATCH`] queued leaves, sign a
+/// checkpoint if the tree grew. Four statements besides BEGIN and COMMIT when leaves were queued:
+/// the lock, the queued events (with the chain's head), the queued leaves (with the tree's last
+/// leaf), and one statement that writes everything ([`storage::Batch`]); the stored right edge is
+/// read only when the edge this node kept is not the tree's.
 pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
     let mut tx = state.db.begin_sealing().await?;
-    match state.db.backend {
-        Backend::Postgres => {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(LOCK_KEY)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // Take SQLite's write lock before reading the queues (as BEGIN IMMEDIATE would): two
-        // processes on one file (a server and the CLI) then seal one after the other instead of
-        // both reading the same queue and one failing to upgrade its snapshot.
-        Backend::Sqlite => {
-            sqlx::query("DELETE FROM tlog_pending WHERE 0 = 1")
-                .execute(&mut *tx)
-                .await?;
-        }
+    if state.db.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
     }
     let mut sealed = Sealed::default();
+    let mut w = storage::Batch::new(state.db.backend);
 
-    let events = storage::audit::pending(&mut tx, BATCH).await?;
+    let (events, head) = storage::audit::pending_with_head(&mut tx, BATCH).await?;
     if !events.is_empty() {
-        let (mut pos, mut prev) = match storage::audit::head(&mut tx).await? {
+        let (mut pos, mut prev) = match head {
             Some((p, h)) => (p + 1, h),
             None => (0, GENESIS.to_vec()),
         };
@@ -161,67 +286,128 @@ pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
             prev = hash;
             pos += 1;
         }
-        storage::audit::chain(&mut tx, &links).await?;
+        storage::audit::chain_into(&mut w, &links);
         sealed.events = links.len();
     }
 
-    let queued = storage::tlog::pending(&mut tx, BATCH).await?;
-    if !queued.is_empty() {
-        let size = storage::tlog::size(&mut tx).await?;
-        let stored = storage::tlog::nodes_tx(&mut tx, &frontier_ids(size)).await?;
+    let (queued, last) = storage::tlog::pending_with_last(&mut tx, BATCH).await?;
+    let checkpoint = if !queued.is_empty() {
+        let mut frontier = edge_for(state, &mut tx, last.as_ref()).await?;
+        let size = frontier.size();
         // The nodes this round knows: the right edge before it and every node it completes. They
         // are all an inclusion proof of a new leaf against the new checkpoint needs.
-        let mut known: std::collections::HashMap<_, _> = stored.iter().copied().collect();
-        let mut frontier = Frontier::from_nodes(size, stored)
-            .map_err(|e| StorageError::Integrity(format!("transparency log frontier: {e}")))?;
+        let mut known: std::collections::HashMap<_, _> = frontier.nodes().iter().copied().collect();
         let mut leaves = Vec::with_capacity(queued.len());
         let mut nodes = Vec::with_capacity(queued.len() * 2);
         let mut queue_ids = Vec::with_capacity(queued.len());
+        let mut last_leaf = None;
         for (qid, licence, leaf) in queued {
             let idx = frontier.size();
-            nodes.extend(frontier.append(leaf_hash(&leaf)));
+            let hash = leaf_hash(&leaf);
+            nodes.extend(frontier.append(hash));
+            last_leaf = Some(hash);
             leaves.push((idx, licence, leaf));
             queue_ids.push(qid);
         }
-        storage::tlog::append(&mut tx, &leaves, &queue_ids, &nodes, now).await?;
-        let checkpoint = Checkpoint {
-            origin: state.log_key.name().to_owned(),
-            size: frontier.size(),
-            root: frontier.root(),
-            time: now,
-        };
-        // One Ed25519 signature (~20 µs) per round, not per leaf.
-        let note = state
-            .log_key
-            .sign_checkpoint(&checkpoint)
-            .map_err(|e| StorageError::Integrity(format!("signing a checkpoint: {e}")))?;
-        storage::tlog::insert_checkpoint(&mut tx, checkpoint.size, &checkpoint.root, now, &note)
-            .await?;
-        sealed.leaves = leaves.len();
-        tx.commit().await?;
-        // Published only once committed: receipts built from these never name an uncommitted leaf.
-        let note: std::sync::Arc<str> = note.into();
+        storage::tlog::append_into(&mut w, &leaves, &queue_ids, &nodes, now);
         known.extend(nodes.iter().copied());
-        for (idx, licence, leaf) in leaves {
-            if state.sealer.recent.contains_key(&licence) {
-                continue;
-            }
-            // Should a node be missing, the receipt is read from the database later instead.
-            if let Ok(proof) = inclusion_proof(idx, checkpoint.size, |id| known.get(&id).copied()) {
-                let r = Receipt {
-                    index: idx,
-                    leaf,
-                    note: note.clone(),
-                    proof,
-                };
-                state.sealer.recent.insert(licence, std::sync::Arc::new(r));
-            }
+        sealed.leaves = leaves.len();
+        debug_assert!(frontier.size() > size);
+        Some((frontier, last_leaf, leaves, known))
+    } else {
+        None
+    };
+
+    let Some((frontier, last_leaf, leaves, known)) = checkpoint else {
+        // Leaves sequenced in their own transactions (SQLite) got a checkpoint each in memory,
+        // with their receipts; the stored checkpoints, the log's public record, follow here.
+        let size = storage::tlog::size(&mut tx).await?;
+        if size > storage::tlog::checkpoint_size(&mut tx).await? {
+            let stored = storage::tlog::nodes_tx(&mut tx, &frontier_ids(size)).await?;
+            let frontier = Frontier::from_nodes(size, stored)
+                .map_err(|e| StorageError::Integrity(format!("transparency log frontier: {e}")))?;
+            let note = sign(state, size, frontier.root(), now)?;
+            storage::tlog::checkpoint_into(&mut w, size, &frontier.root(), now, &note);
+            w.execute(&mut tx).await?;
+            tx.commit().await?;
+            state.sealer.note_latest(size, note.into());
+            return Ok(sealed);
         }
-        if let Ok(mut l) = state.sealer.latest.write() {
-            *l = Some((checkpoint.size, note));
-        }
+        w.execute(&mut tx).await?;
+        tx.commit().await?;
         return Ok(sealed);
-    }
+    };
+    let size = frontier.size();
+    let root = frontier.root();
+    // One Ed25519 signature (~20 µs) per round, not per leaf.
+    let note = sign(state, size, root, now)?;
+    storage::tlog::checkpoint_into(&mut w, size, &root, now, &note);
+    w.execute(&mut tx).await?;
     tx.commit().await?;
+    // Published only once committed: receipts built from these never name an uncommitted leaf.
+    if let (Ok(mut e), Some(last_leaf)) = (state.sealer.edge.lock(), last_leaf) {
+        *e = Some(Edge {
+            frontier,
+            last_leaf,
+        });
+    }
+    let note: std::sync::Arc<str> = note.into();
+    for (idx, licence, leaf) in leaves {
+        if state.sealer.recent.contains_key(&licence) {
+            continue;
+        }
+        // Should a node be missing, the receipt is read from the database later instead.
+        if let Ok(proof) = inclusion_proof(idx, size, |id| known.get(&id).copied()) {
+            let r = Receipt {
+                index: idx,
+                leaf,
+                note: note.clone(),
+                proof,
+            };
+            state.sealer.recent.insert(licence, std::sync::Arc::new(r));
+        }
+    }
+    state.sealer.note_latest(size, note);
     Ok(sealed)
+}
+
+/// The tree's right edge: the one this node kept, if the tree's last leaf (`last`, read in `tx`) is
+/// still the one it ended with; otherwise read from the stored nodes.
+async fn edge_for(
+    state: &AppState,
+    tx: &mut Tx,
+    last: Option<&(i64, Vec<u8>)>,
+) -> Result<Frontier, StorageError> {
+    let (size, last_hash) = match last {
+        Some((idx, l)) => (u64::try_from(*idx).unwrap_or(0) + 1, Some(leaf_hash(l))),
+        None => (0, None),
+    };
+    let cached = state
+        .sealer
+        .edge
+        .lock()
+        .ok()
+        .and_then(|e| e.clone())
+        .filter(|e| e.frontier.size() == size && Some(e.last_leaf) == last_hash);
+    match cached {
+        Some(e) => Ok(e.frontier),
+        None => {
+            let stored = storage::tlog::nodes_tx(tx, &frontier_ids(size)).await?;
+            Frontier::from_nodes(size, stored)
+                .map_err(|e| StorageError::Integrity(format!("transparency log frontier: {e}")))
+        }
+    }
+}
+
+fn sign(state: &AppState, size: u64, root: Hash, now: i64) -> Result<String, StorageError> {
+    let checkpoint = Checkpoint {
+        origin: state.log_key.name().to_owned(),
+        size,
+        root,
+        time: now,
+    };
+    state
+        .log_key
+        .sign_checkpoint(&checkpoint)
+        .map_err(|e| StorageError::Integrity(format!("signing a checkpoint: {e}")))
 }

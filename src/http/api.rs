@@ -231,11 +231,25 @@ async fn replay(
 /// Issuance answers carry the licence's inclusion receipt: its leaf is sequenced (a sealing round,
 /// shared with concurrent issuances) and proved against the newest checkpoint.
 async fn with_receipt(state: &AppState, mut body: Value) -> Result<Value, ApiError> {
-    crate::audit::sealer::seal_now(state, now())
-        .await
-        .map_err(ApiError::internal)?;
+    seal_unless_sequenced(state, std::slice::from_ref(&body)).await?;
     attach_receipt(state, &mut body).await?;
     Ok(body)
+}
+
+/// A sealing round, unless every one of these licences was sequenced in its own transaction
+/// (SQLite) and its receipt is at hand.
+async fn seal_unless_sequenced(state: &AppState, licences: &[Value]) -> Result<(), ApiError> {
+    let sequenced = |l: &Value| {
+        l["id"]
+            .as_str()
+            .is_none_or(|id| state.sealer.recent_receipt(id).is_some())
+    };
+    if !licences.iter().all(sequenced) {
+        crate::audit::sealer::seal_now(state, now())
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    Ok(())
 }
 
 async fn attach_receipt(state: &AppState, body: &mut Value) -> Result<(), ApiError> {
@@ -329,10 +343,13 @@ pub async fn issue_batch(
             Err(e) => json!({ "status": e.status, "problem": { "type": format!("https://tongban.example/problems/{}", e.kind), "detail": e.detail } }),
         });
     }
-    // One sealing round for the whole batch, then each licence's receipt.
-    crate::audit::sealer::seal_now(&state, now())
-        .await
-        .map_err(ApiError::internal)?;
+    // At most one sealing round for the whole batch, then each licence's receipt.
+    let issued: Vec<Value> = results
+        .iter()
+        .filter(|r| r["status"] == 201)
+        .map(|r| json!({ "id": r["licence"]["id"] }))
+        .collect();
+    seal_unless_sequenced(&state, &issued).await?;
     for r in &mut results {
         if r["status"] == 201 {
             attach_receipt(&state, &mut r["licence"]).await?;

@@ -323,9 +323,48 @@ pub async fn issue(
             .acquire()
             .await
             .map_err(LicenceError::internal)?;
-        let mut tx = state.db.begin().await?;
-        match storage::licences::insert(&mut tx, &row, &indexes, &dept.id).await {
-            Err(StorageError::Conflict(_)) => continue, // the random status index is taken: draw again
+        let mut tx = state.db.begin_write().await?;
+        // The licence, its holders, its first status event, its audit event, its log leaf and the
+        // idempotency record: one statement (see `storage::Batch`).
+        let mut w = storage::Batch::new(state.db.backend);
+        storage::licences::insert_into(&mut w, &row, &indexes, &dept.id);
+        crate::audit::record_into(
+            &mut w,
+            now,
+            &crate::audit::department(&dept.id),
+            crate::audit::Action::LicenceIssued,
+            &format!("licence:{}", row.id),
+            json!({ "type": row.type_code, "supersedes": row.supersedes, "applied_at": req.applied_at }),
+        );
+        let issuer_signed = sd_jwt.split('~').next().unwrap_or_default();
+        let leaf = crate::audit::log::issued_leaf(&row.id, now, issuer_signed);
+        let sequenced = crate::audit::sealer::append_into(
+            state,
+            &mut tx,
+            &mut w,
+            &row.id,
+            leaf.to_bytes(),
+            now,
+        )
+        .await?;
+        if let Some(i) = idem {
+            storage::licences::remember_into(
+                &mut w,
+                i.client_id,
+                i.key,
+                &i.request_hash,
+                &body.to_string(),
+                201,
+                now,
+            );
+        }
+        match w
+            .execute(&mut tx)
+            .await
+            .map_err(storage::licences::issue_conflict)
+        {
+            // The random status index is taken: draw again.
+            Err(StorageError::Conflict("status index")) => continue,
             r => r?,
         }
         if let Some(o) = &superseded {
@@ -345,35 +384,18 @@ pub async fn issue(
                 ));
             }
             storage::licences::set_superseded_by(&mut tx, &o.id, &row.id).await?;
-            super::status::record_change(&mut tx, &dept.id, &o.id, 1, "superseded", now).await?;
+            super::status::record_change(state, &mut tx, &dept.id, &o.id, 1, "superseded", now)
+                .await?;
             crate::cluster::announce(&mut tx, &crate::cluster::licence_status(&dept.id, &o.id))
                 .await?;
         }
-        crate::audit::record(
-            &mut tx,
-            now,
-            &crate::audit::department(&dept.id),
-            crate::audit::Action::LicenceIssued,
-            &format!("licence:{}", row.id),
-            json!({ "type": row.type_code, "supersedes": row.supersedes, "applied_at": req.applied_at }),
-        )
-        .await?;
-        let issuer_signed = sd_jwt.split('~').next().unwrap_or_default();
-        let leaf = crate::audit::log::issued_leaf(&row.id, now, issuer_signed);
-        storage::tlog::enqueue(&mut tx, &row.id, &leaf.to_bytes()).await?;
-        if let Some(i) = idem {
-            storage::licences::remember(
-                &mut tx,
-                i.client_id,
-                i.key,
-                &i.request_hash,
-                &body.to_string(),
-                201,
-                now,
-            )
-            .await?;
-        }
         tx.commit().await.map_err(StorageError::from)?;
+        if let Some(s) = sequenced {
+            // Committed either way: without a receipt in memory, the answer's comes from storage.
+            if let Err(e) = state.sealer.publish(&state.log_key, s, now) {
+                tracing::error!(error = %e, "no receipt kept for a sequenced leaf");
+            }
+        }
         tracing::debug!(licence = %row.id, "licence issued");
         state.metrics.licence_event("issued", 1);
         if let Some(o) = &superseded {

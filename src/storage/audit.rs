@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::{Db, Result, Tx};
+use super::{Batch, Db, Result, Tx};
 
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -19,6 +19,27 @@ pub struct EventRow {
 }
 
 /// Append an event (a trigger queues it for chaining); returns its id.
+/// [`insert`] as a part of a [`Batch`].
+pub fn insert_into(
+    b: &mut Batch,
+    at: i64,
+    actor: &str,
+    action: &str,
+    object: &str,
+    detail: String,
+) {
+    b.push(
+        "INSERT INTO audit_events (at, actor, action, object, detail) VALUES ($1, $2, $3, $4, $5)",
+        |q| {
+            q.bind(at)
+                .bind(actor.to_owned())
+                .bind(action.to_owned())
+                .bind(object.to_owned())
+                .bind(detail);
+        },
+    );
+}
+
 pub async fn insert(
     tx: &mut Tx,
     at: i64,
@@ -40,24 +61,33 @@ pub async fn insert(
     Ok(id)
 }
 
-/// Up to `limit` queued events, oldest first.
-pub async fn pending(tx: &mut Tx, limit: i64) -> Result<Vec<EventRow>> {
-    Ok(sqlx::query_as(
-        "SELECT e.id, e.at, e.actor, e.action, e.object, e.detail FROM audit_pending p \
-         JOIN audit_events e ON e.id = p.event_id ORDER BY p.event_id LIMIT $1",
+/// Up to `limit` queued events, oldest first, and the chain's last position and hash (one query:
+/// the head comes with each row).
+pub async fn pending_with_head(
+    tx: &mut Tx,
+    limit: i64,
+) -> Result<(Vec<EventRow>, Option<(i64, Vec<u8>)>)> {
+    #[derive(FromRow)]
+    struct Queued {
+        #[sqlx(flatten)]
+        event: EventRow,
+        head_pos: Option<i64>,
+        head_hash: Option<Vec<u8>>,
+    }
+    let rows: Vec<Queued> = sqlx::query_as(
+        "SELECT e.id, e.at, e.actor, e.action, e.object, e.detail, \
+         (SELECT pos FROM audit_chain ORDER BY pos DESC LIMIT 1) AS head_pos, \
+         (SELECT hash FROM audit_chain ORDER BY pos DESC LIMIT 1) AS head_hash \
+         FROM audit_pending p JOIN audit_events e ON e.id = p.event_id ORDER BY p.event_id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(&mut **tx)
-    .await?)
-}
-
-/// The last chained position and its hash.
-pub async fn head(tx: &mut Tx) -> Result<Option<(i64, Vec<u8>)>> {
-    Ok(
-        sqlx::query_as("SELECT pos, hash FROM audit_chain ORDER BY pos DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
-            .await?,
-    )
+    .await?;
+    let head = rows
+        .first()
+        .and_then(|r| Some((r.head_pos?, r.head_hash.clone()?)));
+    let events = rows.into_iter().map(|r| r.event).collect();
+    Ok((events, head))
 }
 
 /// One link of the chain.
@@ -69,33 +99,65 @@ pub struct Link {
     pub hash: Vec<u8>,
 }
 
-/// Append links to the chain and take their events off the queue, in one statement each.
-pub async fn chain(tx: &mut Tx, links: &[Link]) -> Result<()> {
+/// Append links to the chain and take their events off the queue, as parts of `b`.
+///
+/// On PostgreSQL the rows travel as one JSON parameter (`jsonb_to_recordset`), so the statement's
+/// text is the same whatever the number of rows: prepared once, not parsed and planned again each
+/// round (a multi-row VALUES of a new length is a new statement; under load that made the sealer
+/// the busiest backend).
+pub fn chain_into(b: &mut Batch, links: &[Link]) {
+    if b.backend() == super::Backend::Postgres {
+        if links.is_empty() {
+            return;
+        }
+        use base64::Engine;
+        let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
+        let rows: Vec<serde_json::Value> = links
+            .iter()
+            .map(|l| serde_json::json!({ "pos": l.pos, "event_id": l.event_id, "prev_hash": b64(&l.prev_hash), "hash": b64(&l.hash) }))
+            .collect();
+        let rows = serde_json::Value::Array(rows).to_string();
+        b.push(
+            "INSERT INTO audit_chain (pos, event_id, prev_hash, hash) \
+             SELECT x.pos, x.event_id, decode(x.prev_hash, 'base64'), decode(x.hash, 'base64') \
+             FROM jsonb_to_recordset($1::jsonb) AS x(pos bigint, event_id bigint, prev_hash text, hash text)",
+            |q| {
+                q.bind(rows.clone());
+            },
+        );
+        b.push(
+            "DELETE FROM audit_pending WHERE event_id IN \
+             (SELECT x.event_id FROM jsonb_to_recordset($1::jsonb) AS x(event_id bigint))",
+            |q| {
+                q.bind(rows);
+            },
+        );
+        return;
+    }
     for batch in links.chunks(200) {
         let sql = super::multi_insert(
             "audit_chain (pos, event_id, prev_hash, hash)",
             batch.len(),
             4,
         );
-        let mut q = sqlx::query(&sql);
-        for l in batch {
-            q = q
-                .bind(l.pos)
-                .bind(l.event_id)
-                .bind(l.prev_hash.clone())
-                .bind(l.hash.clone());
-        }
-        q.execute(&mut **tx).await?;
+        b.push(&sql, |q| {
+            for l in batch {
+                q.bind(l.pos)
+                    .bind(l.event_id)
+                    .bind(l.prev_hash.clone())
+                    .bind(l.hash.clone());
+            }
+        });
         // Integers from our own rows: no injection possible, and one statement instead of n.
         let ids: Vec<String> = batch.iter().map(|l| l.event_id.to_string()).collect();
-        sqlx::query(&format!(
-            "DELETE FROM audit_pending WHERE event_id IN ({})",
-            ids.join(", ")
-        ))
-        .execute(&mut **tx)
-        .await?;
+        b.push(
+            &format!(
+                "DELETE FROM audit_pending WHERE event_id IN ({})",
+                ids.join(", ")
+            ),
+            |_| {},
+        );
     }
-    Ok(())
 }
 
 /// A link joined with its event (`None` when the event row is gone).
@@ -131,6 +193,18 @@ pub async fn unlinked(db: &Db, limit: i64) -> Result<Vec<i64>> {
     let rows: Vec<(i64,)> = sqlx::query_as(
         "SELECT e.id FROM audit_events e WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id) \
          AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.event_id = e.id) ORDER BY e.id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Queued events whose event row is gone (deleted before it was chained), lowest id first.
+pub async fn orphaned(db: &Db, limit: i64) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT p.event_id FROM audit_pending p WHERE NOT EXISTS \
+         (SELECT 1 FROM audit_events e WHERE e.id = p.event_id) ORDER BY p.event_id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(&db.pool)

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{conflict, Db, Result, Tx};
+use super::{Batch, Db, Result, StorageError, Tx};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct LicenceRow {
@@ -21,35 +21,75 @@ pub struct LicenceRow {
 
 const COLS: &str = "id, type_code, issuer_id, status_idx, status, cert_serial, sd_jwt_sealed, issued_at, expires_at, supersedes, superseded_by";
 
-/// Insert a licence with its holders and its first status event. `Conflict("status index")` when the
-/// random index is taken (the caller draws again).
-pub async fn insert(tx: &mut Tx, l: &LicenceRow, holders: &[Vec<u8>], actor: &str) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO licences ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    ))
-    .bind(&l.id)
-    .bind(&l.type_code)
-    .bind(&l.issuer_id)
-    .bind(l.status_idx)
-    .bind(l.status)
-    .bind(&l.cert_serial)
-    .bind(l.sd_jwt_sealed.clone())
-    .bind(l.issued_at)
-    .bind(l.expires_at)
-    .bind(l.supersedes.clone())
-    .bind(l.superseded_by.clone())
-    .execute(&mut **tx)
-    .await
-    // Licence ids carry ~103 random bits; a unique violation here is the random status index.
-    .map_err(conflict("status index"))?;
-    for h in holders {
-        sqlx::query("INSERT INTO licence_holders (licence_id, holder_index) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(&l.id)
-            .bind(h.clone())
-            .execute(&mut **tx)
-            .await?;
+/// Add to `b` the insertion of a licence with its holders and its first status event (the issuance
+/// writes them with its audit event and log leaf in one statement). When it runs, a unique violation
+/// is the random status index being taken: see [`issue_conflict`].
+pub fn insert_into(b: &mut Batch, l: &LicenceRow, holders: &[Vec<u8>], actor: &str) {
+    b.push(
+        &format!(
+            "INSERT INTO licences ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ),
+        |q| {
+            q.bind(l.id.clone())
+                .bind(l.type_code.clone())
+                .bind(l.issuer_id.clone())
+                .bind(l.status_idx)
+                .bind(l.status)
+                .bind(l.cert_serial.clone())
+                .bind(l.sd_jwt_sealed.clone())
+                .bind(l.issued_at)
+                .bind(l.expires_at)
+                .bind(l.supersedes.clone())
+                .bind(l.superseded_by.clone());
+        },
+    );
+    if !holders.is_empty() {
+        let mut sql =
+            String::from("INSERT INTO licence_holders (licence_id, holder_index) VALUES ");
+        for i in 0..holders.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("($1, ${})", i + 2));
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING");
+        b.push(&sql, |q| {
+            q.bind(l.id.clone());
+            for h in holders {
+                q.bind(h.clone());
+            }
+        });
     }
-    status_event(tx, &l.id, l.issued_at, 0, "issued", actor).await
+    // The first event of a new licence: seq 1 (no read of the table, which a PostgreSQL CTE part
+    // would not see written anyway).
+    b.push(
+        "INSERT INTO licence_status_events (licence_id, seq, at, status, reason, actor) \
+         VALUES ($1, 1, $2, $3, 'issued', $4)",
+        |q| {
+            q.bind(l.id.clone())
+                .bind(l.issued_at)
+                .bind(l.status)
+                .bind(actor.to_owned());
+        },
+    );
+}
+
+/// What a unique violation in an issuance's statement was: the idempotency key recorded by a
+/// concurrent retry, or (any other) the random status index being taken.
+pub fn issue_conflict(e: sqlx::Error) -> StorageError {
+    match e.as_database_error() {
+        Some(d) if d.is_unique_violation() => {
+            let idempotency = d.message().contains("idempotency")
+                || d.constraint().is_some_and(|c| c.contains("idempotency"))
+                || d.table().is_some_and(|t| t.contains("idempotency"));
+            StorageError::Conflict(if idempotency {
+                "idempotency key"
+            } else {
+                "status index"
+            })
+        }
+        _ => StorageError::Database(e),
+    }
 }
 
 async fn status_event(
@@ -211,26 +251,25 @@ pub async fn idempotent(db: &Db, client_id: &str, key: &str) -> Result<Option<Id
 
 /// Record the response to an idempotent request in the same transaction as its effect.
 /// `Conflict("idempotency key")` when a concurrent request with the same key committed first.
-pub async fn remember(
-    tx: &mut Tx,
+/// Record an idempotent issuance's answer, as a part of the issuance's statement. When it runs, a
+/// unique violation is a concurrent retry that committed first: see [`issue_conflict`].
+pub fn remember_into(
+    b: &mut Batch,
     client_id: &str,
     key: &str,
     request_hash: &[u8],
     response: &str,
     status: i64,
     now: i64,
-) -> Result<()> {
-    sqlx::query("INSERT INTO idempotency_keys (client_id, key, request_hash, response, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(client_id)
-        .bind(key)
-        .bind(request_hash.to_vec())
-        .bind(response)
-        .bind(status)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(conflict("idempotency key"))?;
-    Ok(())
+) {
+    b.push("INSERT INTO idempotency_keys (client_id, key, request_hash, response, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)", |q| {
+        q.bind(client_id.to_owned())
+            .bind(key.to_owned())
+            .bind(request_hash.to_vec())
+            .bind(response.to_owned())
+            .bind(status)
+            .bind(now);
+    });
 }
 
 pub struct Access<'a> {

@@ -141,12 +141,22 @@ impl Db {
     pub async fn begin_sealing(&self) -> Result<Tx> {
         match &self.sealing {
             Some(p) => Ok(p.begin().await?),
-            None => self.begin().await,
+            None => self.begin_write().await,
         }
     }
 
     pub async fn begin(&self) -> Result<Tx> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// A transaction that will write: on SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so what it reads first (the log's last leaf) is still current when it writes,
+    /// even with a second process on the file.
+    pub async fn begin_write(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// A cheap round trip, for readiness checks.
@@ -182,4 +192,132 @@ pub(crate) fn multi_insert(head: &str, rows: usize, cols: usize) -> String {
         sql.push(')');
     }
     sql
+}
+
+/// Several writes sent as one statement: one round trip to PostgreSQL, one hop to SQLite's
+/// connection thread (sqlx runs each SQLite connection on a thread of its own, so each statement
+/// costs two thread switches; on one core that was most of an issuance's time).
+///
+/// Each part is written with its parameters numbered from `$1`; [`Batch::push`] renumbers them after
+/// the parts before. On SQLite the parts run as a multi-statement query (sqlx binds numbered
+/// parameters per statement, so each statement takes its own); on PostgreSQL as one statement whose
+/// data-modifying CTEs run every part (they see the same snapshot, not each other's rows: a part
+/// must not read what another part writes).
+pub struct Batch {
+    backend: Backend,
+    parts: Vec<String>,
+    args: sqlx::any::AnyArguments<'static>,
+    n: usize,
+}
+
+/// Binds one part's parameters, in the order of their numbers.
+pub struct Binder<'a> {
+    args: &'a mut sqlx::any::AnyArguments<'static>,
+    n: &'a mut usize,
+}
+
+impl Binder<'_> {
+    pub fn bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: 'static + Send + sqlx::Encode<'static, Any> + sqlx::Type<Any>,
+    {
+        use sqlx::Arguments;
+        // Encoding into AnyArguments only fails for types Any does not carry; ours are its own.
+        if self.args.add(value).is_ok() {
+            *self.n += 1;
+        }
+        self
+    }
+}
+
+impl Batch {
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            parts: Vec::new(),
+            args: Default::default(),
+            n: 0,
+        }
+    }
+
+    /// Adds a statement whose parameters are `$1`, `$2`, … in the order `bind` binds them.
+    pub fn push(&mut self, sql: &str, bind: impl FnOnce(&mut Binder<'_>)) {
+        self.parts.push(renumber(sql, self.n));
+        bind(&mut Binder {
+            args: &mut self.args,
+            n: &mut self.n,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs every part in `tx`, in order.
+    pub async fn execute(self, tx: &mut Tx) -> std::result::Result<(), sqlx::Error> {
+        let Some((last, ctes)) = self.parts.split_last() else {
+            return Ok(());
+        };
+        let sql = match self.backend {
+            Backend::Sqlite => self.parts.join(";\n"),
+            Backend::Postgres => {
+                let mut sql = String::new();
+                for (i, part) in ctes.iter().enumerate() {
+                    sql.push_str(if i == 0 { "WITH " } else { ", " });
+                    sql.push_str(&format!("w{i} AS ({part})"));
+                }
+                sql.push(' ');
+                sql.push_str(last);
+                sql
+            }
+        };
+        sqlx::query_with(&sql, self.args).execute(&mut **tx).await?;
+        Ok(())
+    }
+}
+
+/// `sql` with each `$n` parameter renumbered `$n+offset` (our statements hold no `$` elsewhere).
+fn renumber(sql: &str, offset: usize) -> String {
+    if offset == 0 {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut n = 0usize;
+        let mut digits = false;
+        while let Some(&(_, d)) = chars.peek() {
+            let Some(v) = d.to_digit(10) else { break };
+            n = n * 10 + v as usize;
+            digits = true;
+            chars.next();
+        }
+        if digits {
+            out.push_str(&(n + offset).to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::renumber;
+
+    #[test]
+    fn parameters_are_renumbered_after_the_parts_before() {
+        assert_eq!(renumber("VALUES ($1, $2)", 0), "VALUES ($1, $2)");
+        assert_eq!(
+            renumber("VALUES ($1, $10) WHERE x = $2", 5),
+            "VALUES ($6, $15) WHERE x = $7"
+        );
+        assert_eq!(renumber("SELECT 1", 3), "SELECT 1");
+    }
 }

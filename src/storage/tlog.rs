@@ -5,32 +5,64 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 use sqlx::Row;
 
-use super::{Db, Result, Tx};
+use super::{Batch, Db, Result, Tx};
 use crate::tlog::merkle::{Hash, NodeId};
 
-/// Queue a leaf in the transaction of the change it records.
-pub async fn enqueue(tx: &mut Tx, licence_id: &str, leaf: &[u8]) -> Result<()> {
-    sqlx::query("INSERT INTO tlog_pending (licence_id, leaf) VALUES ($1, $2)")
-        .bind(licence_id)
-        .bind(leaf.to_vec())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// Queue a leaf, as a part of the statement that writes the change it records.
+pub fn enqueue_into(b: &mut Batch, licence_id: &str, leaf: &[u8]) {
+    b.push(
+        "INSERT INTO tlog_pending (licence_id, leaf) VALUES ($1, $2)",
+        |q| {
+            q.bind(licence_id.to_owned()).bind(leaf.to_vec());
+        },
+    );
 }
 
-/// Up to `limit` queued leaves in the order they were queued: (queue id, licence id, leaf).
-pub async fn pending(tx: &mut Tx, limit: i64) -> Result<Vec<(i64, String, Vec<u8>)>> {
-    Ok(
-        sqlx::query_as("SELECT id, licence_id, leaf FROM tlog_pending ORDER BY id LIMIT $1")
-            .bind(limit)
-            .fetch_all(&mut **tx)
-            .await?,
+/// Up to `limit` queued leaves in the order they were queued: (queue id, licence id, leaf); and,
+/// when there are any, the tree's last leaf (idx, leaf), in the same query.
+#[allow(clippy::type_complexity)]
+pub async fn pending_with_last(
+    tx: &mut Tx,
+    limit: i64,
+) -> Result<(Vec<(i64, String, Vec<u8>)>, Option<(i64, Vec<u8>)>)> {
+    let rows: Vec<(i64, String, Vec<u8>, Option<i64>, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT id, licence_id, leaf, \
+         (SELECT idx FROM tlog_leaves ORDER BY idx DESC LIMIT 1), \
+         (SELECT leaf FROM tlog_leaves ORDER BY idx DESC LIMIT 1) \
+         FROM tlog_pending ORDER BY id LIMIT $1",
     )
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    let last = rows.first().and_then(|r| Some((r.3?, r.4.clone()?)));
+    Ok((
+        rows.into_iter()
+            .map(|(id, l, leaf, _, _)| (id, l, leaf))
+            .collect(),
+        last,
+    ))
 }
 
 /// The number of sequenced leaves.
 pub async fn size(tx: &mut Tx) -> Result<u64> {
     let (n,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(idx) + 1, 0) FROM tlog_leaves")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The last sequenced leaf: (idx, leaf).
+pub async fn last_leaf(tx: &mut Tx) -> Result<Option<(i64, Vec<u8>)>> {
+    Ok(
+        sqlx::query_as("SELECT idx, leaf FROM tlog_leaves ORDER BY idx DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
+/// The size of the newest stored checkpoint (0 if none).
+pub async fn checkpoint_size(tx: &mut Tx) -> Result<u64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(size), 0) FROM tlog_checkpoints")
         .fetch_one(&mut **tx)
         .await?;
     Ok(u64::try_from(n).unwrap_or(0))
@@ -95,69 +127,117 @@ async fn nodes_on(conn: &mut AnyConnection, ids: &[NodeId]) -> Result<Vec<(NodeI
 }
 
 /// Store sequenced leaves `(idx, licence id, leaf)` and new subtree hashes, and take the leaves off
-/// the queue; multi-row statements.
-pub async fn append(
-    tx: &mut Tx,
+/// the queue: multi-row parts of `b`.
+pub fn append_into(
+    b: &mut Batch,
     leaves: &[(u64, String, Vec<u8>)],
     queue_ids: &[i64],
     nodes: &[(NodeId, Hash)],
     now: i64,
-) -> Result<()> {
+) {
+    if b.backend() == super::Backend::Postgres {
+        return append_into_pg(b, leaves, queue_ids, nodes, now);
+    }
     for batch in leaves.chunks(200) {
         let sql = super::multi_insert(
             "tlog_leaves (idx, licence_id, leaf, sequenced_at)",
             batch.len(),
             4,
         );
-        let mut q = sqlx::query(&sql);
-        for (idx, licence, leaf) in batch {
-            q = q
-                .bind(*idx as i64)
-                .bind(licence.clone())
-                .bind(leaf.clone())
-                .bind(now);
-        }
-        q.execute(&mut **tx).await?;
+        b.push(&sql, |q| {
+            for (idx, licence, leaf) in batch {
+                q.bind(*idx as i64)
+                    .bind(licence.clone())
+                    .bind(leaf.clone())
+                    .bind(now);
+            }
+        });
     }
     for batch in nodes.chunks(300) {
         let sql = super::multi_insert("tlog_nodes (level, idx, hash)", batch.len(), 3);
-        let mut q = sqlx::query(&sql);
-        for (id, hash) in batch {
-            q = q
-                .bind(i64::from(id.level))
-                .bind(id.index as i64)
-                .bind(hash.to_vec());
-        }
-        q.execute(&mut **tx).await?;
+        b.push(&sql, |q| {
+            for (id, hash) in batch {
+                q.bind(i64::from(id.level))
+                    .bind(id.index as i64)
+                    .bind(hash.to_vec());
+            }
+        });
     }
     for batch in queue_ids.chunks(500) {
         // Integers from our own rows: no injection possible, and one statement instead of n.
         let ids: Vec<String> = batch.iter().map(i64::to_string).collect();
-        sqlx::query(&format!(
-            "DELETE FROM tlog_pending WHERE id IN ({})",
-            ids.join(", ")
-        ))
-        .execute(&mut **tx)
-        .await?;
+        b.push(
+            &format!("DELETE FROM tlog_pending WHERE id IN ({})", ids.join(", ")),
+            |_| {},
+        );
     }
-    Ok(())
 }
 
-pub async fn insert_checkpoint(
-    tx: &mut Tx,
-    size: u64,
-    root: &Hash,
-    at: i64,
-    note: &str,
-) -> Result<()> {
-    sqlx::query("INSERT INTO tlog_checkpoints (size, root, at, note) VALUES ($1, $2, $3, $4)")
-        .bind(size as i64)
-        .bind(root.to_vec())
-        .bind(at)
-        .bind(note)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// [`append_into`] on PostgreSQL: the rows as JSON parameters, so that the statements' texts do not
+/// depend on the number of rows (see `storage::audit::chain_into`).
+fn append_into_pg(
+    b: &mut Batch,
+    leaves: &[(u64, String, Vec<u8>)],
+    queue_ids: &[i64],
+    nodes: &[(NodeId, Hash)],
+    now: i64,
+) {
+    use base64::Engine;
+    use serde_json::{json, Value};
+    let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
+    if !leaves.is_empty() {
+        let rows: Vec<Value> = leaves
+            .iter()
+            .map(|(idx, licence, leaf)| json!({ "idx": idx, "licence_id": licence, "leaf": b64(leaf) }))
+            .collect();
+        let rows = Value::Array(rows).to_string();
+        b.push(
+            "INSERT INTO tlog_leaves (idx, licence_id, leaf, sequenced_at) \
+             SELECT x.idx, x.licence_id, decode(x.leaf, 'base64'), $2 \
+             FROM jsonb_to_recordset($1::jsonb) AS x(idx bigint, licence_id text, leaf text)",
+            |q| {
+                q.bind(rows).bind(now);
+            },
+        );
+    }
+    if !nodes.is_empty() {
+        let rows: Vec<Value> = nodes
+            .iter()
+            .map(|(id, hash)| json!({ "level": id.level, "idx": id.index, "hash": b64(hash) }))
+            .collect();
+        let rows = Value::Array(rows).to_string();
+        b.push(
+            "INSERT INTO tlog_nodes (level, idx, hash) \
+             SELECT x.level, x.idx, decode(x.hash, 'base64') \
+             FROM jsonb_to_recordset($1::jsonb) AS x(level bigint, idx bigint, hash text)",
+            |q| {
+                q.bind(rows);
+            },
+        );
+    }
+    if !queue_ids.is_empty() {
+        let ids = Value::from(queue_ids.to_vec()).to_string();
+        b.push(
+            "DELETE FROM tlog_pending WHERE id IN \
+             (SELECT x::bigint FROM jsonb_array_elements_text($1::jsonb) AS x)",
+            |q| {
+                q.bind(ids);
+            },
+        );
+    }
+}
+
+/// Store a signed checkpoint, as a part of `b`.
+pub fn checkpoint_into(b: &mut Batch, size: u64, root: &Hash, at: i64, note: &str) {
+    b.push(
+        "INSERT INTO tlog_checkpoints (size, root, at, note) VALUES ($1, $2, $3, $4)",
+        |q| {
+            q.bind(size as i64)
+                .bind(root.to_vec())
+                .bind(at)
+                .bind(note.to_owned());
+        },
+    );
 }
 
 /// The newest signed checkpoint: (size, note).

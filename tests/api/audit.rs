@@ -34,6 +34,10 @@ async fn audited_world() -> World {
             .await;
         assert_eq!(s, 200, "{b}");
     }
+    // Chained, as the sealer's next round (at most a second later) leaves them.
+    tongban::audit::sealer::seal_now(&w.app.state, tongban::domain::time::now())
+        .await
+        .unwrap();
     w
 }
 
@@ -216,4 +220,29 @@ async fn every_change_is_an_audit_event_in_a_chain_the_database_will_not_let_any
     let (ok, report, _) = audit_verify(&w).await;
     assert!(!ok, "reordered links are found");
     assert_eq!(report["broken"]["event_id"], json!(b), "{report}");
+
+    // 5. An event deleted before any round chained it (its row in the queue stays behind).
+    let w = audited_world().await;
+    for d in drops {
+        w.app.sql(d).await.unwrap();
+    }
+    w.app
+        .sql(
+            "INSERT INTO audit_events (at, actor, action, object, detail) \
+             VALUES (1, 'operator:cli', 'client.added', 'client:c_x', '{}')",
+        )
+        .await
+        .unwrap();
+    let (gone, _) = event_ids(&w).await.last().cloned().unwrap();
+    w.app
+        .sql(&format!("DELETE FROM audit_events WHERE id = {gone}"))
+        .await
+        .unwrap();
+    let (ok, report, _) = audit_verify(&w).await;
+    assert!(!ok, "an event deleted while queued is found");
+    assert_eq!(report["broken"]["event_id"], json!(gone), "{report}");
+    assert!(report["broken"]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("before it was chained"));
 }

@@ -286,9 +286,9 @@ async fn smuggle(w: &World) -> String {
     let holder: issue::HolderRef = serde_json::from_value(req["holders"][0].clone()).unwrap();
     let index = issue::holder_index(state, &holder).unwrap();
     let mut tx = state.db.begin().await.unwrap();
-    tongban::storage::licences::insert(&mut tx, &row, &[index], &w.dept.row.id)
-        .await
-        .unwrap();
+    let mut b = tongban::storage::Batch::new(state.db.backend);
+    tongban::storage::licences::insert_into(&mut b, &row, &[index], &w.dept.row.id);
+    b.execute(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     sd_jwt
 }
