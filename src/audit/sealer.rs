@@ -268,7 +268,8 @@ pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
     let mut sealed = Sealed::default();
     let mut w = storage::Batch::new(state.db.backend);
 
-    let (events, head) = storage::audit::pending_with_head(&mut tx, BATCH).await?;
+    let (events, head) =
+        storage::audit::pending_with_head(&mut tx, state.db.backend, BATCH).await?;
     if !events.is_empty() {
         let (mut pos, mut prev) = match head {
             Some((p, h)) => (p + 1, h),
