@@ -13,7 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${1:-10}; ROUNDS=${2:-3}
 REPO=$PWD; OUT=$(mktemp -d); export CARGO_TARGET_DIR=$REPO/target
-cargo build --release --bin tongban >/dev/null && cp target/release/tongban "$OUT/new"
+# The three builds share one target dir, where cargo judges freshness by modification times: touch
+# the sources before each build, or the previous variant's binary passes for this one.
+touch_sources() { find "$1/src" -name '*.rs' -exec touch {} +; }
+touch_sources "$REPO"; cargo build --release --bin tongban >/dev/null && cp target/release/tongban "$OUT/new"
 for v in nolog base; do
   WT=$OUT/wt-$v
   git worktree add -f -q "$WT" "$([ $v = base ] && echo 49487fd || echo HEAD)"
@@ -27,11 +30,12 @@ s=s.replace('sqlx::query("PRAGMA busy_timeout = 5000")', 'sqlx::query("PRAGMA wa
 open(p,'w').write(s)
 PY
   fi
-  find "$WT/src" -name '*.rs' -exec touch {} +   # the shared target dir must not think it fresh
+  touch_sources "$WT"
   (cd "$WT" && cargo build --release --bin tongban >/dev/null) && cp target/release/tongban "$OUT/$v"
   git worktree remove --force "$WT"
 done
-cargo build --release --bin tongban >/dev/null   # leave this checkout's binary in target/
+touch_sources "$REPO"; cargo build --release --bin tongban >/dev/null   # leave this checkout's binary
+md5sum "$OUT"/{base,nolog,new} target/release/tongban   # three different binaries; new = target's
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 run() { # $1 = binary, $2 = database URL or empty for SQLite; prints requests/s
