@@ -37,28 +37,14 @@ done
 touch_sources "$REPO"; cargo build --release --bin tongban >/dev/null   # leave this checkout's binary
 md5sum "$OUT"/{base,nolog,new} target/release/tongban   # three different binaries; new = target's
 
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+source "$REPO/benches/load/licence_world.sh"
 run() { # $1 = binary, $2 = database URL or empty for SQLite; prints requests/s
   local BIN=$1 PORT=18493 WORK; WORK=$(mktemp -d); pushd "$WORK" >/dev/null
   unset $(env | grep -o '^TONGBAN_[A-Z_]*') 2>/dev/null || true
   export TONGBAN_LISTEN=127.0.0.1:$PORT TONGBAN_LOG=warn TONGBAN_ISSUER=http://127.0.0.1:$PORT
   [ -n "$2" ] && export TONGBAN_DATABASE_URL=$2
-  local C; C=$($BIN client add --name "市场监管局系统" --grant-type client_credentials --scope licences:issue)
-  local ID SECRET; ID=$(echo "$C" | json '["client_id"]'); SECRET=$(echo "$C" | json '["client_secret"]')
-  echo 'Bench-Rep-Pass-2026' | $BIN account add --name 林法人 --id-number 11010519491231002X --email rep@example.cn >/dev/null
-  $BIN enterprise add --uscc 9144030071526726XG --name 深圳示范科技有限公司 --legal-representative rep@example.cn >/dev/null
-  $BIN department add --uscc 91350100M000100Y43 --name-zh 福州市市场监督管理局 --name-en "Fuzhou market regulator" --iss https://scjg.fuzhou.gov.example.cn --client-id "$ID" >/dev/null
-  cat > type.json <<'JSON'
-{"code":"91350100M000100Y43001","name_zh":"营业执照","name_en":"Business licence","holder_kinds":["enterprise"],
- "schema":{"type":"object","required":["company_name"],"properties":{"company_name":{"type":"string"},"legal_representative":{"type":"string"},"address":{"type":"string"}}},
- "disclosable":["address","legal_representative"],"validity_days":3650,"issuers":["91350100M000100Y43"]}
-JSON
-  $BIN licence-type add type.json >/dev/null
-  TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN" serve >server.log 2>&1 &
-  local SERVER=$!
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-  local TOKEN; TOKEN=$(curl -fs -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$PORT/token" | json '["access_token"]')
-  BODY='{"type_code":"91350100M000100Y43001","holders":[{"kind":"enterprise","id":"9144030071526726XG","name":"深圳示范科技有限公司"}],"fields":{"company_name":"深圳示范科技有限公司","legal_representative":"林法人","address":"深圳市南山区"}}' \
+  licence_world "$BIN" "http://127.0.0.1:$PORT"
+  BODY="$ISSUE" \
     AUTH="Bearer $TOKEN" CT=application/json taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" -s "$REPO/benches/load/post.lua" \
     "http://127.0.0.1:$PORT/api/v1/licences" | grep -o '=> [0-9]* requests/s' | grep -o '[0-9]*'
   kill $SERVER; wait $SERVER 2>/dev/null || true

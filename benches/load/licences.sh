@@ -14,29 +14,14 @@ BIN=$PWD/target/release/tongban
 REPO=$PWD
 LUA=$PWD/benches/load
 W="taskset -c 1 wrk -t1 -c32 -d${DURATION}s --latency"
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+source "$LUA/licence_world.sh"
 
 run_backend() { # $1 = label, $2 = database URL or empty for SQLite
   local WORK; WORK=$(mktemp -d); pushd "$WORK" >/dev/null
   unset $(env | grep -o '^TONGBAN_[A-Z_]*') 2>/dev/null || true
   export TONGBAN_LISTEN=127.0.0.1:$PORT TONGBAN_LOG=warn TONGBAN_ISSUER=$BASE TONGBAN_VERIFY_RATE_PER_ADDRESS=100000000
   [ -n "$2" ] && export TONGBAN_DATABASE_URL=$2
-  local C; C=$($BIN client add --name "市场监管局系统" --grant-type client_credentials --scope licences:issue --scope licences:revoke)
-  local ID SECRET; ID=$(echo "$C" | json '["client_id"]'); SECRET=$(echo "$C" | json '["client_secret"]')
-  echo 'Bench-Rep-Pass-2026' | $BIN account add --name 林法人 --id-number 11010519491231002X --email rep@example.cn >/dev/null
-  $BIN enterprise add --uscc 9144030071526726XG --name 深圳示范科技有限公司 --legal-representative rep@example.cn >/dev/null
-  $BIN department add --uscc 91350100M000100Y43 --name-zh 福州市市场监督管理局 --name-en "Fuzhou market regulator" --iss https://scjg.fuzhou.gov.example.cn --client-id "$ID" >/dev/null
-  cat > type.json <<'JSON'
-{"code":"91350100M000100Y43001","name_zh":"营业执照","name_en":"Business licence","holder_kinds":["enterprise"],
- "schema":{"type":"object","required":["company_name"],"properties":{"company_name":{"type":"string"},"legal_representative":{"type":"string"},"address":{"type":"string"}}},
- "disclosable":["address","legal_representative"],"validity_days":3650,"issuers":["91350100M000100Y43"]}
-JSON
-  $BIN licence-type add type.json >/dev/null
-  TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN" serve >server.log 2>&1 &
-  local SERVER=$!
-  for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
-  local TOKEN; TOKEN=$(curl -fs -u "$ID:$SECRET" -d grant_type=client_credentials "$BASE/token" | json '["access_token"]')
-  local ISSUE='{"type_code":"91350100M000100Y43001","holders":[{"kind":"enterprise","id":"9144030071526726XG","name":"深圳示范科技有限公司"}],"fields":{"company_name":"深圳示范科技有限公司","legal_representative":"林法人","address":"深圳市南山区"}}'
+  licence_world "$BIN" "$BASE"
   echo "== [$1] issuance, POST /api/v1/licences"
   BODY="$ISSUE" AUTH="Bearer $TOKEN" CT=application/json $W -s "$LUA/post.lua" "$BASE/api/v1/licences" | grep -E '=>'
   if [ "$1" = sqlite ]; then
@@ -49,7 +34,7 @@ JSON
     echo "$OUT"
     python3 -c "import re,sys; a=float(re.search(r'(\d+) requests/s', sys.argv[1]).group(1)); b=float(sys.argv[2].split(':')[1]); print(f'  => the API verifies at {100*a/b:.0f}% of the raw rate')" "$OUT" "$RAW"
   fi
-  kill $SERVER; wait $SERVER 2>/dev/null || true
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
   popd >/dev/null; rm -rf "$WORK"
 }
 

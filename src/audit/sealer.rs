@@ -292,11 +292,12 @@ pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
     }
 
     let (queued, last) = storage::tlog::pending_with_last(&mut tx, BATCH).await?;
-    let checkpoint = if !queued.is_empty() {
+    // What this round sequenced: the leaves, the nodes it knows (the right edge before it and every
+    // node it completes: all that an inclusion proof of a new leaf against the new checkpoint
+    // needs), and the last leaf's hash.
+    let mut sequenced = None;
+    let frontier = if !queued.is_empty() {
         let mut frontier = edge_for(state, &mut tx, last.as_ref()).await?;
-        let size = frontier.size();
-        // The nodes this round knows: the right edge before it and every node it completes. They
-        // are all an inclusion proof of a new leaf against the new checkpoint needs.
         let mut known: std::collections::HashMap<_, _> = frontier.nodes().iter().copied().collect();
         let mut leaves = Vec::with_capacity(queued.len());
         let mut nodes = Vec::with_capacity(queued.len() * 2);
@@ -313,46 +314,50 @@ pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
         storage::tlog::append_into(&mut w, &leaves, &queue_ids, &nodes, now);
         known.extend(nodes.iter().copied());
         sealed.leaves = leaves.len();
-        debug_assert!(frontier.size() > size);
-        Some((frontier, last_leaf, leaves, known))
+        sequenced = Some((leaves, known, last_leaf));
+        Some(frontier)
     } else {
-        None
-    };
-
-    let Some((frontier, last_leaf, leaves, known)) = checkpoint else {
         // Leaves sequenced in their own transactions (SQLite) got a checkpoint each in memory,
         // with their receipts; the stored checkpoints, the log's public record, follow here.
         let size = storage::tlog::size(&mut tx).await?;
         if size > storage::tlog::checkpoint_size(&mut tx).await? {
             let stored = storage::tlog::nodes_tx(&mut tx, &frontier_ids(size)).await?;
-            let frontier = Frontier::from_nodes(size, stored)
-                .map_err(|e| StorageError::Integrity(format!("transparency log frontier: {e}")))?;
-            let note = sign(state, size, frontier.root(), now)?;
-            storage::tlog::checkpoint_into(&mut w, size, &frontier.root(), now, &note);
-            w.execute(&mut tx).await?;
-            tx.commit().await?;
-            state.sealer.note_latest(size, note.into());
-            return Ok(sealed);
+            Some(
+                Frontier::from_nodes(size, stored).map_err(|e| {
+                    StorageError::Integrity(format!("transparency log frontier: {e}"))
+                })?,
+            )
+        } else {
+            None
         }
-        w.execute(&mut tx).await?;
-        tx.commit().await?;
-        return Ok(sealed);
     };
-    let size = frontier.size();
-    let root = frontier.root();
-    // One Ed25519 signature (~20 µs) per round, not per leaf.
-    let note = sign(state, size, root, now)?;
-    storage::tlog::checkpoint_into(&mut w, size, &root, now, &note);
+    // One Ed25519 signature (~20 µs) per round that grew the tree, not per leaf.
+    let note = match &frontier {
+        Some(f) => {
+            let note = sign(state, f.size(), f.root(), now)?;
+            storage::tlog::checkpoint_into(&mut w, f.size(), &f.root(), now, &note);
+            Some(note)
+        }
+        None => None,
+    };
     w.execute(&mut tx).await?;
     tx.commit().await?;
+    let (Some(frontier), Some(note)) = (frontier, note) else {
+        return Ok(sealed);
+    };
     // Published only once committed: receipts built from these never name an uncommitted leaf.
+    let size = frontier.size();
+    let note: std::sync::Arc<str> = note.into();
+    state.sealer.note_latest(size, note.clone());
+    let Some((leaves, known, last_leaf)) = sequenced else {
+        return Ok(sealed);
+    };
     if let (Ok(mut e), Some(last_leaf)) = (state.sealer.edge.lock(), last_leaf) {
         *e = Some(Edge {
             frontier,
             last_leaf,
         });
     }
-    let note: std::sync::Arc<str> = note.into();
     for (idx, licence, leaf) in leaves {
         if state.sealer.recent.contains_key(&licence) {
             continue;
@@ -368,7 +373,6 @@ pub async fn round(state: &AppState, now: i64) -> Result<Sealed, StorageError> {
             state.sealer.recent.insert(licence, std::sync::Arc::new(r));
         }
     }
-    state.sealer.note_latest(size, note);
     Ok(sealed)
 }
 

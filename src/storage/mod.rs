@@ -249,10 +249,6 @@ impl Batch {
         });
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.parts.is_empty()
-    }
-
     pub fn backend(&self) -> Backend {
         self.backend
     }
