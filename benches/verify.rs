@@ -81,6 +81,7 @@ fn verification(c: &mut Criterion) {
         status_history: vec![(NOW, 0)],
         cert_revoked_at: None,
         log: vec![(Some(0), leaf)],
+        ..Default::default()
     };
     let root = ca.root_der().to_vec();
     let at = NOW + 60;

@@ -47,6 +47,10 @@ pub struct Config {
     /// one before (a group commit); on PostgreSQL with 32 concurrent issuers, 10 ms cost a quarter of
     /// the throughput. SQLite issuance waits for no round at all (it sequences in its transaction).
     pub seal_interval_ms: u64,
+    /// Run the async runtime's threads and the CPU pool under `SCHED_BATCH` (Linux): no wake-up
+    /// preemption between them, so a busy core hands work between them in batches rather than one
+    /// request at a time (see `sched.rs`). On by default; `false` keeps the default policy.
+    pub sched_batch: bool,
     /// PEM certificate chain and private key: when both are set, `serve` terminates TLS itself
     /// (rustls). Empty: plain HTTP, for a node behind a TLS-terminating proxy.
     pub tls_cert: String,
@@ -82,6 +86,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             verify_rate_per_address: 100,
             seal_interval_ms: 0,
+            sched_batch: true,
             tls_cert: String::new(),
             tls_key: String::new(),
             shutdown_grace_secs: 20,
@@ -115,11 +120,13 @@ impl Config {
             if !known.contains_key(&key) {
                 continue;
             }
-            // Numbers stay numbers so serde sees the right type; everything else is a string.
-            let value = v
-                .parse::<i64>()
-                .map(toml::Value::Integer)
-                .unwrap_or(toml::Value::String(v));
+            // Numbers and booleans keep their type so serde sees the right one; everything else is
+            // a string.
+            let value = match (v.parse::<i64>(), v.parse::<bool>()) {
+                (Ok(n), _) => toml::Value::Integer(n),
+                (_, Ok(b)) => toml::Value::Boolean(b),
+                _ => toml::Value::String(v),
+            };
             table.insert(key, value);
         }
         let cfg: Config = table.try_into().context("invalid configuration")?;
@@ -172,6 +179,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 0);
         assert_eq!(c.code_ttl, 30);
+        assert!(c.sched_batch, "on by default");
+        let off = Config::load(None, env(&[("TONGBAN_SCHED_BATCH", "false")])).unwrap();
+        assert!(!off.sched_batch, "a boolean from the environment");
         assert!(
             Config::load(None, env(&[("TONGBAN_CODE_TTL", "120")])).is_err(),
             "codes live at most 60 s"

@@ -11,7 +11,7 @@
 //! - [`storage`]: all SQL, for SQLite and PostgreSQL;
 //! - [`tlog`]: the transparency log's pure cryptography (RFC 9162 Merkle proofs, C2SP signed checkpoints);
 //! - [`domain`]: identifiers (GB 11643, GB 32100) and time;
-//! - [`config`], [`state`], [`startup`], [`cli`]: wiring;
+//! - [`config`], [`state`], [`startup`], [`cli`], [`sched`]: wiring (and the threads' scheduling policy);
 //! - [`demo`]: `tongban demo`, the service with a seeded world and two sample portals.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -29,6 +29,7 @@ pub mod licences;
 pub mod metrics;
 pub mod oidc;
 pub mod pki;
+pub mod sched;
 pub mod startup;
 pub mod state;
 pub mod storage;

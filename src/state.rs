@@ -122,7 +122,7 @@ impl AppState {
                     config.database_max_connections.max(2) as usize
                 }
             }),
-            cpu: crate::crypto::pool::CpuPool::per_core("tongban-cpu")?,
+            cpu: crate::crypto::pool::CpuPool::per_core("tongban-cpu", config.sched_batch)?,
             log_key: Arc::new(log_key),
             clients: Cache::builder()
                 .max_capacity(10_000)

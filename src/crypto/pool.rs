@@ -26,14 +26,18 @@ pub struct PoolClosed;
 
 impl CpuPool {
     /// `threads` workers (at least one) and a queue of `4096` waiting jobs; beyond that, `run` waits
-    /// for room (back-pressure on the caller's task, not on a thread).
-    pub fn new(threads: usize, name: &str) -> std::io::Result<Self> {
+    /// for room (back-pressure on the caller's task, not on a thread). `batch`: the threads run under
+    /// `SCHED_BATCH` (see [`crate::sched`]).
+    pub fn new(threads: usize, name: &str, batch: bool) -> std::io::Result<Self> {
         let (tx, rx) = bounded::<Job>(4096);
         for i in 0..threads.max(1) {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("{name}-{i}"))
                 .spawn(move || {
+                    if batch {
+                        crate::sched::batch_this_thread();
+                    }
                     while let Ok(job) = rx.recv() {
                         job();
                     }
@@ -43,9 +47,9 @@ impl CpuPool {
     }
 
     /// One thread per available core.
-    pub fn per_core(name: &str) -> std::io::Result<Self> {
+    pub fn per_core(name: &str, batch: bool) -> std::io::Result<Self> {
         let n = std::thread::available_parallelism().map_or(1, usize::from);
-        Self::new(n, name)
+        Self::new(n, name, batch)
     }
 
     /// Run `f` on a pool thread and await its result.
@@ -79,7 +83,7 @@ mod tests {
 
     #[tokio::test]
     async fn runs_jobs_off_the_runtime_and_returns_their_results() {
-        let pool = CpuPool::new(2, "test-pool").unwrap();
+        let pool = CpuPool::new(2, "test-pool", false).unwrap();
         let runtime_thread = std::thread::current().id();
         let mut handles = Vec::new();
         for i in 0..100u64 {
@@ -95,5 +99,20 @@ mod tests {
             assert_eq!(v, i as u64 * 2);
             assert_ne!(thread, runtime_thread);
         }
+    }
+
+    #[tokio::test]
+    async fn batch_pools_run_under_sched_batch() {
+        let batch = CpuPool::new(1, "test-batch", true).unwrap();
+        let normal = CpuPool::new(1, "test-normal", false).unwrap();
+        let linux = cfg!(target_os = "linux");
+        assert_eq!(
+            batch.run(crate::sched::this_thread_is_batch).await.unwrap(),
+            linux
+        );
+        assert!(!normal
+            .run(crate::sched::this_thread_is_batch)
+            .await
+            .unwrap());
     }
 }

@@ -235,13 +235,22 @@ pub fn reveal(
     payload: &Map<String, Value>,
     disclosures: &[&str],
 ) -> Result<Map<String, Value>, SdError> {
-    match payload.get("_sd_alg") {
+    reveal_into(payload.clone(), disclosures)
+}
+
+/// [`reveal`], consuming the payload (no copy of it).
+pub fn reveal_into(
+    mut out: Map<String, Value>,
+    disclosures: &[&str],
+) -> Result<Map<String, Value>, SdError> {
+    let sd = out.remove("_sd");
+    match out.remove("_sd_alg") {
         None => {}
         Some(Value::String(alg)) if alg == SD_ALG => {}
-        Some(Value::String(alg)) => return Err(SdError::UnsupportedAlg(alg.clone())),
+        Some(Value::String(alg)) => return Err(SdError::UnsupportedAlg(alg)),
         Some(_) => return Err(SdError::UnsupportedAlg(String::new())),
     }
-    let listed: HashSet<&str> = match payload.get("_sd") {
+    let listed: HashSet<&str> = match &sd {
         None => HashSet::new(),
         Some(Value::Array(items)) => {
             let mut set = HashSet::new();
@@ -257,9 +266,6 @@ pub fn reveal(
         }
         Some(_) => return Err(SdError::MalformedDigests),
     };
-    let mut out = payload.clone();
-    out.remove("_sd");
-    out.remove("_sd_alg");
     let mut used = HashSet::new();
     for &encoded in disclosures {
         let d = Disclosure::decode(encoded)?;

@@ -171,15 +171,27 @@ pub async fn facts(
     state: &AppState,
     sd_jwt: &str,
 ) -> Result<Option<Arc<RepositoryFacts>>, LicenceError> {
-    if let Some(f) = state.metrics.lookup(
-        CacheName::LicenceFacts,
-        super::verify::peek_id(sd_jwt).and_then(|id| state.licence_facts.get(&id)),
-    ) {
+    if let Some(f) = super::verify::peek_id(sd_jwt).and_then(|id| cached_facts(state, &id)) {
         return Ok(Some(f));
     }
     let Some(peek) = super::verify::peek(sd_jwt) else {
         return Ok(None);
     };
+    fetch_facts(state, peek).await.map(Some)
+}
+
+/// The cached facts about the licence `id`, if any (counted as a hit or a miss in `/metrics`).
+pub fn cached_facts(state: &AppState, id: &str) -> Option<Arc<RepositoryFacts>> {
+    state
+        .metrics
+        .lookup(CacheName::LicenceFacts, state.licence_facts.get(id))
+}
+
+/// The facts about a licence read from the database by its lookup keys, then cached.
+pub async fn fetch_facts(
+    state: &AppState,
+    peek: super::verify::Peek,
+) -> Result<Arc<RepositoryFacts>, LicenceError> {
     let cert_revoked_at = match &peek.cert_serial {
         Some(serial) => storage::departments::cert(&state.db, serial)
             .await?
@@ -210,12 +222,13 @@ pub async fn facts(
                 status_history: history.iter().map(|e| (e.at, e.status as u8)).collect(),
                 cert_revoked_at,
                 log,
+                ..Default::default()
             }
         }
     };
     let f = Arc::new(f);
     state.licence_facts.insert(peek.licence_id, f.clone());
-    Ok(Some(f))
+    Ok(f)
 }
 
 /// The audit event and the transparency-log leaf of a status change, in its transaction.

@@ -190,6 +190,10 @@ pub struct RepositoryFacts {
     /// The licence's transparency-log leaves `(index, leaf bytes)`, sequenced ones first; index
     /// `None` for a leaf queued but not yet sequenced.
     pub log: Vec<(Option<u64>, Vec<u8>)>,
+    /// A memo, empty when built (`..Default::default()`): the issuer-signed JWT a verification found
+    /// in `log`, with that leaf's index. The same licence presented again is then matched by
+    /// comparing strings instead of hashing it into its leaf again.
+    pub logged: std::sync::OnceLock<(String, Option<u64>)>,
 }
 
 /// What an online verifier looks up before calling [`verify`]. Read without any verification.
@@ -217,16 +221,7 @@ pub fn peek_id(sd_jwt: &str) -> Option<String> {
 }
 
 pub fn peek(sd_jwt: &str) -> Option<Peek> {
-    let p = parse(sd_jwt).ok()?;
-    let cert_serial = p.x5c.first().and_then(|der| {
-        X509Certificate::from_der(der)
-            .ok()
-            .map(|(_, c)| serial_hex(c.raw_serial()))
-    });
-    Some(Peek {
-        licence_id: p.jti,
-        cert_serial,
-    })
+    parse(sd_jwt, None).ok().map(Parsed::into_peek)
 }
 
 /// Verify a licence as presented, at time `at` (Unix seconds), against the repository's root
@@ -236,11 +231,28 @@ pub fn verify(sd_jwt: &str, root_der: &[u8], at: i64, facts: Option<&RepositoryF
     verify_with(sd_jwt, root_der, at, facts, None)
 }
 
-/// Validated certificate chains by the hash of their `x5c`, with the window in which every certificate
-/// of the chain (root included) is valid. One department certificate signs many licences: a hit whose
-/// signing time falls inside the window skips two signature checks and three certificate parses. Only
-/// successes are remembered; anything else is validated in full every time.
-pub struct ChainMemo(moka::sync::Cache<[u8; 32], std::sync::Arc<(ValidatedChain, i64, i64)>>);
+/// Validated certificate chains by the JWS header that carries them, with the root they lead to and
+/// the window in which every certificate of the chain (root included) is valid. One department
+/// certificate signs many licences with the same header: a hit whose signing time falls inside the
+/// window skips decoding the header and its `x5c` (3 KB of base64 and JSON), two signature checks and
+/// three certificate parses. Only headers that parsed and chains that validated are remembered;
+/// anything else is decoded and validated in full every time. The key is the header itself, compared
+/// whole on a hit, so the hash need not resist collisions: foldhash (seeded per process) hashes 2 KB
+/// in a fraction of SHA-256's time.
+pub struct ChainMemo(
+    moka::sync::Cache<String, std::sync::Arc<Remembered>, foldhash::fast::RandomState>,
+);
+
+/// A header seen before: its chain, validated, and when every certificate of it is valid.
+pub struct Remembered {
+    /// The root the chain was validated against.
+    root: Vec<u8>,
+    chain: ValidatedChain,
+    /// How many certificates the header's `x5c` holds (for the `format` check's detail).
+    certificates: usize,
+    from: i64,
+    until: i64,
+}
 
 impl Default for ChainMemo {
     fn default() -> Self {
@@ -248,44 +260,47 @@ impl Default for ChainMemo {
             moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(std::time::Duration::from_secs(3600))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         )
     }
 }
 
 impl ChainMemo {
+    /// The chain remembered for this header (base64url, as presented) under this root.
+    fn get(&self, header: &str, root_der: &[u8]) -> Option<std::sync::Arc<Remembered>> {
+        self.0.get(header).filter(|m| m.root == root_der)
+    }
+
     fn validate(
         &self,
+        header: &str,
         leaf: &[u8],
         intermediates: &[Vec<u8>],
         root_der: &[u8],
         t: i64,
     ) -> Result<ValidatedChain, PathError> {
-        let mut input = leaf.to_vec();
-        for i in intermediates {
-            input.extend_from_slice(i);
-        }
-        input.extend_from_slice(root_der);
-        let key = crate::crypto::sha256(&input);
-        if let Some(hit) = self.0.get(&key) {
-            if hit.1 <= t && t <= hit.2 {
-                return Ok(hit.0.clone());
-            }
-        }
         let chain = validate_chain(leaf, intermediates, root_der, t, Purpose::LicenceSigning)?;
-        let (mut lo, mut hi) = (chain.not_before(), chain.not_after());
+        let (mut from, mut until) = (chain.not_before(), chain.not_after());
         for der in intermediates
             .iter()
             .map(Vec::as_slice)
             .chain(std::iter::once(root_der))
         {
             if let Ok((_, c)) = X509Certificate::from_der(der) {
-                lo = lo.max(c.validity().not_before.timestamp());
-                hi = hi.min(c.validity().not_after.timestamp());
+                from = from.max(c.validity().not_before.timestamp());
+                until = until.min(c.validity().not_after.timestamp());
             }
         }
-        self.0
-            .insert(key, std::sync::Arc::new((chain.clone(), lo, hi)));
+        self.0.insert(
+            header.to_owned(),
+            std::sync::Arc::new(Remembered {
+                root: root_der.to_vec(),
+                chain: chain.clone(),
+                certificates: intermediates.len() + 1,
+                from,
+                until,
+            }),
+        );
         Ok(chain)
     }
 }
@@ -298,33 +313,64 @@ pub fn verify_with(
     facts: Option<&RepositoryFacts>,
     memo: Option<&ChainMemo>,
 ) -> Report {
-    let mut r = Recorder::default();
-    let p = match parse(sd_jwt) {
-        Ok(p) => {
-            r.pass(
-                FORMAT,
-                format!(
-                    "an ES256 {LICENCE_TYP} SD-JWT with {} certificate(s) in x5c and {} disclosure(s)",
-                    p.x5c.len(),
-                    p.disclosures.len()
-                ),
-            );
-            p
-        }
-        Err(why) => {
-            r.fail(FORMAT, Verdict::Malformed, why);
-            for name in &CHECKS[1..] {
-                r.skip(name, "the licence could not be parsed");
-            }
-            return r.report(at, None, None, None);
-        }
-    };
+    match parse(sd_jwt, memo.map(|m| (m, root_der))) {
+        Ok(p) => check(p, root_der, at, facts, memo),
+        Err(why) => malformed(at, why),
+    }
+}
 
+/// Online verification in one pass over the licence. Once the licence parses, `facts` is asked for
+/// what the repository knows about its `jti` (a cache lookup). When it has nothing at hand, nothing
+/// is checked and the answer is the [`Peek`] to fetch the facts with; call [`verify_with`] with them.
+/// (The online verifier would otherwise decode the licence twice: once for its lookup keys, once to
+/// verify it.)
+pub fn verify_cached(
+    sd_jwt: &str,
+    root_der: &[u8],
+    at: i64,
+    memo: &ChainMemo,
+    facts: impl FnOnce(&str) -> Option<std::sync::Arc<RepositoryFacts>>,
+) -> Result<Report, Peek> {
+    let p = match parse(sd_jwt, Some((memo, root_der))) {
+        Ok(p) => p,
+        Err(why) => return Ok(malformed(at, why)),
+    };
+    match facts(&p.jti) {
+        Some(f) => Ok(check(p, root_der, at, Some(&f), Some(memo))),
+        None => Err(p.into_peek()),
+    }
+}
+
+fn malformed(at: i64, why: String) -> Report {
+    let mut r = Recorder::default();
+    r.fail(FORMAT, Verdict::Malformed, why);
+    for name in &CHECKS[1..] {
+        r.skip(name, "the licence could not be parsed");
+    }
+    r.report(at, None, None, None)
+}
+
+fn check(
+    mut p: Parsed<'_>,
+    root_der: &[u8],
+    at: i64,
+    facts: Option<&RepositoryFacts>,
+    memo: Option<&ChainMemo>,
+) -> Report {
+    let mut r = Recorder::default();
+    r.pass(
+        FORMAT,
+        format!(
+            "an ES256 {LICENCE_TYP} SD-JWT with {} certificate(s) in x5c and {} disclosure(s)",
+            p.certificates(),
+            p.disclosures.len()
+        ),
+    );
     let chain = check_chain(&mut r, &p, root_der, memo);
     check_cert_at_signing(&mut r, &p, facts);
     let signature_ok = check_signature(&mut r, &p, chain.as_ref());
     check_issuer(&mut r, &p, chain.as_ref());
-    let revealed = check_disclosures(&mut r, &p);
+    let revealed = check_disclosures(&mut r, std::mem::take(&mut p.payload), &p.disclosures);
     check_validity(&mut r, &p, at);
     check_status(&mut r, at, facts);
     check_record(&mut r, facts);
@@ -338,9 +384,10 @@ pub fn verify_with(
 struct Parsed<'a> {
     /// `<header>.<payload>`, what the signature covers.
     signing_input: &'a str,
+    /// The header as presented (base64url).
+    header: &'a str,
     signature: Vec<u8>,
-    /// DER certificates, department certificate first.
-    x5c: Vec<Vec<u8>>,
+    x5c: X5c,
     payload: Map<String, Value>,
     disclosures: Vec<&'a str>,
     jti: String,
@@ -350,7 +397,41 @@ struct Parsed<'a> {
     exp: Option<i64>,
 }
 
-fn parse(sd_jwt: &str) -> Result<Parsed<'_>, String> {
+/// The header's certificate chain.
+enum X5c {
+    /// DER certificates, department certificate first.
+    Decoded(Vec<Vec<u8>>),
+    /// The same header was parsed and its chain validated before: not decoded again.
+    Remembered(std::sync::Arc<Remembered>),
+}
+
+impl Parsed<'_> {
+    fn into_peek(self) -> Peek {
+        let cert_serial = match &self.x5c {
+            X5c::Decoded(certs) => certs.first().and_then(|der| {
+                X509Certificate::from_der(der)
+                    .ok()
+                    .map(|(_, c)| serial_hex(c.raw_serial()))
+            }),
+            X5c::Remembered(m) => Some(m.chain.serial().to_owned()),
+        };
+        Peek {
+            licence_id: self.jti,
+            cert_serial,
+        }
+    }
+
+    fn certificates(&self) -> usize {
+        match &self.x5c {
+            X5c::Decoded(certs) => certs.len(),
+            X5c::Remembered(m) => m.certificates,
+        }
+    }
+}
+
+/// `memo` (with the root) lets a header seen before skip its decoding: it parsed then, and the
+/// memo holds only headers that did.
+fn parse<'a>(sd_jwt: &'a str, memo: Option<(&ChainMemo, &[u8])>) -> Result<Parsed<'a>, String> {
     let sd_jwt = sd_jwt.trim();
     // The issuer-signed JWT alone (no `~`) is the licence with no disclosure attached.
     let (jwt, disclosures) = if sd_jwt.contains('~') {
@@ -364,27 +445,13 @@ fn parse(sd_jwt: &str) -> Result<Parsed<'_>, String> {
     if [header, payload, signature].iter().any(|s| s.is_empty()) || payload.contains('.') {
         return Err(not_jws.into());
     }
-    let header = json_object(header).ok_or("the JWS header is not base64url of a JSON object")?;
+    let remembered = memo.and_then(|(m, root)| m.get(header, root));
+    let x5c = match remembered {
+        Some(m) => X5c::Remembered(m),
+        None => X5c::Decoded(parse_header(header)?),
+    };
     let payload = json_object(payload).ok_or("the payload is not base64url of a JSON object")?;
     let signature = b64url_decode(signature).ok_or("the signature is not base64url")?;
-
-    if header.get("alg").and_then(Value::as_str) != Some("ES256") {
-        return Err("the header's alg is not ES256".into());
-    }
-    if header.get("typ").and_then(Value::as_str) != Some(LICENCE_TYP) {
-        return Err(format!("the header's typ is not {LICENCE_TYP}"));
-    }
-    if header.contains_key("crit") {
-        return Err("the header has critical extensions (crit), which are not supported".into());
-    }
-    let x5c = match header.get("x5c") {
-        Some(Value::Array(certs)) if !certs.is_empty() => certs
-            .iter()
-            .map(|c| c.as_str().and_then(|s| STANDARD.decode(s).ok()))
-            .collect::<Option<Vec<_>>>()
-            .ok_or("an x5c entry is not standard base64")?,
-        _ => return Err("the header has no x5c certificate chain".into()),
-    };
 
     let string = |name: &str| match payload.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
@@ -404,6 +471,7 @@ fn parse(sd_jwt: &str) -> Result<Parsed<'_>, String> {
     LicenceId::parse(&jti).map_err(|e| format!("the jti is not a licence identifier: {e}"))?;
     Ok(Parsed {
         signing_input,
+        header,
         signature,
         x5c,
         disclosures,
@@ -414,6 +482,28 @@ fn parse(sd_jwt: &str) -> Result<Parsed<'_>, String> {
         exp: int("exp")?,
         payload,
     })
+}
+
+/// The JWS header's checks, and its `x5c` decoded.
+fn parse_header(header: &str) -> Result<Vec<Vec<u8>>, String> {
+    let header = json_object(header).ok_or("the JWS header is not base64url of a JSON object")?;
+    if header.get("alg").and_then(Value::as_str) != Some("ES256") {
+        return Err("the header's alg is not ES256".into());
+    }
+    if header.get("typ").and_then(Value::as_str) != Some(LICENCE_TYP) {
+        return Err(format!("the header's typ is not {LICENCE_TYP}"));
+    }
+    if header.contains_key("crit") {
+        return Err("the header has critical extensions (crit), which are not supported".into());
+    }
+    match header.get("x5c") {
+        Some(Value::Array(certs)) if !certs.is_empty() => certs
+            .iter()
+            .map(|c| c.as_str().and_then(|s| STANDARD.decode(s).ok()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| "an x5c entry is not standard base64".into()),
+        _ => Err("the header has no x5c certificate chain".into()),
+    }
 }
 
 fn json_object(b64: &str) -> Option<Map<String, Value>> {
@@ -432,25 +522,38 @@ fn check_chain(
     root_der: &[u8],
     memo: Option<&ChainMemo>,
 ) -> Option<ValidatedChain> {
-    let Some((leaf, intermediates)) = p.x5c.split_first() else {
+    if let X5c::Remembered(m) = &p.x5c {
+        if m.from <= p.iat && p.iat <= m.until {
+            r.pass(CERTIFICATE_CHAIN, chain_passes(&m.chain, p.iat));
+            return Some(m.chain.clone());
+        }
+    }
+    // Not remembered, or signed outside the window the memo holds: decoded and validated in full.
+    let decoded;
+    let x5c = match &p.x5c {
+        X5c::Decoded(certs) => certs,
+        X5c::Remembered(_) => match parse_header(p.header) {
+            Ok(certs) => {
+                decoded = certs;
+                &decoded
+            }
+            Err(why) => {
+                r.fail(CERTIFICATE_CHAIN, Verdict::Malformed, why);
+                return None;
+            }
+        },
+    };
+    let Some((leaf, intermediates)) = x5c.split_first() else {
         r.fail(CERTIFICATE_CHAIN, Verdict::Malformed, "x5c is empty");
         return None;
     };
     let validate = |t| match memo {
-        Some(m) => m.validate(leaf, intermediates, root_der, t),
+        Some(m) => m.validate(p.header, leaf, intermediates, root_der, t),
         None => validate_chain(leaf, intermediates, root_der, t, Purpose::LicenceSigning),
     };
     match validate(p.iat) {
         Ok(chain) => {
-            r.pass(
-                CERTIFICATE_CHAIN,
-                format!(
-                    "department certificate {} ({}) chains to this repository's root and was within its validity at the signing time {}",
-                    chain.serial(),
-                    chain.department_name(),
-                    utc(p.iat)
-                ),
-            );
+            r.pass(CERTIFICATE_CHAIN, chain_passes(&chain, p.iat));
             Some(chain)
         }
         Err(PathError::NotOurRoot) => {
@@ -478,7 +581,7 @@ fn check_chain(
             // Move `t` to the violated bound until the chain validates; a few steps at most
             // (one per certificate), bounded in case the validity periods do not overlap.
             let mut t = p.iat;
-            for _ in 0..=p.x5c.len() + 1 {
+            for _ in 0..=x5c.len() + 1 {
                 match validate(t) {
                     Ok(chain) => return Some(chain),
                     Err(PathError::Expired { not_after, .. }) => t = not_after,
@@ -497,6 +600,15 @@ fn check_chain(
             None
         }
     }
+}
+
+fn chain_passes(chain: &ValidatedChain, iat: i64) -> String {
+    format!(
+        "department certificate {} ({}) chains to this repository's root and was within its validity at the signing time {}",
+        chain.serial(),
+        chain.department_name(),
+        utc(iat)
+    )
 }
 
 fn check_cert_at_signing(r: &mut Recorder, p: &Parsed<'_>, facts: Option<&RepositoryFacts>) {
@@ -590,19 +702,22 @@ fn check_issuer(r: &mut Recorder, p: &Parsed<'_>, chain: Option<&ValidatedChain>
     }
 }
 
-fn check_disclosures(r: &mut Recorder, p: &Parsed<'_>) -> Option<Map<String, Value>> {
-    match sdjwt::reveal(&p.payload, &p.disclosures) {
+fn check_disclosures(
+    r: &mut Recorder,
+    payload: Map<String, Value>,
+    disclosures: &[&str],
+) -> Option<Map<String, Value>> {
+    let total = payload
+        .get("_sd")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    match sdjwt::reveal_into(payload, disclosures) {
         Ok(claims) => {
-            let total = p
-                .payload
-                .get("_sd")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
             r.pass(
                 DISCLOSURES,
                 format!(
                     "{} of {total} selectively disclosable claim(s) attached, each matching a digest in the signed payload",
-                    p.disclosures.len()
+                    disclosures.len()
                 ),
             );
             Some(claims)
@@ -711,12 +826,16 @@ fn check_record(r: &mut Recorder, facts: Option<&RepositoryFacts>) {
 
 /// The licence's issuance leaf as the repository must have logged it.
 fn expected_leaf(p: &Parsed<'_>) -> Vec<u8> {
-    let issuer_signed = format!(
+    crate::audit::log::issued_leaf(&p.jti, p.iat, &issuer_signed(p)).to_bytes()
+}
+
+/// The issuer-signed JWT with its signature in canonical base64url, as issuance logged it.
+fn issuer_signed(p: &Parsed<'_>) -> String {
+    format!(
         "{}.{}",
         p.signing_input,
         crate::crypto::b64url(&p.signature)
-    );
-    crate::audit::log::issued_leaf(&p.jti, p.iat, &issuer_signed).to_bytes()
+    )
 }
 
 fn check_log(r: &mut Recorder, p: &Parsed<'_>, facts: Option<&RepositoryFacts>) {
@@ -731,13 +850,28 @@ fn check_log(r: &mut Recorder, p: &Parsed<'_>, facts: Option<&RepositoryFacts>) 
         r.skip(TRANSPARENCY_LOG, "the repository holds no such licence");
         return;
     }
-    let expected = expected_leaf(p);
-    match facts.log.iter().find(|(_, leaf)| *leaf == expected) {
-        Some((Some(index), _)) => r.pass(
+    let issuer_signed = issuer_signed(p);
+    let found = match facts.logged.get() {
+        Some((seen, index)) if *seen == issuer_signed => Some(*index),
+        _ => {
+            let expected = crate::audit::log::issued_leaf(&p.jti, p.iat, &issuer_signed).to_bytes();
+            let found = facts
+                .log
+                .iter()
+                .find(|(_, leaf)| *leaf == expected)
+                .map(|(index, _)| *index);
+            if let Some(index) = found {
+                let _ = facts.logged.set((issuer_signed, index));
+            }
+            found
+        }
+    };
+    match found {
+        Some(Some(index)) => r.pass(
             TRANSPARENCY_LOG,
             format!("its issuance is leaf {index} of the transparency log"),
         ),
-        Some((None, _)) => r.pass(
+        Some(None) => r.pass(
             TRANSPARENCY_LOG,
             "its issuance is appended to the transparency log and awaits the next checkpoint",
         ),
@@ -754,7 +888,7 @@ fn check_log(r: &mut Recorder, p: &Parsed<'_>, facts: Option<&RepositoryFacts>) 
 /// proof leads from the leaf to the checkpoint's root (RFC 9162, verified by [`crate::tlog::proof`],
 /// not by the prover's code). Replaces the `transparency_log` check of `report`.
 pub fn check_receipt(report: &mut Report, sd_jwt: &str, receipt: &Value, vkey: &str) {
-    let outcome = match parse(sd_jwt) {
+    let outcome = match parse(sd_jwt, None) {
         Err(e) => Err(format!("the licence does not parse: {e}")),
         Ok(p) => receipt_holds(&p, receipt, vkey),
     };

@@ -121,6 +121,7 @@ fn facts() -> RepositoryFacts {
         status_history: vec![(IAT, 0)],
         cert_revoked_at: None,
         log: vec![],
+        ..Default::default()
     }
 }
 
@@ -129,7 +130,7 @@ fn facts() -> RepositoryFacts {
 fn verify(lic: &str, root: &[u8], at: i64, facts: Option<&RepositoryFacts>) -> Report {
     let mut f = facts.cloned();
     if let Some(f) = f.as_mut().filter(|f| f.known && f.log.is_empty()) {
-        if let Ok(p) = parse(lic) {
+        if let Ok(p) = parse(lic, None) {
             f.log.push((Some(0), expected_leaf(&p)));
         }
     }
@@ -146,7 +147,7 @@ fn a_licence_without_its_issuance_leaf_is_not_in_the_log() {
     assert_eq!(outcome(&r, TRANSPARENCY_LOG), CheckOutcome::Fail);
     // A leaf recording a different licence body (same identifier) does not count either.
     let mut other = facts();
-    let p = parse(&lic).unwrap();
+    let p = parse(&lic, None).unwrap();
     let mut leaf = crate::audit::log::issued_leaf(&p.jti, p.iat, "another.jwt.body");
     leaf.at = p.iat;
     other.log.push((Some(3), leaf.to_bytes()));
@@ -709,4 +710,100 @@ fn times_are_written_in_utc() {
     assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
     // Extreme attacker-chosen times must not panic.
     let _ = (utc(i64::MAX), utc(i64::MIN));
+}
+
+/// With the chain memo (the online verifier's), every answer is the one a full validation gives:
+/// a remembered header skips its decoding only when the signing time falls in the chain's window and
+/// the root is the same.
+#[test]
+fn the_chain_memo_answers_as_a_full_validation_does() {
+    let fx = ca("Tongban Test");
+    let other = ca("Other");
+    let d = fx.dept(ISS, NOW, NOW + YEAR);
+    let memo = ChainMemo::default();
+    let same = |lic: &str, root: &[u8], at: i64| {
+        let full = verify_with(lic, root, at, Some(&facts()), None);
+        let first = verify_with(lic, root, at, Some(&facts()), Some(&memo));
+        let again = verify_with(lic, root, at, Some(&facts()), Some(&memo));
+        assert_eq!(first, full);
+        assert_eq!(again, full);
+        full
+    };
+    let lic = sign(&d, claims(ISS, IAT, IAT, None));
+    let valid = same(&lic, fx.root(), IAT + DAY);
+    assert_eq!(outcome(&valid, CERTIFICATE_CHAIN), CheckOutcome::Pass);
+    assert!(memo
+        .get(lic.split('.').next().unwrap(), fx.root())
+        .is_some());
+
+    // Same header (remembered), altered payload: the signature still fails.
+    let (h, _, sig, ds) = take_apart(&lic);
+    let json = String::from_utf8(b64url_decode(&payload_b64(&lic)).unwrap()).unwrap();
+    let forged = put_together(
+        &h,
+        &b64url(json.replacen("Example", "Exbmple", 1)),
+        &sig,
+        &ds,
+    );
+    assert_eq!(
+        same(&forged, fx.root(), IAT + DAY).verdict,
+        Verdict::Tampered
+    );
+
+    // Same header, signed after the certificate expired: outside the remembered window, so
+    // validated in full, and refused.
+    let late = sign(&d, claims(ISS, NOW + YEAR + 1, NOW + YEAR + 1, None));
+    assert_eq!(
+        late.split('.').next(),
+        lic.split('.').next(),
+        "one header for both"
+    );
+    let r = same(&late, fx.root(), NOW + YEAR + DAY);
+    assert_eq!(r.verdict, Verdict::InvalidCertificate, "{r:#?}");
+
+    // Remembered under one root, presented against another: not issued there.
+    let r = same(&lic, other.root(), IAT + DAY);
+    assert_eq!(r.verdict, Verdict::NotIssuedHere, "{r:#?}");
+}
+
+/// The online verifier's one pass: facts asked for by `jti` once the licence parses; without them,
+/// the lookup keys come back instead of a report.
+#[test]
+fn verify_cached_asks_for_the_facts_by_jti_and_answers_as_verify_with() {
+    let fx = ca("Tongban Test");
+    let (d, lic) = standard(&fx);
+    let memo = ChainMemo::default();
+    let at = IAT + DAY;
+    for _ in 0..2 {
+        // Twice: first with the chain decoded, then remembered.
+        let peek = verify_cached(&lic, fx.root(), at, &memo, |_| None).unwrap_err();
+        assert_eq!(
+            Some(peek.licence_id.as_str()),
+            super::peek_id(&lic).as_deref()
+        );
+        assert_eq!(peek.cert_serial.as_deref(), Some(d.cert.serial.as_str()));
+    }
+    let mut f = facts();
+    f.log
+        .push((Some(0), expected_leaf(&parse(&lic, None).unwrap())));
+    let f = std::sync::Arc::new(f);
+    let mut asked = Vec::new();
+    let r = verify_cached(&lic, fx.root(), at, &memo, |id| {
+        asked.push(id.to_owned());
+        Some(f.clone())
+    })
+    .unwrap();
+    assert_eq!(asked, vec![peek(&lic).unwrap().licence_id]);
+    assert_eq!(r, verify_with(&lic, fx.root(), at, Some(&f), None));
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+    // Found in the log once, then matched from the facts' memo: the same answer.
+    assert!(f.logged.get().is_some());
+    let again = verify_cached(&lic, fx.root(), at, &memo, |_| Some(f.clone())).unwrap();
+    assert_eq!(again, r);
+
+    let r = verify_cached("not a licence", fx.root(), at, &memo, |_| {
+        panic!("no lookup")
+    })
+    .unwrap();
+    assert_eq!(r.verdict, Verdict::Malformed);
 }
