@@ -472,47 +472,7 @@ pub async fn verify(
         ));
     }
     let at = req.at.unwrap_or_else(now);
-    let licence = std::sync::Arc::new(req.licence);
-    // One ES256 verification (the chain and the repository's facts from their caches, the licence
-    // decoded once): CPU work, kept off the async threads on the node's fixed CPU pool. Only when
-    // the facts are not cached does the verification come back for them, and go again.
-    let job = {
-        let (state, licence) = (state.clone(), licence.clone());
-        move || {
-            let mut cached = None;
-            let lookup = |id: &str| {
-                cached = status::cached_facts(&state, id);
-                cached.clone()
-            };
-            let root = state.ca.root_der();
-            let report =
-                crate::licences::verify::verify_cached(&licence, root, at, &state.chains, lookup);
-            report.map(|report| (report, cached))
-        }
-    };
-    let (report, facts) = match state.cpu.run(job).await.map_err(ApiError::internal)? {
-        Ok(done) => done,
-        Err(peek) => {
-            let facts = status::fetch_facts(&state, peek).await?;
-            let (state, known) = (state.clone(), facts.clone());
-            let report = state
-                .cpu
-                .clone()
-                .run(move || {
-                    let root = state.ca.root_der();
-                    crate::licences::verify::verify_with(
-                        &licence,
-                        root,
-                        at,
-                        Some(&known),
-                        Some(&state.chains),
-                    )
-                })
-                .await
-                .map_err(ApiError::internal)?;
-            (report, Some(facts))
-        }
-    };
+    let (report, facts) = status::verify_online(&state, req.licence, at).await?;
     state.metrics.verification(report.verdict.as_str());
     record_verification(&state, &addr, &headers, &report, facts.as_deref()).await?;
     // Sized for a report up front: `Json` starts at 128 bytes and doubles its way to ~2 KB.

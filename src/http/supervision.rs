@@ -108,14 +108,7 @@ pub async fn page(
     match crate::storage::audit::is_auditor(&state.db, &a.id).await {
         Ok(true) => {}
         Ok(false) => return ui.error(&state, StatusCode::FORBIDDEN, "not_auditor", ""),
-        Err(_) => {
-            return ui.error(
-                &state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "",
-            )
-        }
+        Err(_) => return ui.server_error(&state),
     }
     let to = q.to.as_deref().and_then(date).map(|d| d + DAY);
     let from = q.from.as_deref().and_then(date);
@@ -124,12 +117,7 @@ pub async fn page(
         Err(d) => return ui.error(&state, StatusCode::BAD_REQUEST, "bad_period", &d),
     };
     let Ok(f) = figures(&state, from, to).await else {
-        return ui.error(
-            &state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "",
-        );
+        return ui.server_error(&state);
     };
     let rows: Vec<_> = f
         .iter()

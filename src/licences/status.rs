@@ -11,7 +11,7 @@ use super::departments;
 use super::issue::{status_uri, LIST_SIZE};
 use super::statuslist::{Status, StatusList};
 use super::vc::STATUS_LIST_TYP;
-use super::verify::RepositoryFacts;
+use super::verify::{self, Report, RepositoryFacts};
 use super::LicenceError;
 use crate::pki::Purpose;
 use crate::state::AppState;
@@ -178,6 +178,45 @@ pub async fn facts(
         return Ok(None);
     };
     fetch_facts(state, peek).await.map(Some)
+}
+
+/// Online verification of a licence as presented, at `at`, on the node's CPU pool (one ES256 check,
+/// kept off the async threads): the chain and the repository's facts from their caches, the licence
+/// decoded once. Only when the facts are not cached does it come back for them (from the database)
+/// and verify again with them. Answers the report and the facts it used (`None`: the licence did not
+/// parse).
+pub async fn verify_online(
+    state: &AppState,
+    licence: String,
+    at: i64,
+) -> Result<(Report, Option<Arc<RepositoryFacts>>), LicenceError> {
+    let licence = Arc::new(licence);
+    let job = {
+        let (state, licence) = (state.clone(), licence.clone());
+        move || {
+            let mut cached = None;
+            let lookup = |id: &str| {
+                cached = cached_facts(&state, id);
+                cached.clone()
+            };
+            verify::verify_cached(&licence, state.ca.root_der(), at, &state.chains, lookup)
+                .map(|report| (report, cached))
+        }
+    };
+    let peek = match state.cpu.run(job).await.map_err(LicenceError::internal)? {
+        Ok(done) => return Ok(done),
+        Err(peek) => peek,
+    };
+    let facts = fetch_facts(state, peek).await?;
+    let job = {
+        let (state, facts) = (state.clone(), facts.clone());
+        move || {
+            let root = state.ca.root_der();
+            verify::verify_with(&licence, root, at, Some(&facts), Some(&state.chains))
+        }
+    };
+    let report = state.cpu.run(job).await.map_err(LicenceError::internal)?;
+    Ok((report, Some(facts)))
 }
 
 /// The cached facts about the licence `id`, if any (counted as a hit or a miss in `/metrics`).

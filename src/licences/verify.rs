@@ -244,7 +244,7 @@ pub struct ChainMemo(
 );
 
 /// A header seen before: its chain, validated, and when every certificate of it is valid.
-pub struct Remembered {
+struct Remembered {
     /// The root the chain was validated against.
     root: Vec<u8>,
     chain: ValidatedChain,

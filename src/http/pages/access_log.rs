@@ -38,12 +38,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         Err(e) => Err(e),
     };
     let Ok(rows) = rows else {
-        return ui.error(
-            &state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "",
-        );
+        return ui.server_error(&state);
     };
     // Names of the departments and portals that read, each looked up once.
     let mut names: HashMap<String, String> = HashMap::new();

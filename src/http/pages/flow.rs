@@ -35,12 +35,7 @@ pub async fn authorize(
         Err(PageError::Show(key, d)) => return ui.error(&state, StatusCode::BAD_REQUEST, key, &d),
         Err(PageError::Storage(e)) => {
             tracing::error!(error = %e, "authorize: storage failure");
-            return ui.error(
-                &state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "",
-            );
+            return ui.server_error(&state);
         }
     };
     let req_state = p.one("state").ok().flatten().map(str::to_owned);
@@ -381,12 +376,7 @@ pub async fn consent_submit(
     .await
     {
         tracing::error!(error = %e, "saving consent failed");
-        return ui.error(
-            &state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "",
-        );
+        return ui.server_error(&state);
     }
     tracing::info!(client_id = %req.client_id, "consent given");
     req.consented = true;
@@ -483,12 +473,7 @@ pub async fn logout(
         }
         if let Err(e) = logout::end_sessions(&state, std::slice::from_ref(&s.id), now).await {
             tracing::error!(error = %e, "logout failed");
-            return ui.error(
-                &state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "",
-            );
+            return ui.server_error(&state);
         }
         tracing::info!("session ended by logout");
     }

@@ -81,7 +81,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
                 .iter()
                 .map(|l| json!({ "id": l.id, "type_code": l.type_code, "type_name": l.type_name, "status": l.status, "issued": format_time(l.issued_at), "expires": l.expires_at.map(format_time) }))
                 .collect(),
-            Err(_) => return ui.error(&state, StatusCode::INTERNAL_SERVER_ERROR, "server_error", ""),
+            Err(_) => return ui.server_error(&state),
         };
         groups.push(json!({ "index": i, "name": name, "licences": licences }));
     }
@@ -107,13 +107,14 @@ pub async fn view(
     let Some(l) = own_licence(&state, &a, &id, t).await else {
         return ui.error(&state, StatusCode::NOT_FOUND, "not_found", "");
     };
-    let report = verify::verify_with(
-        &l.licence,
-        state.ca.root_der(),
-        t,
-        None,
-        Some(&state.chains),
-    );
+    // The holder's own licence, checked offline (no repository facts), on the CPU pool.
+    let job = {
+        let (state, licence) = (state.clone(), l.licence.clone());
+        move || verify::verify_with(&licence, state.ca.root_der(), t, None, Some(&state.chains))
+    };
+    let Ok(report) = state.cpu.run(job).await else {
+        return ui.server_error(&state);
+    };
     let claims = report.claims.clone().unwrap_or_default();
     let fields = fields(&claims, type_of(&state, &l.type_code).await.as_deref());
     let issuer = match storage::licences::get(&state.db, &l.id).await {
@@ -214,27 +215,13 @@ pub async fn share(
         Err(e) if e.status == 410 => {
             return ui.error(&state, StatusCode::GONE, "not_found", &e.detail)
         }
-        Err(_) => {
-            return ui.error(
-                &state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "",
-            )
-        }
+        Err(_) => return ui.server_error(&state),
     };
-    let licence = opened["licence"].as_str().unwrap_or_default();
-    let facts = crate::licences::status::facts(&state, licence)
-        .await
-        .ok()
-        .flatten();
-    let report = verify::verify_with(
-        licence,
-        state.ca.root_der(),
-        t,
-        facts.as_deref(),
-        Some(&state.chains),
-    );
+    let licence = opened["licence"].as_str().unwrap_or_default().to_owned();
+    let report = match crate::licences::status::verify_online(&state, licence, t).await {
+        Ok((report, _)) => report,
+        Err(_) => return ui.server_error(&state),
+    };
     let claims = report.claims.clone().unwrap_or_default();
     let ty = match report.licence_id.as_deref() {
         Some(id) => match storage::licences::get(&state.db, id).await {

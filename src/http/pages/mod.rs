@@ -280,6 +280,11 @@ impl Ui {
         )
     }
 
+    /// The error page for a failure that is the server's (a 500), without detail.
+    pub fn server_error(&self, state: &AppState) -> Response {
+        self.error(state, StatusCode::INTERNAL_SERVER_ERROR, "server_error", "")
+    }
+
     /// A form post is genuine when its `csrf` field is the HMAC of the CSRF cookie sent with it.
     pub fn csrf_ok(&self, state: &AppState, presented: Option<&str>) -> bool {
         !self.new_csrf
