@@ -12,7 +12,7 @@ use crate::http::pages::Pages;
 use crate::identity::throttle::Throttle;
 use crate::licences::catalogue::LicenceType;
 use crate::licences::vc::Signer;
-use crate::licences::verify::{ChainMemo, RepositoryFacts};
+use crate::licences::verify::{Memo, RepositoryFacts};
 use crate::oidc::clients::Client;
 use crate::oidc::denylist::DenyList;
 use crate::oidc::tokens::AccessClaims;
@@ -57,8 +57,8 @@ pub struct Inner {
     pub licence_types: Cache<String, Arc<LicenceType>>,
     /// Public verifications per client address in the current second (a fixed one-second window).
     pub verify_rate: crate::http::ratelimit::PerSecond,
-    /// Validated department certificate chains, for verification.
-    pub chains: Arc<ChainMemo>,
+    /// What verification remembers: validated certificate chains by header, decoded licences by string.
+    pub verify_memo: Arc<Memo>,
     /// What the repository knows of a licence (status history, certificate revocation), by licence id,
     /// for verification: invalidated on every status change and certificate revocation through this
     /// node, and at most 2 seconds old for changes made on another node.
@@ -158,7 +158,7 @@ impl AppState {
                 .time_to_live(Duration::from_secs(60))
                 .build(),
             verify_rate: Default::default(),
-            chains: Arc::new(ChainMemo::default()),
+            verify_memo: Arc::new(Memo::default()),
             licence_facts: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(2))

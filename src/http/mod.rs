@@ -9,23 +9,16 @@ pub mod log;
 pub mod oauth;
 pub mod pages;
 pub mod ratelimit;
+mod stamp;
 pub mod supervision;
 pub mod tls;
 pub mod wallet;
 
-use std::time::Instant;
-
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::oidc::discovery::paths;
 use crate::state::AppState;
@@ -33,26 +26,41 @@ use crate::state::AppState;
 /// The OpenAPI 3.1 description of `/api/v1`, served as written (a test keeps it equal to the routes).
 pub const OPENAPI: &str = include_str!("../../openapi/tongban.yaml");
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
-
 pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
-    let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route(paths::DISCOVERY, get(oauth::discovery))
         .route(paths::AS_METADATA, get(oauth::discovery))
         .route(paths::JWKS, get(oauth::jwks))
-        .route(paths::AUTHORIZE, get(pages::flow::authorize).post(pages::flow::authorize))
+        .route(
+            paths::AUTHORIZE,
+            get(pages::flow::authorize).post(pages::flow::authorize),
+        )
         .route(paths::AUTHORIZE_RESUME, get(pages::flow::resume))
         .route(paths::TOKEN, post(oauth::token))
         .route(paths::USERINFO, get(oauth::userinfo).post(oauth::userinfo))
         .route(paths::INTROSPECT, post(oauth::introspect))
         .route(paths::REVOKE, post(oauth::revoke))
-        .route(paths::LOGOUT, get(pages::flow::logout).post(pages::flow::logout))
-        .route("/login", get(pages::login::login_page).post(pages::login::login_submit))
-        .route("/register", get(pages::login::register_page).post(pages::login::register_submit))
-        .route("/select", get(pages::flow::select_page).post(pages::flow::select_submit))
-        .route("/consent", get(pages::flow::consent_page).post(pages::flow::consent_submit))
+        .route(
+            paths::LOGOUT,
+            get(pages::flow::logout).post(pages::flow::logout),
+        )
+        .route(
+            "/login",
+            get(pages::login::login_page).post(pages::login::login_submit),
+        )
+        .route(
+            "/register",
+            get(pages::login::register_page).post(pages::login::register_submit),
+        )
+        .route(
+            "/select",
+            get(pages::flow::select_page).post(pages::flow::select_submit),
+        )
+        .route(
+            "/consent",
+            get(pages::flow::consent_page).post(pages::flow::consent_submit),
+        )
         .route("/account", get(pages::account::page))
         .route("/account/password", post(pages::account::action))
         .route("/account/sessions/end", post(pages::account::action))
@@ -65,13 +73,25 @@ pub fn app(state: AppState) -> Router {
         .route("/supervision", get(supervision::page))
         .route("/api/v1/supervision", get(supervision::json))
         .route("/account/licences/{id}", get(pages::licences::view))
-        .route("/account/licences/{id}/download", get(pages::licences::download))
+        .route(
+            "/account/licences/{id}/download",
+            get(pages::licences::download),
+        )
         .route("/licences/{id}/check", get(pages::licences::check))
         .route("/shares/{token}", get(pages::licences::share))
-        .route("/api/v1/licences", post(api::issue_licence).get(wallet::department_query))
+        .route(
+            "/api/v1/licences",
+            post(api::issue_licence).get(wallet::department_query),
+        )
         .route("/api/v1/me/licences", get(wallet::my_licences))
-        .route("/api/v1/me/licences/{id}/shares", post(wallet::create_share))
-        .route("/api/v1/me/shares/{id}", axum::routing::delete(wallet::withdraw_share))
+        .route(
+            "/api/v1/me/licences/{id}/shares",
+            post(wallet::create_share),
+        )
+        .route(
+            "/api/v1/me/shares/{id}",
+            axum::routing::delete(wallet::withdraw_share),
+        )
         .route("/api/v1/me/access-log", get(wallet::my_access_log))
         .route("/api/v1/shares/{token}", get(wallet::open_share))
         .route("/api/v1/licences/batch", post(api::issue_batch))
@@ -83,15 +103,38 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/log/inclusion", get(log::inclusion))
         .route("/api/v1/log/consistency", get(log::consistency))
         .route("/api/v1/log/receipts/{id}", get(log::receipt))
-        .route("/api/v1/admin/departments", get(admin::list_departments).post(admin::add_department))
-        .route("/api/v1/admin/departments/{uscc}", get(admin::get_department))
-        .route("/api/v1/admin/departments/{uscc}/renew", post(admin::renew_department))
-        .route("/api/v1/admin/certificates/{serial}/revoke", post(admin::revoke_certificate))
-        .route("/api/v1/admin/licence-types", get(admin::list_types).post(admin::add_type))
+        .route(
+            "/api/v1/admin/departments",
+            get(admin::list_departments).post(admin::add_department),
+        )
+        .route(
+            "/api/v1/admin/departments/{uscc}",
+            get(admin::get_department),
+        )
+        .route(
+            "/api/v1/admin/departments/{uscc}/renew",
+            post(admin::renew_department),
+        )
+        .route(
+            "/api/v1/admin/certificates/{serial}/revoke",
+            post(admin::revoke_certificate),
+        )
+        .route(
+            "/api/v1/admin/licence-types",
+            get(admin::list_types).post(admin::add_type),
+        )
         .route("/api/v1/admin/licence-types/{code}", get(admin::get_type))
         .route("/status-lists/{department}", get(api::status_list))
         .route("/pki/root.pem", get(api::root_pem))
-        .route("/openapi.yaml", get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/yaml")], OPENAPI) }))
+        .route(
+            "/openapi.yaml",
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/yaml")],
+                    OPENAPI,
+                )
+            }),
+        )
         .route("/static/tongban.css", get(pages::stylesheet))
         .route("/", get(|| async { pages::redirect("/account") }))
         .route("/healthz", get(|| async { "ok" }))
@@ -100,76 +143,8 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            // Path only: query strings carry codes, tokens and personal data.
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::new(request_id, FastRequestId))
+        .layer(stamp::StampLayer(state.clone()))
         .with_state(state)
-}
-
-/// Request ids: 128 random bits from the thread-local generator, as 32 hex digits. (tower-http's
-/// `MakeRequestUuid` asks the kernel for randomness on every request.)
-#[derive(Clone, Copy)]
-struct FastRequestId;
-
-impl MakeRequestId for FastRequestId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = format!("{:032x}", rand::random::<u128>());
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
-    }
-}
-
-/// Counts every request by method, route template and status, and times it (`/metrics`).
-async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(req.method());
-    // The template, never the path asked for: paths carry licence ids and share tokens.
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| route_label(p.as_str()));
-    let in_flight = state.metrics.request_started();
-    let response = next.run(req).await;
-    state.metrics.request_done(
-        method,
-        route.unwrap_or_else(|| "unmatched".to_owned()),
-        response.status().as_u16(),
-        start.elapsed(),
-    );
-    drop(in_flight);
-    response
-}
-
-/// `/api/v1/licences/{id}/{action}` as `/api/v1/licences/:id/:action`: braces are valid in a label
-/// value, but some scrapers' parsers stop at the first `}`.
-fn route_label(template: &str) -> String {
-    if template.contains('{') {
-        template.replace('{', ":").replace('}', "")
-    } else {
-        template.to_owned()
-    }
-}
-
-fn method_label(m: &Method) -> &'static str {
-    match *m {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        _ => "other",
-    }
 }
 
 /// `GET /metrics`: the Prometheus exposition (OpenMetrics text). The gauges that describe state are

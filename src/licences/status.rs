@@ -199,8 +199,14 @@ pub async fn verify_online(
                 cached = cached_facts(&state, id);
                 cached.clone()
             };
-            verify::verify_cached(&licence, state.ca.root_der(), at, &state.chains, lookup)
-                .map(|report| (report, cached))
+            verify::verify_cached(
+                &licence,
+                state.ca.root_der(),
+                at,
+                &state.verify_memo,
+                lookup,
+            )
+            .map(|report| (report, cached))
         }
     };
     let peek = match state.cpu.run(job).await.map_err(LicenceError::internal)? {
@@ -212,7 +218,7 @@ pub async fn verify_online(
         let (state, facts) = (state.clone(), facts.clone());
         move || {
             let root = state.ca.root_der();
-            verify::verify_with(&licence, root, at, Some(&facts), Some(&state.chains))
+            verify::verify_with(&licence, root, at, Some(&facts), Some(&state.verify_memo))
         }
     };
     let report = state.cpu.run(job).await.map_err(LicenceError::internal)?;

@@ -231,17 +231,30 @@ pub fn verify(sd_jwt: &str, root_der: &[u8], at: i64, facts: Option<&RepositoryF
     verify_with(sd_jwt, root_der, at, facts, None)
 }
 
-/// Validated certificate chains by the JWS header that carries them, with the root they lead to and
-/// the window in which every certificate of the chain (root included) is valid. One department
-/// certificate signs many licences with the same header: a hit whose signing time falls inside the
-/// window skips decoding the header and its `x5c` (3 KB of base64 and JSON), two signature checks and
-/// three certificate parses. Only headers that parsed and chains that validated are remembered;
-/// anything else is decoded and validated in full every time. The key is the header itself, compared
-/// whole on a hit, so the hash need not resist collisions: foldhash (seeded per process) hashes 2 KB
-/// in a fraction of SHA-256's time.
-pub struct ChainMemo(
-    moka::sync::Cache<String, std::sync::Arc<Remembered>, foldhash::fast::RandomState>,
-);
+/// What an online verifier remembers between verifications, so that a licence presented again
+/// costs one signature check and little else:
+///
+/// - **validated certificate chains, by the JWS header that carries them**, with the root they lead
+///   to and the window in which every certificate of the chain (root included) is valid. One
+///   department certificate signs many licences with the same header: a hit whose signing time
+///   falls inside the window skips decoding the header and its `x5c` (3 KB of base64 and JSON), two
+///   signature checks and three certificate parses.
+/// - **decoded licences, by the string presented** (header, payload, signature and disclosures):
+///   the payload's claims and the disclosures revealed into them, a pure function of that string.
+///   A hit skips decoding the payload and hashing and decoding each disclosure. Only a licence whose
+///   signature verified (against the root it was presented under) and whose disclosures matched is
+///   remembered, so garbage cannot fill it; the signature is still checked on every verification,
+///   and everything that depends on the time or the repository (chain at the signing time, validity
+///   period, status, log) is judged afresh.
+///
+/// Only headers that parsed, chains that validated and licences that verified are remembered;
+/// anything else is decoded and validated in full every time. The keys are the strings themselves,
+/// compared whole on a hit, so the hash need not resist collisions: foldhash (seeded per process)
+/// hashes a few KB in a fraction of SHA-256's time.
+pub struct Memo {
+    chains: moka::sync::Cache<String, std::sync::Arc<Remembered>, foldhash::fast::RandomState>,
+    licences: moka::sync::Cache<String, std::sync::Arc<Decoded>, foldhash::fast::RandomState>,
+}
 
 /// A header seen before: its chain, validated, and when every certificate of it is valid.
 struct Remembered {
@@ -254,21 +267,45 @@ struct Remembered {
     until: i64,
 }
 
-impl Default for ChainMemo {
+/// A licence seen before, decoded; nothing in it depends on the root, the time or the repository.
+struct Decoded {
+    jti: String,
+    iss: String,
+    iat: i64,
+    nbf: i64,
+    exp: Option<i64>,
+    signature: Vec<u8>,
+    /// How many digests the payload's `_sd` lists (for the `disclosures` check's detail).
+    listed: usize,
+    /// The claims as disclosed: the payload with the attached disclosures revealed.
+    claims: Map<String, Value>,
+}
+
+/// Decoded licences are weighed by their size: the presented string, and about as much again for
+/// the claims decoded from it.
+const LICENCE_MEMO_BYTES: u64 = 64 * 1024 * 1024;
+
+impl Default for Memo {
     fn default() -> Self {
-        Self(
-            moka::sync::Cache::builder()
+        let hour = std::time::Duration::from_secs(3600);
+        Self {
+            chains: moka::sync::Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(std::time::Duration::from_secs(3600))
+                .time_to_live(hour)
                 .build_with_hasher(foldhash::fast::RandomState::default()),
-        )
+            licences: moka::sync::Cache::builder()
+                .max_capacity(LICENCE_MEMO_BYTES)
+                .weigher(|k: &String, _| u32::try_from(2 * k.len()).unwrap_or(u32::MAX))
+                .time_to_live(hour)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
+        }
     }
 }
 
-impl ChainMemo {
+impl Memo {
     /// The chain remembered for this header (base64url, as presented) under this root.
-    fn get(&self, header: &str, root_der: &[u8]) -> Option<std::sync::Arc<Remembered>> {
-        self.0.get(header).filter(|m| m.root == root_der)
+    fn chain(&self, header: &str, root_der: &[u8]) -> Option<std::sync::Arc<Remembered>> {
+        self.chains.get(header).filter(|m| m.root == root_der)
     }
 
     fn validate(
@@ -291,7 +328,7 @@ impl ChainMemo {
                 until = until.min(c.validity().not_after.timestamp());
             }
         }
-        self.0.insert(
+        self.chains.insert(
             header.to_owned(),
             std::sync::Arc::new(Remembered {
                 root: root_der.to_vec(),
@@ -305,13 +342,13 @@ impl ChainMemo {
     }
 }
 
-/// [`verify`] with a memo of validated chains (the online verifier keeps one).
+/// [`verify`] with the online verifier's [`Memo`].
 pub fn verify_with(
     sd_jwt: &str,
     root_der: &[u8],
     at: i64,
     facts: Option<&RepositoryFacts>,
-    memo: Option<&ChainMemo>,
+    memo: Option<&Memo>,
 ) -> Report {
     match parse(sd_jwt, memo.map(|m| (m, root_der))) {
         Ok(p) => check(p, root_der, at, facts, memo),
@@ -328,7 +365,7 @@ pub fn verify_cached(
     sd_jwt: &str,
     root_der: &[u8],
     at: i64,
-    memo: &ChainMemo,
+    memo: &Memo,
     facts: impl FnOnce(&str) -> Option<std::sync::Arc<RepositoryFacts>>,
 ) -> Result<Report, Peek> {
     let p = match parse(sd_jwt, Some((memo, root_der))) {
@@ -355,7 +392,7 @@ fn check(
     root_der: &[u8],
     at: i64,
     facts: Option<&RepositoryFacts>,
-    memo: Option<&ChainMemo>,
+    memo: Option<&Memo>,
 ) -> Report {
     let mut r = Recorder::default();
     r.pass(
@@ -370,31 +407,67 @@ fn check(
     check_cert_at_signing(&mut r, &p, facts);
     let signature_ok = check_signature(&mut r, &p, chain.as_ref());
     check_issuer(&mut r, &p, chain.as_ref());
-    let revealed = check_disclosures(&mut r, std::mem::take(&mut p.payload), &p.disclosures);
+    let payload = std::mem::replace(&mut p.payload, Payload::Decoded(Map::new()));
+    let (revealed, fresh) = match payload {
+        Payload::Decoded(payload) => (check_disclosures(&mut r, payload, &p.disclosures), true),
+        Payload::Remembered(d) => {
+            disclosures_pass(&mut r, p.disclosures.len(), d.listed);
+            (Some((d.claims.clone(), d.listed)), false)
+        }
+    };
     check_validity(&mut r, &p, at);
     check_status(&mut r, at, facts);
     check_record(&mut r, facts);
     check_log(&mut r, &p, facts);
 
-    let claims = if signature_ok { revealed } else { None };
+    let claims = match (revealed, memo) {
+        (Some((claims, listed)), Some(memo)) if signature_ok && fresh => {
+            memo.licences.insert(
+                p.presented.to_owned(),
+                std::sync::Arc::new(Decoded {
+                    jti: p.jti.clone(),
+                    iss: p.iss.clone(),
+                    iat: p.iat,
+                    nbf: p.nbf,
+                    exp: p.exp,
+                    signature: p.signature.clone(),
+                    listed,
+                    claims: claims.clone(),
+                }),
+            );
+            Some(claims)
+        }
+        (Some((claims, _)), _) if signature_ok => Some(claims),
+        _ => None,
+    };
     r.report(at, Some(p.jti), Some(p.iss), claims)
 }
 
 /// A licence taken apart; nothing here is verified yet.
 struct Parsed<'a> {
+    /// The licence as presented, without surrounding white space.
+    presented: &'a str,
     /// `<header>.<payload>`, what the signature covers.
     signing_input: &'a str,
     /// The header as presented (base64url).
     header: &'a str,
     signature: Vec<u8>,
     x5c: X5c,
-    payload: Map<String, Value>,
+    payload: Payload,
     disclosures: Vec<&'a str>,
     jti: String,
     iss: String,
     iat: i64,
     nbf: i64,
     exp: Option<i64>,
+}
+
+/// The payload's claims.
+enum Payload {
+    /// Decoded now: the issuer-signed claims, the disclosures not yet revealed into them.
+    Decoded(Map<String, Value>),
+    /// The same licence verified before: decoded then, with its disclosures revealed.
+    Remembered(std::sync::Arc<Decoded>),
 }
 
 /// The header's certificate chain.
@@ -431,7 +504,9 @@ impl Parsed<'_> {
 
 /// `memo` (with the root) lets a header seen before skip its decoding: it parsed then, and the
 /// memo holds only headers that did.
-fn parse<'a>(sd_jwt: &'a str, memo: Option<(&ChainMemo, &[u8])>) -> Result<Parsed<'a>, String> {
+/// `memo` (with the root) lets a header seen before skip its decoding: it parsed then, and the
+/// memo holds only headers that did; a licence verified before skips the payload's decoding too.
+fn parse<'a>(sd_jwt: &'a str, memo: Option<(&Memo, &[u8])>) -> Result<Parsed<'a>, String> {
     let sd_jwt = sd_jwt.trim();
     // The issuer-signed JWT alone (no `~`) is the licence with no disclosure attached.
     let (jwt, disclosures) = if sd_jwt.contains('~') {
@@ -445,11 +520,27 @@ fn parse<'a>(sd_jwt: &'a str, memo: Option<(&ChainMemo, &[u8])>) -> Result<Parse
     if [header, payload, signature].iter().any(|s| s.is_empty()) || payload.contains('.') {
         return Err(not_jws.into());
     }
-    let remembered = memo.and_then(|(m, root)| m.get(header, root));
+    let remembered = memo.and_then(|(m, root)| m.chain(header, root));
     let x5c = match remembered {
         Some(m) => X5c::Remembered(m),
         None => X5c::Decoded(parse_header(header)?),
     };
+    if let Some(d) = memo.and_then(|(m, _)| m.licences.get(sd_jwt)) {
+        return Ok(Parsed {
+            presented: sd_jwt,
+            signing_input,
+            header,
+            signature: d.signature.clone(),
+            x5c,
+            disclosures,
+            jti: d.jti.clone(),
+            iss: d.iss.clone(),
+            iat: d.iat,
+            nbf: d.nbf,
+            exp: d.exp,
+            payload: Payload::Remembered(d),
+        });
+    }
     let payload = json_object(payload).ok_or("the payload is not base64url of a JSON object")?;
     let signature = b64url_decode(signature).ok_or("the signature is not base64url")?;
 
@@ -470,6 +561,7 @@ fn parse<'a>(sd_jwt: &'a str, memo: Option<(&ChainMemo, &[u8])>) -> Result<Parse
     let jti = string("jti")?;
     LicenceId::parse(&jti).map_err(|e| format!("the jti is not a licence identifier: {e}"))?;
     Ok(Parsed {
+        presented: sd_jwt,
         signing_input,
         header,
         signature,
@@ -480,7 +572,7 @@ fn parse<'a>(sd_jwt: &'a str, memo: Option<(&ChainMemo, &[u8])>) -> Result<Parse
         iat: required("iat")?,
         nbf: required("nbf")?,
         exp: int("exp")?,
-        payload,
+        payload: Payload::Decoded(payload),
     })
 }
 
@@ -520,7 +612,7 @@ fn check_chain(
     r: &mut Recorder,
     p: &Parsed<'_>,
     root_der: &[u8],
-    memo: Option<&ChainMemo>,
+    memo: Option<&Memo>,
 ) -> Option<ValidatedChain> {
     if let X5c::Remembered(m) = &p.x5c {
         if m.from <= p.iat && p.iat <= m.until {
@@ -702,31 +794,35 @@ fn check_issuer(r: &mut Recorder, p: &Parsed<'_>, chain: Option<&ValidatedChain>
     }
 }
 
+/// The claims with the disclosures revealed, and how many digests the payload listed.
 fn check_disclosures(
     r: &mut Recorder,
     payload: Map<String, Value>,
     disclosures: &[&str],
-) -> Option<Map<String, Value>> {
-    let total = payload
+) -> Option<(Map<String, Value>, usize)> {
+    let listed = payload
         .get("_sd")
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
     match sdjwt::reveal_into(payload, disclosures) {
         Ok(claims) => {
-            r.pass(
-                DISCLOSURES,
-                format!(
-                    "{} of {total} selectively disclosable claim(s) attached, each matching a digest in the signed payload",
-                    disclosures.len()
-                ),
-            );
-            Some(claims)
+            disclosures_pass(r, disclosures.len(), listed);
+            Some((claims, listed))
         }
         Err(e) => {
             r.fail(DISCLOSURES, Verdict::Tampered, e.to_string());
             None
         }
     }
+}
+
+fn disclosures_pass(r: &mut Recorder, attached: usize, listed: usize) {
+    r.pass(
+        DISCLOSURES,
+        format!(
+            "{attached} of {listed} selectively disclosable claim(s) attached, each matching a digest in the signed payload"
+        ),
+    );
 }
 
 fn check_validity(r: &mut Recorder, p: &Parsed<'_>, at: i64) {
@@ -850,10 +946,16 @@ fn check_log(r: &mut Recorder, p: &Parsed<'_>, facts: Option<&RepositoryFacts>) 
         r.skip(TRANSPARENCY_LOG, "the repository holds no such licence");
         return;
     }
-    let issuer_signed = issuer_signed(p);
+    // `seen == issuer_signed(p)`, without copying the licence into a new string.
+    let same = |seen: &str| {
+        seen.strip_prefix(p.signing_input)
+            .and_then(|s| s.strip_prefix('.'))
+            .is_some_and(|signature| signature == crate::crypto::b64url(&p.signature))
+    };
     let found = match facts.logged.get() {
-        Some((seen, index)) if *seen == issuer_signed => Some(*index),
+        Some((seen, index)) if same(seen) => Some(*index),
         _ => {
+            let issuer_signed = issuer_signed(p);
             let expected = crate::audit::log::issued_leaf(&p.jti, p.iat, &issuer_signed).to_bytes();
             let found = facts
                 .log

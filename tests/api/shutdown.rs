@@ -18,7 +18,7 @@ async fn sigterm_during_a_load_finishes_every_accepted_request_and_exits_within_
     let (mut child, base) = w
         .app
         .serve_process(
-            "warn,tower_http::trace=debug,tongban::http=info,tongban::startup=info,tongban::licences::issue=debug",
+            "warn,tongban::http::stamp=debug,tongban::http=info,tongban::startup=info,tongban::licences::issue=debug",
             &[
                 ("TONGBAN_MAX_BODY_BYTES", "4194304"),
                 ("TONGBAN_SHUTDOWN_GRACE_SECS", &grace),

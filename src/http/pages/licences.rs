@@ -110,7 +110,15 @@ pub async fn view(
     // The holder's own licence, checked offline (no repository facts), on the CPU pool.
     let job = {
         let (state, licence) = (state.clone(), l.licence.clone());
-        move || verify::verify_with(&licence, state.ca.root_der(), t, None, Some(&state.chains))
+        move || {
+            verify::verify_with(
+                &licence,
+                state.ca.root_der(),
+                t,
+                None,
+                Some(&state.verify_memo),
+            )
+        }
     };
     let Ok(report) = state.cpu.run(job).await else {
         return ui.server_error(&state);

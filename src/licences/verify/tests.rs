@@ -720,7 +720,7 @@ fn the_chain_memo_answers_as_a_full_validation_does() {
     let fx = ca("Tongban Test");
     let other = ca("Other");
     let d = fx.dept(ISS, NOW, NOW + YEAR);
-    let memo = ChainMemo::default();
+    let memo = Memo::default();
     let same = |lic: &str, root: &[u8], at: i64| {
         let full = verify_with(lic, root, at, Some(&facts()), None);
         let first = verify_with(lic, root, at, Some(&facts()), Some(&memo));
@@ -733,7 +733,7 @@ fn the_chain_memo_answers_as_a_full_validation_does() {
     let valid = same(&lic, fx.root(), IAT + DAY);
     assert_eq!(outcome(&valid, CERTIFICATE_CHAIN), CheckOutcome::Pass);
     assert!(memo
-        .get(lic.split('.').next().unwrap(), fx.root())
+        .chain(lic.split('.').next().unwrap(), fx.root())
         .is_some());
 
     // Same header (remembered), altered payload: the signature still fails.
@@ -766,13 +766,79 @@ fn the_chain_memo_answers_as_a_full_validation_does() {
     assert_eq!(r.verdict, Verdict::NotIssuedHere, "{r:#?}");
 }
 
+/// A licence verified once is remembered decoded, by the string presented: presented again, the
+/// answer is still the one a full verification gives, whatever the time, the root or the facts;
+/// only licences whose signature and disclosures verified are remembered.
+#[test]
+fn a_remembered_licence_is_judged_afresh_and_only_verified_ones_are_remembered() {
+    let fx = ca("Tongban Test");
+    let other = ca("Other");
+    let (_, lic) = standard(&fx);
+    let memo = Memo::default();
+    let mut f = facts();
+    f.log
+        .push((Some(0), expected_leaf(&parse(&lic, None).unwrap())));
+    let revoked = RepositoryFacts {
+        status_history: vec![(IAT, 0), (IAT + 2 * DAY, 1)],
+        ..f.clone()
+    };
+    let same = |lic: &str, root: &[u8], at: i64, facts: Option<&RepositoryFacts>| {
+        let full = verify_with(lic, root, at, facts, None);
+        let memoised = verify_with(lic, root, at, facts, Some(&memo));
+        assert_eq!(memoised, full);
+        full
+    };
+    let share = sdjwt::select(&lic, &["address"]).unwrap();
+    for presented in [lic.as_str(), share.as_str()] {
+        assert_eq!(
+            same(presented, fx.root(), IAT + DAY, Some(&f)).verdict,
+            Verdict::Valid
+        );
+        assert!(memo.licences.get(presented).is_some());
+        // Remembered: the time, the facts and the root are still judged each time.
+        let r = same(presented, fx.root(), IAT + 3 * DAY, Some(&revoked));
+        assert_eq!(r.verdict, Verdict::Revoked);
+        let r = same(presented, fx.root(), IAT + 3 * YEAR, Some(&f));
+        assert_eq!(r.verdict, Verdict::Expired);
+        let r = same(presented, other.root(), IAT + DAY, Some(&f));
+        assert_eq!(r.verdict, Verdict::NotIssuedHere);
+        assert_eq!(r.claims, None, "no claims without a trusted signature");
+        let r = same(presented, fx.root(), IAT + DAY, None);
+        assert_eq!(r.verdict, Verdict::Valid);
+    }
+    // One string per selection of disclosures: the share revealed only its own.
+    let r = same(&share, fx.root(), IAT + DAY, Some(&f));
+    assert!(!r.claims.unwrap().contains_key("holders"));
+
+    // Altered (payload, signature, disclosure) or from another root: never remembered.
+    let (h, mut payload, sig, mut ds) = take_apart(&lic);
+    payload.insert("name".into(), json!("Forged Co."));
+    let forged_payload = put_together(
+        &h,
+        &b64url(serde_json::to_vec(&payload).unwrap()),
+        &sig,
+        &ds,
+    );
+    let mut bad_sig = b64url_decode(&sig).unwrap();
+    bad_sig[3] ^= 1;
+    let forged_sig = put_together(&h, &payload_b64(&lic), &b64url(&bad_sig), &ds);
+    ds[0] = b64url(br#"["c2FsdA","address","2 Forged Road"]"#);
+    let forged_disclosure = put_together(&h, &payload_b64(&lic), &sig, &ds);
+    let foreign = standard(&other).1;
+    for presented in [&forged_payload, &forged_sig, &forged_disclosure, &foreign] {
+        let r = same(presented, fx.root(), IAT + DAY, Some(&f));
+        assert_ne!(r.verdict, Verdict::Valid);
+        assert!(memo.licences.get(presented.as_str()).is_none());
+    }
+}
+
 /// The online verifier's one pass: facts asked for by `jti` once the licence parses; without them,
 /// the lookup keys come back instead of a report.
 #[test]
 fn verify_cached_asks_for_the_facts_by_jti_and_answers_as_verify_with() {
     let fx = ca("Tongban Test");
     let (d, lic) = standard(&fx);
-    let memo = ChainMemo::default();
+    let memo = Memo::default();
     let at = IAT + DAY;
     for _ in 0..2 {
         // Twice: first with the chain decoded, then remembered.
