@@ -161,8 +161,9 @@ pub struct Report {
     /// The `iss` as the licence states it (same caveat as `licence_id`).
     pub issuer: Option<String>,
     /// The claims as disclosed (issuer-signed claims plus the attached disclosures, without
-    /// `_sd`/`_sd_alg`); only when the signature and the disclosures verified.
-    pub claims: Option<Map<String, Value>>,
+    /// `_sd`/`_sd_alg`); only when the signature and the disclosures verified. Shared with the
+    /// online verifier's [`Memo`], which answers a licence presented again without copying them.
+    pub claims: Option<std::sync::Arc<Map<String, Value>>>,
     /// The time the question is about, Unix seconds.
     pub at: i64,
 }
@@ -267,8 +268,11 @@ struct Remembered {
     until: i64,
 }
 
-/// A licence seen before, decoded; nothing in it depends on the root, the time or the repository.
+/// A licence seen before, decoded; nothing in it depends on the time or the repository.
 struct Decoded {
+    /// The chain it verified under (with its root and window, checked again on every use): a hit
+    /// needs no lookup of the header in [`Memo::chains`]. `None` if that chain was not remembered.
+    chain: Option<std::sync::Arc<Remembered>>,
     jti: String,
     iss: String,
     iat: i64,
@@ -278,12 +282,29 @@ struct Decoded {
     /// How many digests the payload's `_sd` lists (for the `disclosures` check's detail).
     listed: usize,
     /// The claims as disclosed: the payload with the attached disclosures revealed.
-    claims: Map<String, Value>,
+    claims: std::sync::Arc<Map<String, Value>>,
+    /// The details of the checks that passed and depend on nothing but the presented string and
+    /// the chain ([`PASS_ONCE`]), written once.
+    details: Vec<(&'static str, String)>,
+    /// The validity period as the `validity_period` check states it.
+    period: String,
 }
 
 /// Decoded licences are weighed by their size: the presented string, and about as much again for
 /// the claims decoded from it.
 const LICENCE_MEMO_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The checks whose passing detail a remembered licence keeps (see [`Decoded::details`]).
+const PASS_ONCE: [&str; 5] = [FORMAT, CERTIFICATE_CHAIN, SIGNATURE, ISSUER, DISCLOSURES];
+
+impl Decoded {
+    fn detail(&self, name: &str) -> Option<String> {
+        self.details
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, d)| d.clone())
+    }
+}
 
 impl Default for Memo {
     fn default() -> Self {
@@ -303,6 +324,44 @@ impl Default for Memo {
 }
 
 impl Memo {
+    /// Remember a licence decoded now whose signature verified under `root_der` and whose
+    /// disclosures matched (the caller's conditions); `r` holds its checks so far.
+    fn remember(
+        &self,
+        r: &Recorder,
+        p: &Parsed<'_>,
+        root_der: &[u8],
+        claims: std::sync::Arc<Map<String, Value>>,
+        listed: usize,
+    ) {
+        let details = r
+            .checks
+            .iter()
+            .filter(|c| c.outcome == CheckOutcome::Pass && PASS_ONCE.contains(&c.name))
+            .map(|c| (c.name, c.detail.clone()))
+            .collect();
+        let chain = match &p.x5c {
+            X5c::Remembered(m) => Some(m.clone()),
+            X5c::Decoded(_) => self.chain(p.header, root_der),
+        };
+        self.licences.insert(
+            p.presented.to_owned(),
+            std::sync::Arc::new(Decoded {
+                chain,
+                jti: p.jti.clone(),
+                iss: p.iss.clone(),
+                iat: p.iat,
+                nbf: p.nbf,
+                exp: p.exp,
+                signature: p.signature.clone(),
+                listed,
+                claims,
+                details,
+                period: validity_period(p),
+            }),
+        );
+    }
+
     /// The chain remembered for this header (base64url, as presented) under this root.
     fn chain(&self, header: &str, root_der: &[u8]) -> Option<std::sync::Arc<Remembered>> {
         self.chains.get(header).filter(|m| m.root == root_der)
@@ -395,51 +454,50 @@ fn check(
     memo: Option<&Memo>,
 ) -> Report {
     let mut r = Recorder::default();
-    r.pass(
-        FORMAT,
-        format!(
+    let remembered = match &p.payload {
+        Payload::Remembered(d) => Some(d.clone()),
+        Payload::Decoded(_) => None,
+    };
+    let format = match remembered.as_ref().and_then(|d| d.detail(FORMAT)) {
+        Some(detail) => detail,
+        None => format!(
             "an ES256 {LICENCE_TYP} SD-JWT with {} certificate(s) in x5c and {} disclosure(s)",
             p.certificates(),
             p.disclosures.len()
         ),
-    );
+    };
+    r.pass(FORMAT, format);
     let chain = check_chain(&mut r, &p, root_der, memo);
     check_cert_at_signing(&mut r, &p, facts);
     let signature_ok = check_signature(&mut r, &p, chain.as_ref());
     check_issuer(&mut r, &p, chain.as_ref());
     let payload = std::mem::replace(&mut p.payload, Payload::Decoded(Map::new()));
-    let (revealed, fresh) = match payload {
-        Payload::Decoded(payload) => (check_disclosures(&mut r, payload, &p.disclosures), true),
+    let revealed = match payload {
+        Payload::Decoded(payload) => check_disclosures(&mut r, payload, &p.disclosures)
+            .map(|(claims, listed)| (std::sync::Arc::new(claims), listed)),
         Payload::Remembered(d) => {
-            disclosures_pass(&mut r, p.disclosures.len(), d.listed);
-            (Some((d.claims.clone(), d.listed)), false)
+            let detail = d
+                .detail(DISCLOSURES)
+                .unwrap_or_else(|| disclosures_passed(p.disclosures.len(), d.listed));
+            r.pass(DISCLOSURES, detail);
+            Some((d.claims.clone(), d.listed))
         }
     };
-    check_validity(&mut r, &p, at);
+    let period = match &remembered {
+        Some(d) => d.period.clone(),
+        None => validity_period(&p),
+    };
+    check_validity(&mut r, &p, at, period);
     check_status(&mut r, at, facts);
     check_record(&mut r, facts);
     check_log(&mut r, &p, facts);
 
-    let claims = match (revealed, memo) {
-        (Some((claims, listed)), Some(memo)) if signature_ok && fresh => {
-            memo.licences.insert(
-                p.presented.to_owned(),
-                std::sync::Arc::new(Decoded {
-                    jti: p.jti.clone(),
-                    iss: p.iss.clone(),
-                    iat: p.iat,
-                    nbf: p.nbf,
-                    exp: p.exp,
-                    signature: p.signature.clone(),
-                    listed,
-                    claims: claims.clone(),
-                }),
-            );
-            Some(claims)
+    let claims = revealed.filter(|_| signature_ok).map(|(claims, listed)| {
+        if let (Some(memo), None) = (memo, &remembered) {
+            memo.remember(&r, &p, root_der, claims.clone(), listed);
         }
-        (Some((claims, _)), _) if signature_ok => Some(claims),
-        _ => None,
-    };
+        claims
+    });
     r.report(at, Some(p.jti), Some(p.iss), claims)
 }
 
@@ -479,6 +537,21 @@ enum X5c {
 }
 
 impl Parsed<'_> {
+    /// The detail a remembered licence wrote when check `name` passed under the same remembered
+    /// chain as now.
+    fn passed_before(&self, name: &str) -> Option<String> {
+        match (&self.payload, &self.x5c) {
+            (Payload::Remembered(d), X5c::Remembered(m))
+                if d.chain
+                    .as_ref()
+                    .is_some_and(|c| std::sync::Arc::ptr_eq(c, m)) =>
+            {
+                d.detail(name)
+            }
+            _ => None,
+        }
+    }
+
     fn into_peek(self) -> Peek {
         let cert_serial = match &self.x5c {
             X5c::Decoded(certs) => certs.first().and_then(|der| {
@@ -503,8 +576,6 @@ impl Parsed<'_> {
 }
 
 /// `memo` (with the root) lets a header seen before skip its decoding: it parsed then, and the
-/// memo holds only headers that did.
-/// `memo` (with the root) lets a header seen before skip its decoding: it parsed then, and the
 /// memo holds only headers that did; a licence verified before skips the payload's decoding too.
 fn parse<'a>(sd_jwt: &'a str, memo: Option<(&Memo, &[u8])>) -> Result<Parsed<'a>, String> {
     let sd_jwt = sd_jwt.trim();
@@ -520,12 +591,18 @@ fn parse<'a>(sd_jwt: &'a str, memo: Option<(&Memo, &[u8])>) -> Result<Parsed<'a>
     if [header, payload, signature].iter().any(|s| s.is_empty()) || payload.contains('.') {
         return Err(not_jws.into());
     }
-    let remembered = memo.and_then(|(m, root)| m.chain(header, root));
+    let licence = memo.and_then(|(m, _)| m.licences.get(sd_jwt));
+    // The chain the licence verified under, if it was (the root and window are checked on use,
+    // as for a chain found by its header); else the header's.
+    let remembered = match licence.as_ref().and_then(|d| d.chain.as_ref()) {
+        Some(c) if memo.is_some_and(|(_, root)| c.root == root) => Some(c.clone()),
+        _ => memo.and_then(|(m, root)| m.chain(header, root)),
+    };
     let x5c = match remembered {
         Some(m) => X5c::Remembered(m),
         None => X5c::Decoded(parse_header(header)?),
     };
-    if let Some(d) = memo.and_then(|(m, _)| m.licences.get(sd_jwt)) {
+    if let Some(d) = licence {
         return Ok(Parsed {
             presented: sd_jwt,
             signing_input,
@@ -616,7 +693,10 @@ fn check_chain(
 ) -> Option<ValidatedChain> {
     if let X5c::Remembered(m) = &p.x5c {
         if m.from <= p.iat && p.iat <= m.until {
-            r.pass(CERTIFICATE_CHAIN, chain_passes(&m.chain, p.iat));
+            let detail = p
+                .passed_before(CERTIFICATE_CHAIN)
+                .unwrap_or_else(|| chain_passes(&m.chain, p.iat));
+            r.pass(CERTIFICATE_CHAIN, detail);
             return Some(m.chain.clone());
         }
     }
@@ -746,13 +826,13 @@ fn check_signature(r: &mut Recorder, p: &Parsed<'_>, chain: Option<&ValidatedCha
     };
     let key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, chain.public_key().as_bytes());
     if key.verify(p.signing_input.as_bytes(), &p.signature).is_ok() {
-        r.pass(
-            SIGNATURE,
+        let detail = p.passed_before(SIGNATURE).unwrap_or_else(|| {
             format!(
                 "the ES256 signature verifies with the key of department certificate {}",
                 chain.serial()
-            ),
-        );
+            )
+        });
+        r.pass(SIGNATURE, detail);
         true
     } else {
         r.fail(
@@ -776,10 +856,10 @@ fn check_issuer(r: &mut Recorder, p: &Parsed<'_>, chain: Option<&ValidatedChain>
         return;
     };
     if p.iss == chain.iss_uri() {
-        r.pass(
-            ISSUER,
-            format!("issued by {} ({})", chain.department_name(), p.iss),
-        );
+        let detail = p
+            .passed_before(ISSUER)
+            .unwrap_or_else(|| format!("issued by {} ({})", chain.department_name(), p.iss));
+        r.pass(ISSUER, detail);
     } else {
         r.fail(
             ISSUER,
@@ -806,7 +886,7 @@ fn check_disclosures(
         .map_or(0, Vec::len);
     match sdjwt::reveal_into(payload, disclosures) {
         Ok(claims) => {
-            disclosures_pass(r, disclosures.len(), listed);
+            r.pass(DISCLOSURES, disclosures_passed(disclosures.len(), listed));
             Some((claims, listed))
         }
         Err(e) => {
@@ -816,20 +896,21 @@ fn check_disclosures(
     }
 }
 
-fn disclosures_pass(r: &mut Recorder, attached: usize, listed: usize) {
-    r.pass(
-        DISCLOSURES,
-        format!(
-            "{attached} of {listed} selectively disclosable claim(s) attached, each matching a digest in the signed payload"
-        ),
-    );
-}
-
-fn check_validity(r: &mut Recorder, p: &Parsed<'_>, at: i64) {
-    let period = match p.exp {
+/// The validity period as the `validity_period` check states it.
+fn validity_period(p: &Parsed<'_>) -> String {
+    match p.exp {
         Some(exp) => format!("from {} until {}", utc(p.nbf), utc(exp)),
         None => format!("from {}, without expiry", utc(p.nbf)),
-    };
+    }
+}
+
+fn disclosures_passed(attached: usize, listed: usize) -> String {
+    format!(
+        "{attached} of {listed} selectively disclosable claim(s) attached, each matching a digest in the signed payload"
+    )
+}
+
+fn check_validity(r: &mut Recorder, p: &Parsed<'_>, at: i64, period: String) {
     if at < p.nbf {
         r.fail(
             VALIDITY_PERIOD,
@@ -843,7 +924,7 @@ fn check_validity(r: &mut Recorder, p: &Parsed<'_>, at: i64) {
             format!("expired at {}: valid {period}", utc(at)),
         );
     } else {
-        r.pass(VALIDITY_PERIOD, format!("valid {period}"));
+        r.pass(VALIDITY_PERIOD, "valid ".to_owned() + &period);
     }
 }
 
@@ -1084,7 +1165,7 @@ impl Recorder {
         at: i64,
         licence_id: Option<String>,
         issuer: Option<String>,
-        claims: Option<Map<String, Value>>,
+        claims: Option<std::sync::Arc<Map<String, Value>>>,
     ) -> Report {
         Report {
             verdict: self.verdict.unwrap_or(Verdict::Valid),

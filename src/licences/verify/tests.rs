@@ -794,7 +794,8 @@ fn a_remembered_licence_is_judged_afresh_and_only_verified_ones_are_remembered()
             same(presented, fx.root(), IAT + DAY, Some(&f)).verdict,
             Verdict::Valid
         );
-        assert!(memo.licences.get(presented).is_some());
+        let d = memo.licences.get(presented).unwrap();
+        assert!(d.chain.is_some(), "with the chain it verified under");
         // Remembered: the time, the facts and the root are still judged each time.
         let r = same(presented, fx.root(), IAT + 3 * DAY, Some(&revoked));
         assert_eq!(r.verdict, Verdict::Revoked);
@@ -805,6 +806,12 @@ fn a_remembered_licence_is_judged_afresh_and_only_verified_ones_are_remembered()
         assert_eq!(r.claims, None, "no claims without a trusted signature");
         let r = same(presented, fx.root(), IAT + DAY, None);
         assert_eq!(r.verdict, Verdict::Valid);
+        // The licence keeps its chain when the header's entry is gone.
+        memo.chains.invalidate_all();
+        assert_eq!(
+            same(presented, fx.root(), IAT + DAY, Some(&f)).verdict,
+            Verdict::Valid
+        );
     }
     // One string per selection of disclosures: the share revealed only its own.
     let r = same(&share, fx.root(), IAT + DAY, Some(&f));
