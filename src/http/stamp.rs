@@ -139,13 +139,9 @@ where
 /// 128 random bits from the thread-local generator, as 32 hex digits (tower-http's
 /// `MakeRequestUuid` asks the kernel for randomness on every request).
 fn fresh_request_id() -> HeaderValue {
-    let mut hex = [0u8; 32];
-    let bits = rand::random::<u128>();
-    for (i, b) in hex.iter_mut().enumerate() {
-        *b = b"0123456789abcdef"[((bits >> (124 - 4 * i)) & 0xf) as usize];
-    }
     // 32 lowercase hex digits are always a valid header value.
-    HeaderValue::from_bytes(&hex).unwrap_or(HeaderValue::from_static("-"))
+    HeaderValue::try_from(format!("{:032x}", rand::random::<u128>()))
+        .unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// `/api/v1/licences/{id}/{action}` as `/api/v1/licences/:id/:action`: braces are valid in a label

@@ -267,3 +267,59 @@ async fn metrics_parse_and_their_counters_move_with_the_actions() {
         .unwrap();
     assert!(!raw.contains(id), "a licence id in /metrics");
 }
+
+/// Every response passes through `http::stamp`: a request id (the caller's kept, else 32 fresh hex
+/// digits, different each time), the security headers unless the handler set its own, and the
+/// request counted by route template, never by the path asked for.
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_the_security_headers() {
+    let app = crate::helpers::spawn_app().await;
+    let get = |path: &str, id: Option<&str>| {
+        let mut r = app.http().get(format!("{}{path}", app.addr));
+        if let Some(id) = id {
+            r = r.header("x-request-id", id);
+        }
+        r.send()
+    };
+    let a = get("/healthz", None).await.unwrap();
+    let b = get("/api/v1/log/receipts/no-such-licence", None)
+        .await
+        .unwrap();
+    let ids: Vec<String> = [&a, &b]
+        .iter()
+        .map(|r| r.headers()["x-request-id"].to_str().unwrap().to_owned())
+        .collect();
+    for id in &ids {
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(id
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
+    assert_ne!(ids[0], ids[1], "a fresh id per request");
+    let kept = get("/healthz", Some("proxy-id-42")).await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "proxy-id-42");
+    for r in [&a, &b, &kept] {
+        let h = r.headers();
+        assert!(h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'"));
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["cache-control"], "no-store");
+    }
+    // A handler's own Cache-Control stands (the root certificate is cacheable by design).
+    let root = get("/pki/root.pem", None).await.unwrap();
+    assert_eq!(root.status(), 200);
+    assert_eq!(root.headers()["cache-control"], "public, max-age=86400");
+    assert_eq!(root.headers()["x-frame-options"], "DENY");
+    let scrape = Scrape::of(&app).await;
+    let counted = |route| scrape.value("tongban_http_requests_total", &[("route", route)]);
+    assert_eq!(
+        counted("/api/v1/log/receipts/:id"),
+        1.0,
+        "counted by template"
+    );
+    assert_eq!(counted("/api/v1/log/receipts/no-such-licence"), 0.0);
+}
