@@ -1,5 +1,6 @@
 //! The one middleware every response passes through ([`Stamp`]): the request id, the request's
-//! tracing span, the `/metrics` request counters, and the security headers.
+//! tracing span, the `/metrics` request counters, the security headers, and the handler run as a
+//! task of its own, which a client that goes away cannot cancel.
 //!
 //! Hand-written as a single tower layer: it replaced nine (tower-http's `SetRequestId`,
 //! `PropagateRequestId`, `Trace` and five `SetResponseHeader`, and an axum `from_fn`), each with
@@ -16,7 +17,7 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -95,12 +96,26 @@ where
             request_id = %id.to_str().unwrap_or(""),
         );
         let state = self.state.clone();
-        let response = self.inner.call(req);
+        // The handler runs as a task of its own, to completion, even when the client goes away:
+        // hyper drops a request's future when its connection closes, and a future dropped inside
+        // sqlx's `begin` left the connection in a transaction nobody would end (SQLite: the one
+        // connection, so every later write failed with "begin_with at non-zero transaction
+        // depth" until restart; seen when a load generator closed its connections mid-issuance).
+        // A write is then never cut between two statements by a client either.
+        let handler = tokio::spawn(self.inner.call(req).instrument(span.clone()));
         Box::pin(
             async move {
                 let in_flight = state.metrics.request_started();
                 tracing::debug!("started processing request");
-                let Ok(mut response) = response.await;
+                let mut response = match handler.await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    // A panic (none is known: `unwrap` and `expect` are denied outside tests).
+                    Err(e) => {
+                        tracing::error!(error = %e, "the request's handler panicked");
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    }
+                };
                 let took = start.elapsed();
                 let status = response.status();
                 if status.is_server_error() {

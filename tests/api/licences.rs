@@ -394,3 +394,57 @@ async fn refusals_are_problem_details_and_write_nothing() {
         "only the one good request wrote anything"
     );
 }
+
+/// Polls `fut` until it is ready or has been pending `k` times, then drops it: what hyper does to a
+/// request's future at any await point when the client closes its connection.
+async fn drop_after_pendings<F: std::future::Future>(fut: F, k: usize) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut pendings = 0;
+    std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+        std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+        std::task::Poll::Pending if pendings == k => std::task::Poll::Ready(None),
+        std::task::Poll::Pending => {
+            pendings += 1;
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+/// A client that goes away in the middle of an issuance, at whichever await point, never wedges
+/// the database: every later issuance succeeds. (A request future dropped inside sqlx's `begin`
+/// left SQLite's one connection inside a transaction, and every later write failed; the router
+/// now runs each handler as a task of its own.)
+#[tokio::test]
+async fn a_client_that_goes_away_mid_issuance_wedges_nothing() {
+    use tower::ServiceExt;
+    let w = world().await;
+    let body = request(&w).to_string();
+    let issuance = || {
+        let req = axum::http::Request::post("/api/v1/licences")
+            .header("authorization", format!("Bearer {}", w.token))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.clone()))
+            .unwrap();
+        tongban::http::app(w.app.state.clone()).oneshot(req)
+    };
+    // How many times a whole issuance waits, through the same router.
+    let mut waits = 0;
+    loop {
+        match drop_after_pendings(issuance(), waits).await {
+            Some(r) => {
+                assert_eq!(r.unwrap().status(), 201);
+                break;
+            }
+            None => waits += 1,
+        }
+    }
+    for k in 0..=waits {
+        let _ = drop_after_pendings(issuance(), k).await;
+        let (s, b, _) = w
+            .app
+            .post_json("/api/v1/licences", &w.token, &request(&w), &[])
+            .await;
+        assert_eq!(s, 201, "after a client went away at wait {k}: {b}");
+    }
+}
