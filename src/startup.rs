@@ -172,18 +172,20 @@ fn spawn_background(state: AppState) {
         }
     });
     // SQLite: the WAL copied into the database file off the writer's connection (see
-    // `Db::checkpoint_wal`).
-    let checkpointing = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = checkpointing.db.checkpoint_wal().await {
-                tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
+    // `Db::checkpoint_wal`). PostgreSQL checkpoints by itself.
+    if state.db.backend == storage::Backend::Sqlite {
+        let checkpointing = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = checkpointing.db.checkpoint_wal().await {
+                    tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
+                }
             }
-        }
-    });
+        });
+    }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         let mut keys_seen = state.keys.manifest_modified();
