@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 
 use super::{Batch, Db, Result, Tx};
-use crate::tlog::merkle::{Hash, NodeId};
+use crate::tlog::merkle::{self, Hash, NodeId};
 
 /// Queue a leaf, as a part of the statement that writes the change it records.
 pub fn enqueue_into(b: &mut Batch, licence_id: &str, leaf: &[u8]) {
@@ -102,7 +102,9 @@ fn nodes_sql(n: usize) -> String {
     sql
 }
 
-/// The stored hashes of these complete subtrees (those that exist), in one query per 400 nodes.
+/// The hashes of these complete subtrees (those that exist): the stored ones in one query per 400
+/// nodes, the unstored ones below [`merkle::STORED_FROM_LEVEL`] recomputed from the leaves of their
+/// block (one query per block; a proof or the right edge needs one or two).
 pub async fn nodes(db: &Db, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>> {
     let mut conn = db.pool.acquire().await?;
     nodes_on(&mut conn, ids).await
@@ -114,8 +116,31 @@ pub async fn nodes_tx(tx: &mut Tx, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>
 }
 
 async fn nodes_on(conn: &mut AnyConnection, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>> {
+    let (stored, low): (Vec<NodeId>, Vec<NodeId>) =
+        ids.iter().partition(|id| merkle::is_stored(**id));
     let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(400) {
+    let blocks: std::collections::BTreeSet<(u64, u64)> =
+        low.iter().map(|id| merkle::block_of(*id)).collect();
+    for (first, len) in blocks {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT idx, leaf FROM tlog_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+        )
+        .bind(first as i64)
+        .bind((first + len) as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+        let leaves: std::collections::HashMap<u64, Hash> = rows
+            .iter()
+            .map(|(idx, leaf)| (*idx as u64, merkle::leaf_hash(leaf)))
+            .collect();
+        let leaf = |i: u64| leaves.get(&i).copied();
+        for id in low.iter().filter(|id| merkle::block_of(**id).0 == first) {
+            if let Some(h) = merkle::low_node(*id, &leaf) {
+                out.push((*id, h));
+            }
+        }
+    }
+    for chunk in stored.chunks(400) {
         let sql = nodes_sql(chunk.len());
         let mut q = sqlx::query(&sql);
         for id in chunk {
@@ -126,8 +151,8 @@ async fn nodes_on(conn: &mut AnyConnection, ids: &[NodeId]) -> Result<Vec<(NodeI
     Ok(out)
 }
 
-/// Store sequenced leaves `(idx, licence id, leaf)` and new subtree hashes, and take the leaves off
-/// the queue: multi-row parts of `b`.
+/// Store sequenced leaves `(idx, licence id, leaf)` and new subtree hashes (those of the stored
+/// levels: [`merkle::is_stored`]), and take the leaves off the queue: multi-row parts of `b`.
 pub fn append_into(
     b: &mut Batch,
     leaves: &[(u64, String, Vec<u8>)],
@@ -135,6 +160,12 @@ pub fn append_into(
     nodes: &[(NodeId, Hash)],
     now: i64,
 ) {
+    let nodes: Vec<(NodeId, Hash)> = nodes
+        .iter()
+        .copied()
+        .filter(|(id, _)| merkle::is_stored(*id))
+        .collect();
+    let nodes = nodes.as_slice();
     if b.backend() == super::Backend::Postgres {
         return append_into_pg(b, leaves, queue_ids, nodes, now);
     }

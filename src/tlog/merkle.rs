@@ -9,6 +9,12 @@
 //! then the proof function assembles them through a lookup closure. Every range hash that RFC 9162 asks
 //! for is either one stored node (a complete, aligned power of two) or split at the largest power of two
 //! below its length, so the nodes read and the hashing done grow with log n, never with n.
+//!
+//! Only nodes of [`STORED_FROM_LEVEL`] and above are stored: a node below covers fewer than 16 leaves
+//! of one aligned block and is recomputed from those leaves ([`low_node`]) when a proof needs it. The
+//! same trade as C2SP `tlog-tiles`, which stores a hash only every eighth level: an append then writes
+//! about one node in eight instead of two (most appends write none), and a proof reads at most one
+//! block of 16 leaves more per end of the range it covers.
 
 use std::collections::HashMap;
 
@@ -78,6 +84,40 @@ pub enum ProofError {
     EmptyOldTree,
     #[error("stored node (level {}, index {}) is missing", .0.level, .0.index)]
     MissingNode(NodeId),
+}
+
+/// The lowest level whose nodes are stored; nodes below it are recomputed from the leaves of their
+/// block of `1 << STORED_FROM_LEVEL` leaves.
+pub const STORED_FROM_LEVEL: u32 = 4;
+
+/// Whether the log stores this node (else it is recomputed from leaves: [`low_node`]).
+pub const fn is_stored(id: NodeId) -> bool {
+    id.level >= STORED_FROM_LEVEL
+}
+
+/// The block of leaves `[first, first + len)` whose hashes recompute an unstored node ([`low_node`]):
+/// the aligned block of `1 << STORED_FROM_LEVEL` leaves that holds it.
+pub const fn block_of(id: NodeId) -> (u64, u64) {
+    let len = 1 << STORED_FROM_LEVEL;
+    (id.first_leaf() & !(len - 1), len)
+}
+
+/// The hash of a complete subtree recomputed from its leaf hashes (`leaf(i)`: the hash of leaf `i`,
+/// `None` past the tree's end); meant for unstored nodes, which cover at most 16 leaves. `None` if a
+/// leaf is missing, that is, the subtree is not complete.
+pub fn low_node(id: NodeId, leaf: &impl Fn(u64) -> Option<Hash>) -> Option<Hash> {
+    if id.level == 0 {
+        return leaf(id.index);
+    }
+    let left = NodeId {
+        level: id.level - 1,
+        index: id.index << 1,
+    };
+    let right = NodeId {
+        level: id.level - 1,
+        index: (id.index << 1) | 1,
+    };
+    Some(node_hash(&low_node(left, leaf)?, &low_node(right, leaf)?))
 }
 
 /// The complete nodes that appear when leaf `n` (0-based) is appended, leaf first, then upwards.
@@ -339,8 +379,8 @@ pub fn root(size: u64, lookup: impl Fn(NodeId) -> Option<Hash>) -> Result<Hash, 
     range_hash(0, size, &lookup)
 }
 
-/// An in-memory log (tests and benchmarks): the leaf hashes and every stored node, built with
-/// [`Frontier::append`] exactly as the database is.
+/// An in-memory log (tests and benchmarks): the leaf hashes and the stored nodes, built with
+/// [`Frontier::append`] and [`is_stored`] exactly as the database is.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryLog {
     leaves: Vec<Hash>,
@@ -362,7 +402,9 @@ impl MemoryLog {
     pub fn append_leaf_hash(&mut self, hash: Hash) -> u64 {
         let index = self.frontier.size();
         self.leaves.push(hash);
-        self.nodes.extend(self.frontier.append(hash));
+        let completed = self.frontier.append(hash);
+        self.nodes
+            .extend(completed.into_iter().filter(|(id, _)| is_stored(*id)));
         index
     }
 
@@ -374,12 +416,16 @@ impl MemoryLog {
         self.leaves.get(usize::try_from(index).ok()?).copied()
     }
 
-    /// A stored node, as the database would return it.
+    /// A node as the storage layer answers it: stored, or recomputed from its block's leaves.
     pub fn node(&self, id: NodeId) -> Option<Hash> {
-        self.nodes.get(&id).copied()
+        if is_stored(id) {
+            self.nodes.get(&id).copied()
+        } else {
+            low_node(id, &|i| self.leaf_hash(i))
+        }
     }
 
-    /// The number of stored nodes (just under two per leaf).
+    /// The number of stored nodes (just under one per eight leaves).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }

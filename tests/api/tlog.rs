@@ -362,3 +362,52 @@ async fn a_licence_that_skipped_issuance_is_not_in_the_transparency_log() {
         .await;
     assert!(ok, "{out} {err}");
 }
+
+/// Past 16 leaves the log stores subtree hashes (levels 4 and up) and recomputes the lower ones from
+/// the leaves: every receipt, every served inclusion proof and every consistency proof across block
+/// boundaries verifies with the independent verifier.
+#[tokio::test]
+async fn proofs_across_stored_and_recomputed_levels_verify() {
+    let w = world().await;
+    let vkey = get(&w, "/api/v1/log/key").await.1.trim().to_owned();
+    let mut roots = vec![[0u8; 32]]; // roots[n]: the root at size n, from the receipts
+    let mut leaves = Vec::new();
+    for i in 0..37u64 {
+        let r = issue(&w).await["receipt"].clone();
+        assert_eq!(r["log_index"], json!(i), "{r}");
+        let cp = open_checkpoint(r["checkpoint"].as_str().unwrap(), &vkey).unwrap();
+        let h = proof::leaf_hash(r["leaf"].as_str().unwrap().as_bytes());
+        proof::verify_inclusion(&h, i, cp.size, &hashes(&r["inclusion_proof"]), &cp.root)
+            .unwrap_or_else(|e| panic!("receipt {i}: {e}"));
+        assert_eq!(
+            cp.size,
+            i + 1,
+            "on this quiet log each receipt names its own size"
+        );
+        roots.push(cp.root);
+        leaves.push(h);
+    }
+    for size in [16u64, 17, 31, 32, 33, 37] {
+        for (i, h) in leaves.iter().enumerate().take(size as usize) {
+            let (s, p) = get(&w, &format!("/api/v1/log/inclusion?index={i}&size={size}")).await;
+            assert_eq!(s, 200, "{p}");
+            let p: Value = serde_json::from_str(&p).unwrap();
+            proof::verify_inclusion(
+                h,
+                i as u64,
+                size,
+                &hashes(&p["proof"]),
+                &roots[size as usize],
+            )
+            .unwrap_or_else(|e| panic!("leaf {i} in {size}: {e}"));
+        }
+        for old in 1..=size {
+            let (s, p) = get(&w, &format!("/api/v1/log/consistency?old={old}&new={size}")).await;
+            assert_eq!(s, 200, "{p}");
+            let p: Value = serde_json::from_str(&p).unwrap();
+            let (a, b) = (&roots[old as usize], &roots[size as usize]);
+            proof::verify_consistency(old, size, a, b, &hashes(&p["proof"]))
+                .unwrap_or_else(|e| panic!("{old} -> {size}: {e}"));
+        }
+    }
+}

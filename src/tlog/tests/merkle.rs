@@ -264,3 +264,49 @@ fn proofs_in_a_large_stored_tree_verify() {
         }
     }
 }
+
+/// MTH of leaves `[lo, hi)` the slow way, straight from RFC 9162 §2.1.1.
+fn naive_range(leaves: &[Hash], lo: usize, hi: usize) -> Hash {
+    if hi - lo == 1 {
+        return leaves[lo];
+    }
+    let k = (hi - lo).next_power_of_two() / 2;
+    merkle::node_hash(
+        &naive_range(leaves, lo, lo + k),
+        &naive_range(leaves, lo + k, hi),
+    )
+}
+
+#[test]
+fn only_nodes_of_16_leaves_and_more_are_stored_and_the_rest_recomputes_identically() {
+    let mut log = MemoryLog::new();
+    let mut leaves = Vec::new();
+    for i in 0..100u64 {
+        log.append(&i.to_be_bytes());
+        leaves.push(merkle::leaf_hash(&i.to_be_bytes()));
+    }
+    let mut complete_stored = 0;
+    for level in 0..8u32 {
+        for index in 0..(100u64 >> level) {
+            let id = NodeId { level, index };
+            let (lo, n) = (id.first_leaf() as usize, id.leaf_count() as usize);
+            assert_eq!(
+                log.node(id),
+                Some(naive_range(&leaves, lo, lo + n)),
+                "{id:?}"
+            );
+            complete_stored += usize::from(merkle::is_stored(id));
+        }
+        // The node one past the end is incomplete: neither stored nor recomputable.
+        let past = NodeId {
+            level,
+            index: 100u64 >> level,
+        };
+        assert_eq!(log.node(past), None, "{past:?}");
+    }
+    // Levels 4, 5 and 6 of 100 leaves: 6 + 3 + 1 nodes, against 197 when every node was stored.
+    assert_eq!(complete_stored, 10);
+    assert_eq!(log.node_count(), complete_stored);
+    assert_eq!(merkle::block_of(NodeId { level: 2, index: 9 }), (32, 16));
+    assert_eq!(merkle::block_of(NodeId::leaf(47)), (32, 16));
+}
