@@ -1,4 +1,5 @@
-//! The transparency log's costs, in memory (the database adds one indexed query per proof):
+//! The transparency log's costs, in memory (the database adds one indexed query per proof for the
+//! stored nodes, and one range of at most 16 leaves per block whose lower nodes are recomputed):
 //!
 //! - appending a leaf (`Frontier::append`: the leaf hash plus the new complete subtrees);
 //! - inclusion and consistency proof generation at 1 thousand, 1 million and 10 million leaves, with
