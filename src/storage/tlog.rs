@@ -116,17 +116,22 @@ pub async fn nodes_tx(tx: &mut Tx, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>
 }
 
 async fn nodes_on(conn: &mut AnyConnection, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>> {
-    let (stored, low): (Vec<NodeId>, Vec<NodeId>) =
-        ids.iter().partition(|id| merkle::is_stored(**id));
+    let mut stored = Vec::with_capacity(ids.len());
+    let mut blocks: std::collections::BTreeMap<u64, Vec<NodeId>> = Default::default();
+    for id in ids {
+        if merkle::is_stored(*id) {
+            stored.push(*id);
+        } else {
+            blocks.entry(merkle::block_of(*id)).or_default().push(*id);
+        }
+    }
     let mut out = Vec::with_capacity(ids.len());
-    let blocks: std::collections::BTreeSet<(u64, u64)> =
-        low.iter().map(|id| merkle::block_of(*id)).collect();
-    for (first, len) in blocks {
+    for (first, low) in blocks {
         let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
             "SELECT idx, leaf FROM tlog_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx",
         )
         .bind(first as i64)
-        .bind((first + len) as i64)
+        .bind((first + merkle::BLOCK_LEAVES) as i64)
         .fetch_all(&mut *conn)
         .await?;
         let leaves: std::collections::HashMap<u64, Hash> = rows
@@ -134,11 +139,10 @@ async fn nodes_on(conn: &mut AnyConnection, ids: &[NodeId]) -> Result<Vec<(NodeI
             .map(|(idx, leaf)| (*idx as u64, merkle::leaf_hash(leaf)))
             .collect();
         let leaf = |i: u64| leaves.get(&i).copied();
-        for id in low.iter().filter(|id| merkle::block_of(**id).0 == first) {
-            if let Some(h) = merkle::low_node(*id, &leaf) {
-                out.push((*id, h));
-            }
-        }
+        out.extend(
+            low.into_iter()
+                .filter_map(|id| Some((id, merkle::low_node(id, &leaf)?))),
+        );
     }
     for chunk in stored.chunks(400) {
         let sql = nodes_sql(chunk.len());

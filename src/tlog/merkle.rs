@@ -95,11 +95,12 @@ pub const fn is_stored(id: NodeId) -> bool {
     id.level >= STORED_FROM_LEVEL
 }
 
-/// The block of leaves `[first, first + len)` whose hashes recompute an unstored node ([`low_node`]):
-/// the aligned block of `1 << STORED_FROM_LEVEL` leaves that holds it.
-pub const fn block_of(id: NodeId) -> (u64, u64) {
-    let len = 1 << STORED_FROM_LEVEL;
-    (id.first_leaf() & !(len - 1), len)
+/// The leaves of a block: an unstored node lies within one aligned block of this many leaves.
+pub const BLOCK_LEAVES: u64 = 1 << STORED_FROM_LEVEL;
+
+/// The first leaf of the block whose leaves recompute an unstored node ([`low_node`]).
+pub const fn block_of(id: NodeId) -> u64 {
+    id.first_leaf() & !(BLOCK_LEAVES - 1)
 }
 
 /// The hash of a complete subtree recomputed from its leaf hashes (`leaf(i)`: the hash of leaf `i`,
