@@ -116,6 +116,16 @@ pub struct Link {
     pub hash: Vec<u8>,
 }
 
+/// Takes chained events off the queue (PostgreSQL): `$1` is the round's links as a JSON array.
+///
+/// The ids become an array (an InitPlan) matched by the primary key, `event_id = ANY(...)`, never a
+/// join: the queue is analysed empty most of the time, and with `IN (SELECT ... FROM
+/// jsonb_to_recordset(...))` the planner then chose a nested-loop semi join that compared every
+/// queued row with every chained id. A backlog of 30,000 events (holder queries log ten each) made
+/// each round's delete take 3 s, so the backlog grew. `tests/api/audit.rs` checks the plan.
+pub const DEQUEUE_EVENTS_PG: &str = "DELETE FROM audit_pending WHERE event_id = ANY(ARRAY(\
+     SELECT x.event_id FROM jsonb_to_recordset($1::jsonb) AS x(event_id bigint)))";
+
 /// Append links to the chain and take their events off the queue, as parts of `b`.
 ///
 /// On PostgreSQL the rows travel as one JSON parameter (`jsonb_to_recordset`), so the statement's
@@ -142,13 +152,9 @@ pub fn chain_into(b: &mut Batch, links: &[Link]) {
                 q.bind(rows.clone());
             },
         );
-        b.push(
-            "DELETE FROM audit_pending WHERE event_id IN \
-             (SELECT x.event_id FROM jsonb_to_recordset($1::jsonb) AS x(event_id bigint))",
-            |q| {
-                q.bind(rows);
-            },
-        );
+        b.push(DEQUEUE_EVENTS_PG, |q| {
+            q.bind(rows);
+        });
         return;
     }
     for batch in links.chunks(200) {

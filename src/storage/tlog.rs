@@ -155,6 +155,12 @@ async fn nodes_on(conn: &mut AnyConnection, ids: &[NodeId]) -> Result<Vec<(NodeI
     Ok(out)
 }
 
+/// Takes sequenced leaves off the queue (PostgreSQL): `$1` is their queue ids as a JSON array. An
+/// array matched by the primary key, not a join, whatever the queue's statistics say: see
+/// [`super::audit::DEQUEUE_EVENTS_PG`].
+pub const DEQUEUE_LEAVES_PG: &str = "DELETE FROM tlog_pending WHERE id = ANY(ARRAY(\
+     SELECT x::bigint FROM jsonb_array_elements_text($1::jsonb) AS x))";
+
 /// Store sequenced leaves `(idx, licence id, leaf)` and new subtree hashes (those of the stored
 /// levels: [`merkle::is_stored`]), and take the leaves off the queue: multi-row parts of `b`.
 pub fn append_into(
@@ -252,13 +258,9 @@ fn append_into_pg(
     }
     if !queue_ids.is_empty() {
         let ids = Value::from(queue_ids.to_vec()).to_string();
-        b.push(
-            "DELETE FROM tlog_pending WHERE id IN \
-             (SELECT x::bigint FROM jsonb_array_elements_text($1::jsonb) AS x)",
-            |q| {
-                q.bind(ids);
-            },
-        );
+        b.push(DEQUEUE_LEAVES_PG, |q| {
+            q.bind(ids);
+        });
     }
 }
 
