@@ -111,7 +111,12 @@ async fn read_logged(
     for r in rows {
         views.push(view(state, r).await?);
     }
-    let mut tx = state.db.begin().await?;
+    if rows.is_empty() {
+        return Ok(views);
+    }
+    // Every row's access-log entry and audit event in one statement (one round trip instead of two
+    // per licence: a page of ten took 22 round trips, and under load its latency was theirs).
+    let mut b = storage::Batch::new(state.db.backend);
     for r in rows {
         let a = Access {
             holder_index,
@@ -123,7 +128,7 @@ async fn read_logged(
             purpose,
             at: now,
         };
-        storage::licences::log_access(&mut tx, &a).await?;
+        storage::licences::log_access_into(&mut b, &a);
         let (actor, action) = match (reader.department_id, reader.via) {
             (Some(d), "legal_basis") => (
                 crate::audit::department(d),
@@ -134,16 +139,17 @@ async fn read_logged(
                 crate::audit::Action::LicenceQueriedWithConsent,
             ),
         };
-        crate::audit::record(
-            &mut tx,
+        crate::audit::record_into(
+            &mut b,
             now,
             &actor,
             action,
             &format!("licence:{}", r.id),
             json!({ "via": reader.via, "client": reader.client_id, "legal_basis": reader.legal_basis }),
-        )
-        .await?;
+        );
     }
+    let mut tx = state.db.begin().await?;
+    b.execute(&mut tx).await.map_err(StorageError::from)?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(views)
 }

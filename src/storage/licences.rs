@@ -284,22 +284,37 @@ pub struct Access<'a> {
     pub at: i64,
 }
 
+/// [`log_access`] as a part of a [`super::Batch`].
+pub fn log_access_into(b: &mut super::Batch, a: &Access<'_>) {
+    b.push(LOG_ACCESS, |q| {
+        q.bind(crate::crypto::random_id())
+            .bind(a.holder_index.to_vec())
+            .bind(a.licence_id.to_owned())
+            .bind(a.via.to_owned())
+            .bind(a.department_id.map(str::to_owned))
+            .bind(a.client_id.map(str::to_owned))
+            .bind(a.legal_basis.map(str::to_owned))
+            .bind(a.purpose.to_owned())
+            .bind(a.at);
+    });
+}
+
+const LOG_ACCESS: &str = "INSERT INTO licence_access_log (id, holder_index, licence_id, via, department_id, client_id, legal_basis, purpose, at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
 pub async fn log_access(tx: &mut Tx, a: &Access<'_>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO licence_access_log (id, holder_index, licence_id, via, department_id, client_id, legal_basis, purpose, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(crate::crypto::random_id())
-    .bind(a.holder_index.to_vec())
-    .bind(a.licence_id)
-    .bind(a.via)
-    .bind(a.department_id)
-    .bind(a.client_id)
-    .bind(a.legal_basis)
-    .bind(a.purpose)
-    .bind(a.at)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(LOG_ACCESS)
+        .bind(crate::crypto::random_id())
+        .bind(a.holder_index.to_vec())
+        .bind(a.licence_id)
+        .bind(a.via)
+        .bind(a.department_id)
+        .bind(a.client_id)
+        .bind(a.legal_basis)
+        .bind(a.purpose)
+        .bind(a.at)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
