@@ -328,6 +328,45 @@ impl Browser {
         }
     }
 
+    /// Click a control that leaves the page (a form's submit button) and return once the browser
+    /// has left it. Waiting for the next page's elements right after a plain click can still find
+    /// this page's: the login form's own `#password` while its POST is under way (seen once in a
+    /// few dozen runs of the single sign-on test).
+    pub async fn submit(&self, id: &str) {
+        // A mark on this page's window, which the next page's window does not carry.
+        let mark = "window.__tongbanLeaving = true;";
+        if let Err(e) = self
+            .cmd("/execute/sync", Some(json!({ "script": mark, "args": [] })))
+            .await
+        {
+            panic!("marking the page before #{id}: {e}");
+        }
+        self.click(id).await;
+        // Answers at once on the next page. On this page it never answers itself: the driver ends
+        // it when the document unloads (with an error, "script timeout" in Chromium 156) or after
+        // the script timeout; the mark then tells which page the browser is on.
+        let wait = "const done = arguments[arguments.length - 1]; \
+                    if (!window.__tongbanLeaving) { done(true); }";
+        let left = "return !window.__tongbanLeaving;";
+        for _ in 0..3 {
+            let answer = self
+                .cmd(
+                    "/execute/async",
+                    Some(json!({ "script": wait, "args": [] })),
+                )
+                .await;
+            if answer.is_ok()
+                || self
+                    .cmd("/execute/sync", Some(json!({ "script": left, "args": [] })))
+                    .await
+                    .is_ok_and(|v| v == json!(true))
+            {
+                return;
+            }
+        }
+        panic!("#{id} did not leave the page; {}", self.describe().await)
+    }
+
     /// End the WebDriver session (Chromium quits); the driver process ends on drop.
     pub async fn close(self) {
         if let Err(e) = self.http.delete(&self.session).send().await {

@@ -37,7 +37,7 @@ async fn single_sign_on_and_back_channel_logout_in_a_real_browser() {
     );
     browser.fill("username", &email).await;
     browser.fill("password", PASSWORD).await;
-    browser.click("login-submit").await;
+    browser.submit("login-submit").await;
     let (seen, _) = browser
         .wait_any(&["consent-allow", "who", "password"])
         .await;
