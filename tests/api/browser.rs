@@ -317,7 +317,8 @@ impl Browser {
         .unwrap_or_else(|e| panic!("type into #{id}: {e}"));
     }
 
-    /// Click the element with this id (the driver waits for a navigation it starts).
+    /// Click the element with this id. The driver waits for a navigation the click starts, but not
+    /// always: a click that leaves the page is [`Browser::submit`].
     pub async fn click(&self, id: &str) {
         let el = self.wait_id(id).await;
         if let Err(e) = self
