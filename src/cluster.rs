@@ -90,6 +90,8 @@ async fn everything_changed(state: &AppState) {
     state.signers.invalidate_all();
     state.clients.invalidate_all();
     state.licence_types.invalidate_all();
+    state.departments.invalidate_all();
+    state.enterprise_names.invalidate_all();
     refresh_deny(state).await;
     reload_keys(state);
 }

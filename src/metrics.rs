@@ -63,6 +63,8 @@ pub enum CacheName {
     StatusLists,
     LicenceTypes,
     LicenceFacts,
+    Departments,
+    Enterprises,
 }
 
 impl CacheName {
@@ -75,6 +77,8 @@ impl CacheName {
             CacheName::StatusLists => "status_lists",
             CacheName::LicenceTypes => "licence_types",
             CacheName::LicenceFacts => "licence_facts",
+            CacheName::Departments => "departments",
+            CacheName::Enterprises => "enterprises",
         }
     }
 }

@@ -55,6 +55,12 @@ pub struct Inner {
     pub status_lists: Cache<String, Arc<String>>,
     /// Licence types by code.
     pub licence_types: Cache<String, Arc<LicenceType>>,
+    /// Departments by the id of their OAuth client, and enterprises' registered names by USCC: rows
+    /// that are never updated or deleted, so what was found stays true (misses are not kept: a
+    /// department or enterprise registered later is found at once). The minute's expiry bounds an
+    /// operator's edit by hand. Issuance and every department call would otherwise read them.
+    pub departments: Cache<String, Arc<crate::storage::departments::DepartmentRow>>,
+    pub enterprise_names: Cache<String, Arc<str>>,
     /// Public verifications per client address in the current second (a fixed one-second window).
     pub verify_rate: crate::http::ratelimit::PerSecond,
     /// What verification remembers: validated certificate chains by header, decoded licences by string.
@@ -155,6 +161,14 @@ impl AppState {
                 .build(),
             licence_types: Cache::builder()
                 .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            departments: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            enterprise_names: Cache::builder()
+                .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(60))
                 .build(),
             verify_rate: Default::default(),

@@ -143,7 +143,7 @@ pub fn bearer_claims(
 /// A department system, authenticated by a client_credentials access token of ours.
 pub struct DepartmentClient {
     pub claims: std::sync::Arc<AccessClaims>,
-    pub department: DepartmentRow,
+    pub department: std::sync::Arc<DepartmentRow>,
 }
 
 impl FromRequestParts<AppState> for DepartmentClient {
@@ -162,7 +162,7 @@ impl FromRequestParts<AppState> for DepartmentClient {
                 "a department system's client_credentials token is required",
             ));
         }
-        let department = storage::departments::by_client(&state.db, &claims.client_id)
+        let department = crate::licences::issue::department_of_client(state, &claims.client_id)
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(|| {
@@ -502,7 +502,7 @@ async fn record_verification(
         false => None,
         true => {
             let claims = bearer_claims(headers, state)?;
-            storage::departments::by_client(&state.db, &claims.client_id)
+            crate::licences::issue::department_of_client(state, &claims.client_id)
                 .await
                 .map_err(ApiError::internal)?
         }

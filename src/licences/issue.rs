@@ -117,11 +117,41 @@ async fn registered_name(
             .await?
             .map(|a| a.name),
         HolderKind::Enterprise => {
-            storage::enterprises::by_uscc(&state.db, &h.id.trim().to_ascii_uppercase())
-                .await?
-                .map(|e| e.name)
+            let uscc = h.id.trim().to_ascii_uppercase();
+            if let Some(name) = state
+                .metrics
+                .lookup(CacheName::Enterprises, state.enterprise_names.get(&uscc))
+            {
+                return Ok(Some(name.to_string()));
+            }
+            let Some(e) = storage::enterprises::by_uscc(&state.db, &uscc).await? else {
+                return Ok(None);
+            };
+            state
+                .enterprise_names
+                .insert(uscc, Arc::from(e.name.as_str()));
+            Some(e.name)
         }
     })
+}
+
+/// The department an OAuth client belongs to (a department system's client), if any.
+pub async fn department_of_client(
+    state: &AppState,
+    client_id: &str,
+) -> Result<Option<Arc<DepartmentRow>>, StorageError> {
+    if let Some(d) = state
+        .metrics
+        .lookup(CacheName::Departments, state.departments.get(client_id))
+    {
+        return Ok(Some(d));
+    }
+    let Some(d) = storage::departments::by_client(&state.db, client_id).await? else {
+        return Ok(None);
+    };
+    let d = Arc::new(d);
+    state.departments.insert(client_id.to_owned(), d.clone());
+    Ok(Some(d))
 }
 
 pub async fn licence_type(

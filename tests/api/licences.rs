@@ -287,6 +287,81 @@ async fn superseding_revokes_the_old_licence_and_links_it() {
     assert_eq!(events.last().unwrap().reason, "superseded");
 }
 
+/// Departments (by their client) and enterprises' names are cached once found, refusals are not:
+/// a department or an enterprise registered after a request was refused is found by the next one.
+#[tokio::test]
+async fn a_department_or_an_enterprise_registered_after_a_refusal_is_found_at_once() {
+    let w = world().await;
+    // Cached: the world's enterprise and department, found by an issuance.
+    let (s, b, _) = w
+        .app
+        .post_json("/api/v1/licences", &w.token, &request(&w), &[])
+        .await;
+    assert_eq!(s, 201, "{b}");
+    // An enterprise not registered yet: refused; registered; then issued to.
+    let mut later = request(&w);
+    later["holders"][0] =
+        json!({ "kind": "enterprise", "id": "91310000775785552L", "name": "上海后来科技有限公司" });
+    let (s, p, _) = w
+        .app
+        .post_json("/api/v1/licences", &w.token, &later, &[])
+        .await;
+    assert_eq!(
+        (s, p["type"].as_str()),
+        (422, Some("https://tongban.example/problems/unknown-holder"))
+    );
+    let (rep, _, _) = w.app.citizen("后来人").await;
+    w.app
+        .enterprise("91310000775785552L", "上海后来科技有限公司", &rep)
+        .await;
+    let (s, b, _) = w
+        .app
+        .post_json("/api/v1/licences", &w.token, &later, &[])
+        .await;
+    assert_eq!(s, 201, "{b}");
+    // A client of no department: refused; made a department's client; then known as that
+    // department (which may not issue this type: the refusal now says so).
+    let (client, token) = w.app.system(vec!["licences:issue"]).await;
+    let (s, p, _) = w
+        .app
+        .post_json("/api/v1/licences", &token, &request(&w), &[])
+        .await;
+    assert_eq!(s, 403, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to no department"),
+        "{p}"
+    );
+    tongban::licences::departments::register(
+        &w.app.state,
+        tongban::licences::departments::NewDepartment {
+            uscc: OTHER_DEPARTMENT,
+            name_zh: "北京市住房公积金管理中心",
+            name_en: "Housing fund",
+            iss: "https://gjj.gov.example.cn",
+            client_id: Some(&client.id),
+        },
+        "system",
+        tongban::domain::time::now(),
+    )
+    .await
+    .unwrap();
+    let (s, p, _) = w
+        .app
+        .post_json("/api/v1/licences", &token, &request(&w), &[])
+        .await;
+    assert_eq!(s, 403, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("may not issue this licence type"),
+        "{p}"
+    );
+}
+
 #[tokio::test]
 async fn refusals_are_problem_details_and_write_nothing() {
     let w = world().await;
