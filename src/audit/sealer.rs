@@ -6,8 +6,8 @@
 //! leaf sequenced (issuance answers with an inclusion receipt) calls [`seal_now`], which coalesces
 //! callers like a group commit: whoever holds the round runs it for everything queued, and callers
 //! whose rows were committed before a round started just wait for that round. A background task also
-//! seals every second ([`crate::startup`]), which covers events recorded by other nodes and the CLI and
-//! leaves queued before a crash.
+//! seals every 200 ms on PostgreSQL and every second on SQLite ([`crate::startup`]), which covers
+//! events recorded by other nodes and the CLI and leaves queued before a crash.
 //!
 //! On SQLite a leaf is not queued at all: [`append`] sequences it in the transaction of the change it
 //! records (the single connection makes that transaction the only appender), and [`Sealer::publish`]
