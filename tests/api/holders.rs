@@ -493,3 +493,63 @@ async fn account_pages_show_licences_with_a_qr_code_a_download_and_a_public_chec
         404
     );
 }
+
+/// A consent read spans a page per consented type and is logged one statement per 100 licences, in
+/// one transaction: 101 licences of two types, every one read and logged once, with its audit event.
+#[tokio::test]
+async fn a_consent_read_of_more_than_a_page_logs_every_licence() {
+    let w = world().await;
+    let mut permit = crate::licences::business_licence_type(crate::licences::MARKET_REGULATOR);
+    permit["code"] = json!(format!("{}002", crate::licences::MARKET_REGULATOR));
+    let permit_code = w.app.licence_type(permit).await;
+    let mut batch: Vec<Value> = (0..100).map(|_| request(&w)).collect();
+    let mut one = request(&w);
+    one["type_code"] = json!(permit_code);
+    batch.push(one);
+    let (s, b, _) = w
+        .app
+        .post_json(
+            "/api/v1/licences/batch",
+            &w.token,
+            &json!({ "licences": batch }),
+            &[],
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let holder = tongban::licences::issue::holder_index(
+        &w.app.state,
+        &serde_json::from_value(request(&w)["holders"][0].clone()).unwrap(),
+    )
+    .unwrap();
+    let read = tongban::licences::access::query_with_consent(
+        &w.app.state,
+        "c_portal",
+        &holder,
+        &[w.type_code.clone(), permit_code],
+        "核验",
+        tongban::domain::time::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read.len(), 101);
+    let count = |sql: &'static str| {
+        let pool = w.app.state.db.pool.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&pool).await.unwrap();
+            n
+        }
+    };
+    assert_eq!(
+        count("SELECT COUNT(DISTINCT licence_id) FROM licence_access_log WHERE via = 'consent'")
+            .await,
+        101
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM licence_access_log WHERE via = 'consent'").await,
+        101
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_events WHERE action = 'licence.queried.consent'").await,
+        101
+    );
+}
