@@ -118,21 +118,39 @@ async fn registered_name(
             .map(|a| a.name),
         HolderKind::Enterprise => {
             let uscc = h.id.trim().to_ascii_uppercase();
-            if let Some(name) = state
-                .metrics
-                .lookup(CacheName::Enterprises, state.enterprise_names.get(&uscc))
-            {
-                return Ok(Some(name.to_string()));
-            }
-            let Some(e) = storage::enterprises::by_uscc(&state.db, &uscc).await? else {
-                return Ok(None);
-            };
-            state
-                .enterprise_names
-                .insert(uscc, Arc::from(e.name.as_str()));
-            Some(e.name)
+            let name = found_or_load(
+                state,
+                CacheName::Enterprises,
+                &state.enterprise_names,
+                &uscc,
+                async {
+                    let e = storage::enterprises::by_uscc(&state.db, &uscc).await?;
+                    Ok(e.map(|e| Arc::from(e.name)))
+                },
+            )
+            .await?;
+            name.map(|n| n.to_string())
         }
     })
+}
+
+/// `cache`'s entry for `key`, else what `load` finds, kept for next time; nothing is kept when
+/// `load` finds nothing, so a row added later is found at once. Hits and misses count as `name`.
+async fn found_or_load<V: Clone + Send + Sync + 'static>(
+    state: &AppState,
+    name: CacheName,
+    cache: &moka::sync::Cache<String, V>,
+    key: &str,
+    load: impl std::future::Future<Output = Result<Option<V>, StorageError>>,
+) -> Result<Option<V>, StorageError> {
+    if let Some(v) = state.metrics.lookup(name, cache.get(key)) {
+        return Ok(Some(v));
+    }
+    let found = load.await?;
+    if let Some(v) = &found {
+        cache.insert(key.to_owned(), v.clone());
+    }
+    Ok(found)
 }
 
 /// The department an OAuth client belongs to (a department system's client), if any.
@@ -140,36 +158,36 @@ pub async fn department_of_client(
     state: &AppState,
     client_id: &str,
 ) -> Result<Option<Arc<DepartmentRow>>, StorageError> {
-    if let Some(d) = state
-        .metrics
-        .lookup(CacheName::Departments, state.departments.get(client_id))
-    {
-        return Ok(Some(d));
-    }
-    let Some(d) = storage::departments::by_client(&state.db, client_id).await? else {
-        return Ok(None);
-    };
-    let d = Arc::new(d);
-    state.departments.insert(client_id.to_owned(), d.clone());
-    Ok(Some(d))
+    found_or_load(
+        state,
+        CacheName::Departments,
+        &state.departments,
+        client_id,
+        async {
+            let d = storage::departments::by_client(&state.db, client_id).await?;
+            Ok(d.map(Arc::new))
+        },
+    )
+    .await
 }
 
 pub async fn licence_type(
     state: &AppState,
     code: &str,
 ) -> Result<Option<Arc<LicenceType>>, StorageError> {
-    if let Some(t) = state
-        .metrics
-        .lookup(CacheName::LicenceTypes, state.licence_types.get(code))
-    {
-        return Ok(Some(t));
-    }
-    let Some(def) = storage::departments::licence_type(&state.db, code).await? else {
-        return Ok(None);
-    };
-    let t = Arc::new(serde_json::from_str::<LicenceType>(&def)?);
-    state.licence_types.insert(code.to_owned(), t.clone());
-    Ok(Some(t))
+    found_or_load(
+        state,
+        CacheName::LicenceTypes,
+        &state.licence_types,
+        code,
+        async {
+            let Some(def) = storage::departments::licence_type(&state.db, code).await? else {
+                return Ok(None);
+            };
+            Ok(Some(Arc::new(serde_json::from_str::<LicenceType>(&def)?)))
+        },
+    )
+    .await
 }
 
 /// What issuance returns, and what an idempotent retry returns again.
