@@ -106,7 +106,7 @@ impl AppState {
         let throttle = Throttle::new(
             config.login_max_failures,
             config.login_max_failures_per_address,
-            Duration::from_secs(config.login_throttle_secs),
+            config.login_throttle_secs,
         );
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))

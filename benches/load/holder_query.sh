@@ -29,7 +29,7 @@ $BIN department add --uscc 91350100M000100Y43 --name-zh 福州市市场监督管
 $BIN department add --uscc 91110000802100433B --name-zh 北京市住房公积金管理中心 --name-en fund --iss https://gjj.example.cn --client-id "$(echo "$Q" | json '["client_id"]')" >/dev/null
 cat > type.json <<'JSON'
 {"code":"91350100M000100Y43001","name_zh":"营业执照","name_en":"Business licence","holder_kinds":["enterprise"],
- "schema":{"type":"object","properties":{"company_name":{"type":"string"},"address":{"type":"string"}}},"disclosable":["address"],
+ "schema":{"type":"object","additionalProperties":false,"properties":{"company_name":{"type":"string"},"address":{"type":"string"}}},"disclosable":["address"],
  "issuers":["91350100M000100Y43"],"queriers":[{"department":"91110000802100433B","legal_basis":"住房公积金管理条例 第十三条"}]}
 JSON
 $BIN licence-type add type.json >/dev/null

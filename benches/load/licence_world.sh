@@ -17,7 +17,7 @@ licence_world() { # $1 = tongban binary, $2 = the server's base URL
   $BIN department add --uscc 91350100M000100Y43 --name-zh 福州市市场监督管理局 --name-en "Fuzhou market regulator" --iss https://scjg.fuzhou.gov.example.cn --client-id "$ID" >/dev/null
   cat > type.json <<'JSON'
 {"code":"91350100M000100Y43001","name_zh":"营业执照","name_en":"Business licence","holder_kinds":["enterprise"],
- "schema":{"type":"object","required":["company_name"],"properties":{"company_name":{"type":"string"},"legal_representative":{"type":"string"},"address":{"type":"string"}}},
+ "schema":{"type":"object","required":["company_name"],"additionalProperties":false,"properties":{"company_name":{"type":"string"},"legal_representative":{"type":"string"},"address":{"type":"string"}}},
  "disclosable":["address","legal_representative"],"validity_days":3650,"issuers":["91350100M000100Y43"]}
 JSON
   $BIN licence-type add type.json >/dev/null

@@ -2,6 +2,7 @@
 //! behind a semaphore so a burst of logins can neither starve the async runtime nor exhaust memory.
 //! An unknown account is checked against a dummy hash, so timing does not reveal which accounts exist.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use argon2::password_hash::{
@@ -23,6 +24,8 @@ pub struct PasswordHasherPool {
     permits: Arc<Semaphore>,
     params: Params,
     dummy: Arc<String>,
+    /// Passwords checked so far (the dummy checks included): what the login throttle bounds.
+    verified: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PasswordHasherPool {
@@ -64,6 +67,7 @@ impl PasswordHasherPool {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             params,
             dummy: Arc::new(dummy),
+            verified: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -81,6 +85,11 @@ impl PasswordHasherPool {
 
     /// Verify against `phc`, or against the dummy hash when the account is unknown (`None`): the
     /// answer is then always `false`, after the same work.
+    /// How many passwords this pool has checked.
+    pub fn verifications(&self) -> u64 {
+        self.verified.load(Ordering::Relaxed)
+    }
+
     pub async fn verify(
         &self,
         password: String,
@@ -94,6 +103,7 @@ impl PasswordHasherPool {
         let params = self.params.clone();
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy.as_ref().clone());
+        self.verified.fetch_add(1, Ordering::Relaxed);
         let ok = tokio::task::spawn_blocking(move || verify_blocking(&params, &password, &phc))
             .await
             .map_err(|_| PasswordError::Hash)?;

@@ -210,22 +210,68 @@ async fn replay(
     key: &str,
     hash: &[u8],
 ) -> Result<Option<Response>, ApiError> {
+    match recorded(state, client_id, key, hash).await? {
+        Recorded::Nothing => Ok(None),
+        Recorded::Same(body) => Ok(Some(created(with_receipt(state, body).await?, true))),
+        Recorded::Different => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            KEY_REUSED,
+        )),
+    }
+}
+
+const KEY_REUSED: &str = "this Idempotency-Key was used for a different request";
+
+/// What is recorded under an idempotency key.
+enum Recorded {
+    Nothing,
+    /// The body answered to the same request.
+    Same(Value),
+    /// The key was used for a different request.
+    Different,
+}
+
+async fn recorded(
+    state: &AppState,
+    client_id: &str,
+    key: &str,
+    hash: &[u8],
+) -> Result<Recorded, ApiError> {
     let Some(row) = storage::licences::idempotent(&state.db, client_id, key)
         .await
         .map_err(ApiError::internal)?
     else {
-        return Ok(None);
+        return Ok(Recorded::Nothing);
     };
     if row.request_hash != hash {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "Idempotency key reused",
-            "this Idempotency-Key was used for a different request",
-        ));
+        return Ok(Recorded::Different);
     }
-    let body: Value = serde_json::from_str(&row.response).map_err(ApiError::internal)?;
-    Ok(Some(created(with_receipt(state, body).await?, true)))
+    serde_json::from_str(&row.response)
+        .map(Recorded::Same)
+        .map_err(ApiError::internal)
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()))
+        .map(|k| Some(k.to_owned()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "bad-idempotency-key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+        })
+}
+
+fn request_hash(req: &IssueRequest) -> Result<Vec<u8>, ApiError> {
+    Ok(crate::crypto::sha256(serde_json::to_vec(req).map_err(ApiError::internal)?).to_vec())
 }
 
 /// Issuance answers carry the licence's inclusion receipt: its leaf is sequenced (a sealing round,
@@ -270,24 +316,8 @@ pub async fn issue_licence(
     ApiJson(req): ApiJson<IssueRequest>,
 ) -> Result<Response, ApiError> {
     client.require("licences:issue")?;
-    let key = match headers.get("idempotency-key") {
-        Some(v) => {
-            let k = v
-                .to_str()
-                .ok()
-                .filter(|k| (1..=255).contains(&k.len()))
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "bad-idempotency-key",
-                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                    )
-                })?;
-            Some(k.to_owned())
-        }
-        None => None,
-    };
-    let hash =
-        crate::crypto::sha256(serde_json::to_vec(&req).map_err(ApiError::internal)?).to_vec();
+    let key = idempotency_key(&headers)?;
+    let hash = request_hash(&req)?;
     if let Some(k) = &key {
         if let Some(r) = replay(&state, &client.claims.client_id, k, &hash).await? {
             return Ok(r);
@@ -322,11 +352,17 @@ pub struct Batch {
     pub licences: Vec<IssueRequest>,
 }
 
-/// Batch issuance for migrating existing registers: each licence in its own transaction; the answer
-/// lists each result in order.
+/// Batch issuance for migrating existing registers: each licence in its own transaction, so one
+/// refused licence does not stop the others; the answer lists each result in order. A batch is not
+/// all-or-nothing (one transaction over up to 1000 signatures would hold SQLite's one writer, and on
+/// PostgreSQL the log's queue, for seconds): a batch sent with an `Idempotency-Key` records each
+/// licence under the key `<key>/<position>`, so a client whose batch was cut short (a crash, a lost
+/// answer) sends the same batch with the same key again and gets every licence exactly once: those
+/// already issued are answered from the record, the rest are issued.
 pub async fn issue_batch(
     State(state): State<AppState>,
     client: DepartmentClient,
+    headers: HeaderMap,
     ApiJson(batch): ApiJson<Batch>,
 ) -> Result<Response, ApiError> {
     client.require("licences:issue")?;
@@ -336,9 +372,32 @@ pub async fn issue_batch(
             "a batch holds 1 to 1000 licences",
         ));
     }
+    let key = idempotency_key(&headers)?;
+    let client_id = &client.claims.client_id;
     let mut results = Vec::with_capacity(batch.licences.len());
-    for req in &batch.licences {
-        results.push(match issue::issue(&state, &client.department, req, None, now()).await {
+    for (i, req) in batch.licences.iter().enumerate() {
+        let item_key = key.as_ref().map(|k| format!("{k}/{i}"));
+        let hash = request_hash(req)?;
+        if let Some(k) = &item_key {
+            match recorded(&state, client_id, k, &hash).await? {
+                Recorded::Nothing => {}
+                Recorded::Same(body) => {
+                    results.push(json!({ "status": 201, "licence": body, "replayed": true }));
+                    continue;
+                }
+                Recorded::Different => {
+                    results.push(json!({ "status": 422, "problem": { "type": "https://tongban.example/problems/idempotency-key-reused", "detail": KEY_REUSED } }));
+                    continue;
+                }
+            }
+        }
+        let idem = item_key.as_deref().map(|k| Idempotency {
+            client_id,
+            key: k,
+            request_hash: hash.clone(),
+        });
+        let issued = issue::issue(&state, &client.department, req, idem.as_ref(), now()).await;
+        results.push(match issued {
             Ok(body) => json!({ "status": 201, "licence": body }),
             Err(e) => json!({ "status": e.status, "problem": { "type": format!("https://tongban.example/problems/{}", e.kind), "detail": e.detail } }),
         });

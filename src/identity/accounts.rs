@@ -192,14 +192,20 @@ pub async fn authenticate(
     ident: &str,
     password: &str,
     address: &str,
+    now: i64,
 ) -> Result<AccountRow, LoginError> {
     let account = find_by_identifier(state, ident).await?;
     let key = account
         .as_ref()
         .map(|a| a.id.clone())
         .unwrap_or_else(|| ident.trim().to_lowercase());
-    if state.throttle.is_throttled(&key, address) {
-        login_failed(state, account.as_ref(), address, "throttled").await;
+    // The attempt is counted before the password is hashed: see `throttle`.
+    let reservation = state
+        .throttle
+        .reserve(&state.db, state.keys.data(), &key, address, now)
+        .await?;
+    if !reservation.allowed {
+        login_failed(state, account.as_ref(), address, "throttled", now).await;
         return Err(LoginError::Throttled);
     }
     let phc = account.as_ref().map(|a| a.password_hash.clone());
@@ -210,17 +216,16 @@ pub async fn authenticate(
         .map_err(|_| LoginError::Hashing)?;
     match account {
         Some(a) if ok => {
-            state.throttle.record_success(&key);
+            state.throttle.succeeded(&state.db, &reservation).await?;
             if a.disabled_at.is_some() {
-                login_failed(state, Some(&a), address, "disabled").await;
+                login_failed(state, Some(&a), address, "disabled", now).await;
                 return Err(LoginError::Disabled);
             }
             state.metrics.login("succeeded");
             Ok(a)
         }
         account => {
-            state.throttle.record_failure(&key, address);
-            login_failed(state, account.as_ref(), address, "invalid_credentials").await;
+            login_failed(state, account.as_ref(), address, "invalid_credentials", now).await;
             Err(LoginError::InvalidCredentials)
         }
     }
@@ -229,7 +234,13 @@ pub async fn authenticate(
 /// The audit event of a failed login: the account if the identifier named one (never the identifier
 /// itself, which is personal data), the client address and why. A failure to record it is logged, not
 /// shown to the person.
-async fn login_failed(state: &AppState, account: Option<&AccountRow>, address: &str, why: &str) {
+async fn login_failed(
+    state: &AppState,
+    account: Option<&AccountRow>,
+    address: &str,
+    why: &str,
+    now: i64,
+) {
     state.metrics.login(if why == "throttled" {
         "throttled"
     } else {
@@ -242,7 +253,7 @@ async fn login_failed(state: &AppState, account: Option<&AccountRow>, address: &
         let mut tx = state.db.begin().await?;
         crate::audit::record(
             &mut tx,
-            crate::domain::time::now(),
+            now,
             &format!("address:{address}"),
             crate::audit::Action::LoginFailed,
             &object,

@@ -1,70 +1,66 @@
 //! Failed-login throttling, per account (or per unknown identifier, so enumeration gains nothing) and
-//! per client address. In memory, per node: with N nodes behind a balancer an attacker gets at most N
-//! times the budget, which still caps guessing at a handful of attempts per minute.
+//! per client address, in the database: every node sharing it counts the same attempts.
+//!
+//! An attempt is *reserved* before its password is hashed (`reserve`), and the reservation is the
+//! count: a wrong password leaves it, a right one clears the account's count ("failures in a row").
+//! Checking first and counting the failure after the hash let 150 concurrent guesses all pass the
+//! check while the first ones were still hashing; reserving first means that of any number of
+//! concurrent attempts, at one node or several, at most the limit are ever evaluated.
 
-use std::time::Duration;
-
-use moka::sync::Cache;
+use crate::crypto::{b64url, pii::DataKeys};
+use crate::storage::{self, Db, StorageError};
 
 pub struct Throttle {
     max_per_account: u32,
     max_per_address: u32,
-    failures: Cache<String, u32>,
+    window_secs: i64,
+}
+
+/// An attempt's reservation: whether it may be evaluated, and the key to clear if it succeeds.
+pub struct Reservation {
+    pub allowed: bool,
+    account_key: String,
 }
 
 impl Throttle {
-    pub fn new(max_per_account: u32, max_per_address: u32, window: Duration) -> Self {
+    pub fn new(max_per_account: u32, max_per_address: u32, window_secs: u64) -> Self {
         Self {
             max_per_account,
             max_per_address,
-            failures: Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_live(window)
-                .build(),
+            window_secs: i64::try_from(window_secs).unwrap_or(i64::MAX),
         }
     }
 
-    fn count(&self, key: &str) -> u32 {
-        self.failures.get(key).unwrap_or(0)
+    /// Reserve an attempt for `account_key` (an account id, or the identifier typed when it names
+    /// none) from `address`. The keys are stored as blind indexes, never in clear.
+    pub async fn reserve(
+        &self,
+        db: &Db,
+        data: &DataKeys,
+        account_key: &str,
+        address: &str,
+        now: i64,
+    ) -> Result<Reservation, StorageError> {
+        let key = |k: String| b64url(&data.blind_index(&format!("throttle:{k}")));
+        let account = key(format!("a:{account_key}"));
+        let addr = key(format!("ip:{address}"));
+        // Always in this order (account, then address), so two reservations never wait on each
+        // other's rows in a cycle.
+        let n = storage::throttle::reserve_attempts(db, &[&account, &addr], self.window_secs, now)
+            .await?;
+        let allowed = n
+            .first()
+            .is_some_and(|&a| a <= i64::from(self.max_per_account))
+            && n.get(1)
+                .is_some_and(|&a| a <= i64::from(self.max_per_address));
+        Ok(Reservation {
+            allowed,
+            account_key: account,
+        })
     }
 
-    /// Whether a login for `account_key` from `address` must be refused without checking the password.
-    pub fn is_throttled(&self, account_key: &str, address: &str) -> bool {
-        self.count(&format!("a:{account_key}")) >= self.max_per_account
-            || self.count(&format!("ip:{address}")) >= self.max_per_address
-    }
-
-    pub fn record_failure(&self, account_key: &str, address: &str) {
-        for key in [format!("a:{account_key}"), format!("ip:{address}")] {
-            // Atomic per key: concurrent failures are all counted.
-            self.failures
-                .entry(key)
-                .and_upsert_with(|n| n.map_or(1, |e| e.into_value().saturating_add(1)));
-        }
-    }
-
-    /// A successful login clears the account's count ("in a row"); the address keeps its count.
-    pub fn record_success(&self, account_key: &str) {
-        self.failures.invalidate(&format!("a:{account_key}"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_eleventh_failure_in_a_row_is_throttled() {
-        let t = Throttle::new(10, 100, Duration::from_secs(900));
-        for _ in 0..10 {
-            assert!(!t.is_throttled("alice", "1.2.3.4"));
-            t.record_failure("alice", "1.2.3.4");
-        }
-        assert!(t.is_throttled("alice", "1.2.3.4"));
-        assert!(
-            t.is_throttled("alice", "5.6.7.8"),
-            "per account, whatever the address"
-        );
-        assert!(!t.is_throttled("bob", "1.2.3.4"));
+    /// A successful login clears the account's count; the address keeps its count.
+    pub async fn succeeded(&self, db: &Db, r: &Reservation) -> Result<(), StorageError> {
+        storage::throttle::clear_attempts(db, &r.account_key).await
     }
 }

@@ -68,22 +68,61 @@ pub const ENVELOPE: [&str; 10] = [
     "type_name",
 ];
 
-/// Claim names a field may not take: they belong to the licence envelope.
-pub const RESERVED: [&str; 13] = [
+/// Every claim name the licence envelope or the SD-JWT format owns: the one list issuance and
+/// registration check `fields` against. A field may never take one of these, whatever the type's
+/// schema says: the envelope is what verifiers trust (`vct` names the type, `status` the entry that
+/// revocation flips, `exp` the validity, `holders` who it is about), so a field that overwrote one
+/// would let an issuer's input forge it.
+/// - JWT (RFC 7519 §4.1): `iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`.
+/// - SD-JWT VC: `vct`, `vct#integrity`, `status`, `cnf`.
+/// - SD-JWT (RFC 9901): `_sd`, `_sd_alg`, `...` (an array element's digest), `sd_hash` (key binding).
+/// - Ours: `holders`, `type_name`.
+pub const RESERVED: [&str; 17] = [
     "iss",
     "sub",
-    "vct",
-    "jti",
-    "iat",
-    "nbf",
+    "aud",
     "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "vct",
+    "vct#integrity",
     "status",
     "cnf",
-    "holders",
     "_sd",
     "_sd_alg",
+    "...",
+    "sd_hash",
+    "holders",
     "type_name",
 ];
+
+/// The names SD-JWT gives a meaning at every depth of the payload (a verifier processes `_sd` and
+/// `...` in nested objects and arrays too), so a field's value may not hold them anywhere.
+pub const SD_JWT_OWNED: [&str; 3] = ["_sd", "_sd_alg", "..."];
+
+/// The first reserved name `fields` uses: a top-level field named like an envelope claim, or an
+/// SD-JWT name anywhere inside a field's value.
+pub fn reserved_name_in(fields: &serde_json::Map<String, Value>) -> Option<&str> {
+    fn nested(v: &Value) -> Option<&str> {
+        match v {
+            Value::Object(m) => m.iter().find_map(|(k, v)| {
+                SD_JWT_OWNED
+                    .contains(&k.as_str())
+                    .then_some(k.as_str())
+                    .or_else(|| nested(v))
+            }),
+            Value::Array(a) => a.iter().find_map(nested),
+            _ => None,
+        }
+    }
+    fields.iter().find_map(|(k, v)| {
+        RESERVED
+            .contains(&k.as_str())
+            .then_some(k.as_str())
+            .or_else(|| nested(v))
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
@@ -143,10 +182,12 @@ impl LicenceType {
         if self.schema.get("type").and_then(Value::as_str) != Some("object") || props.is_none() {
             return bad("the schema must describe an object with properties".into());
         }
-        for name in props.into_iter().flat_map(|p| p.keys()) {
-            if RESERVED.contains(&name.as_str()) {
-                return bad(format!("field name {name} is reserved"));
-            }
+        if let Some(name) = self.admitted_reserved_name() {
+            return bad(format!(
+                "the schema admits a field named {name}, which belongs to the licence envelope: \
+                 no property or pattern may name it, and unlisted fields must be refused \
+                 (\"additionalProperties\": false, or a \"propertyNames\" that excludes it)"
+            ));
         }
         for d in &self.disclosable {
             if !props.is_some_and(|p| p.contains_key(d)) {
@@ -154,6 +195,33 @@ impl LicenceType {
             }
         }
         Ok(())
+    }
+
+    /// A reserved claim name an object valid under the schema could have as a member, if any.
+    /// Sound for any schema: at the top level, a name is only refused whatever else the schema says
+    /// if `propertyNames` refuses it, or if it is in neither `properties` nor a matching
+    /// `patternProperties` while `additionalProperties` is `false` (the applicators, `allOf`, `$ref`,
+    /// `if`..., can only refuse more). Patterns are matched by the same `jsonschema` engine that
+    /// validates fields.
+    fn admitted_reserved_name(&self) -> Option<&'static str> {
+        let s = &self.schema;
+        let matches = |schema: Value, name: &str| {
+            jsonschema::validator_for(&schema).map_or(true, |v| v.is_valid(&Value::from(name)))
+        };
+        let props = s.get("properties").and_then(Value::as_object);
+        let patterns = s.get("patternProperties").and_then(Value::as_object);
+        let closed = s.get("additionalProperties") == Some(&Value::Bool(false));
+        RESERVED.into_iter().find(|&name| {
+            let named = props.is_some_and(|p| p.contains_key(name))
+                || patterns.is_some_and(|p| {
+                    p.keys()
+                        .any(|re| matches(serde_json::json!({ "pattern": re }), name))
+                });
+            let refused_by_names = s
+                .get("propertyNames")
+                .is_some_and(|n| !matches(n.clone(), name));
+            !refused_by_names && (named || !closed)
+        })
     }
 
     /// Validate licence fields against the schema; the errors name each failing place.

@@ -19,6 +19,9 @@ use crate::pki::Purpose;
 use crate::state::AppState;
 use crate::storage::{self, departments::DepartmentRow, licences::LicenceRow, StorageError};
 
+/// The last second of 9999-12-31 (UTC): the latest valid_from or valid_until.
+pub const MAX_TIME: i64 = 253_402_300_799;
+
 /// Entries per department status list (2 bits each: 256 KiB before compression).
 pub const LIST_SIZE: i64 = 1 << 20;
 
@@ -223,6 +226,14 @@ pub async fn issue(
             "this department may not issue this licence type",
         ));
     }
+    // Before the schema: a type registered before registration refused open schemas may admit
+    // any name, and the envelope is never the issuer's input to set.
+    if let Some(name) = super::catalogue::reserved_name_in(&req.fields) {
+        return Err(LicenceError::unprocessable(
+            "reserved-field",
+            format!("fields may not use the name {name}: it belongs to the licence envelope"),
+        ));
+    }
     if let Err(errors) = t.check_fields(&Value::Object(req.fields.clone())) {
         return Err(LicenceError::unprocessable(
             "fields-invalid",
@@ -266,13 +277,20 @@ pub async fn issue(
         }
         indexes.push(index);
     }
+    // NumericDates a verifier can read as a calendar date: from 1970 to the end of 9999.
+    let in_range = |t: Option<i64>| t.is_none_or(|t| (0..=MAX_TIME).contains(&t));
+    if !in_range(req.valid_from) || !in_range(req.valid_until) {
+        return Err(LicenceError::bad(
+            "valid_from and valid_until must be Unix times from 1970 to the end of 9999",
+        ));
+    }
     let nbf = req.valid_from.unwrap_or(now);
     let exp = match (req.valid_until, t.validity_days) {
         (Some(e), _) => Some(e),
+        // A default validity ends by 9999 too.
         (None, Some(days)) => Some(
-            days.checked_mul(86_400)
-                .and_then(|d| nbf.checked_add(d))
-                .ok_or_else(|| LicenceError::bad("valid_from is out of range"))?,
+            nbf.saturating_add(days.saturating_mul(86_400))
+                .min(MAX_TIME),
         ),
         (None, None) => None,
     };
@@ -325,7 +343,10 @@ pub async fn issue(
         let id = LicenceId::new(&type_code, &issuer, &LicenceId::random_serial(), 1)
             .map_err(LicenceError::internal)?;
         let idx = rand::rngs::OsRng.gen_range(0..LIST_SIZE);
-        let mut claims = Map::new();
+        // The fields first, the envelope over them: whatever got past the checks above, a claim
+        // the envelope owns is always the envelope's.
+        let mut claims = req.fields.clone();
+        claims.retain(|k, _| !super::catalogue::RESERVED.contains(&k.as_str()));
         claims.insert("iss".into(), json!(dept.iss));
         claims.insert(
             "vct".into(),
@@ -346,7 +367,6 @@ pub async fn issue(
             "holders".into(),
             serde_json::to_value(&req.holders).map_err(LicenceError::internal)?,
         );
-        claims.extend(req.fields.clone());
         let sd_jwt = signer
             .sign_licence(claims, &disclosable)
             .map_err(LicenceError::internal)?;

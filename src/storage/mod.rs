@@ -15,6 +15,7 @@ pub mod grants;
 pub mod licences;
 pub mod notify;
 pub mod sessions;
+pub mod throttle;
 pub mod tlog;
 
 use std::str::FromStr;

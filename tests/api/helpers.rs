@@ -120,6 +120,7 @@ async fn spawn_in(
 pub struct Node {
     /// Where to send requests, e.g. `http://127.0.0.1:41235` (the issuer stays the first node's).
     pub base: String,
+    pub state: AppState,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -130,12 +131,14 @@ impl TestApp {
         config.issuer = self.addr.clone();
         let server = Server::bind(config).await.expect("bind the second node");
         let base = format!("http://{}", server.addr);
+        let state = server.state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server.run(async move {
             let _ = rx.await;
         }));
         Node {
             base,
+            state,
             _shutdown: tx,
         }
     }

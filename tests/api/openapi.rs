@@ -1663,6 +1663,17 @@ async fn times_at_the_ends_of_the_64_bit_range_get_documented_problems() {
     late["valid_from"] = json!(i64::MAX - 1);
     f.expect(&http, 400, post(ISSUE, late).bearer(&w.token))
         .await;
+    // Times no verifier reads as a date (i64::MIN was issued, 201), before 1970 or after 9999.
+    for (name, t) in [
+        ("valid_from", i64::MIN),
+        ("valid_from", -1),
+        ("valid_until", i64::MAX),
+        ("valid_from", 253_402_300_800),
+    ] {
+        let mut r = request(&w);
+        r[name] = json!(t);
+        f.expect(&http, 400, post(ISSUE, r).bearer(&w.token)).await;
+    }
     // Supervision periods at the ends of the range.
     let (_, auditor) = w.app.system(vec!["auditor"]).await;
     for q in [

@@ -99,7 +99,7 @@ pub async fn login_submit(
     }
     let username = p.one("username").ok().flatten().unwrap_or("");
     let password = p.one("password").ok().flatten().unwrap_or("");
-    let account = match accounts::authenticate(&state, username, password, &addr).await {
+    let account = match accounts::authenticate(&state, username, password, &addr, now()).await {
         Ok(a) => a,
         Err(e) => {
             if matches!(
