@@ -40,8 +40,6 @@ pub struct Inner {
     pub deny: DenyList,
     /// Userinfo responses by (grant, scope); revocation is checked before this cache is consulted.
     pub userinfo: Cache<String, Arc<serde_json::Value>>,
-    /// `jti`s of client assertions already used (private_key_jwt replay protection).
-    pub assertion_jtis: Cache<String, ()>,
     pub throttle: Throttle,
     pub pages: Pages,
     /// HTTP client for back-channel logout delivery.
@@ -142,10 +140,6 @@ impl AppState {
             userinfo: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(60))
-                .build(),
-            assertion_jtis: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(600))
                 .build(),
             throttle,
             pages: Pages::load()?,

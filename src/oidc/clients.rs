@@ -405,7 +405,14 @@ pub async fn authenticate(
                 ));
             }
             let jwt = creds.assertion.as_deref().unwrap_or_default();
-            verify_assertion(state, &client, jwt, audience, now)?;
+            let (jti, exp) = verify_assertion(state, &client, jwt, audience, now)?;
+            // Single use (RFC 7523 §3), kept in the database until the assertion expires: a
+            // replay is refused at every node and after a restart.
+            if !storage::throttle::spend_assertion(&state.db, &client.id, &jti, exp).await? {
+                return Err(OAuthError::invalid_client(
+                    "the client assertion was already used",
+                ));
+            }
             true
         }
     };
@@ -423,14 +430,15 @@ fn secret_matches(client: &Client, presented: &str) -> bool {
 }
 
 /// RFC 7523 client assertion: signed by a key of the client's JWK Set, `iss` = `sub` = client id, `aud`
-/// naming our token endpoint or issuer, unexpired, with a `jti` never seen before.
+/// naming our token endpoint or issuer, unexpired, with a `jti`: its `jti` and `exp`, for the caller
+/// to spend.
 fn verify_assertion(
     state: &AppState,
     client: &Client,
     jwt: &str,
     audience: &str,
     now: i64,
-) -> Result<(), OAuthError> {
+) -> Result<(String, i64), OAuthError> {
     use josekit::jws::{ES256, PS256, RS256};
     let fail = |why: &'static str| OAuthError::invalid_client(why);
     let jwks = client
@@ -497,10 +505,10 @@ fn verify_assertion(
     let jti = payload
         .jwt_id()
         .ok_or(fail("the client assertion needs a jti"))?;
-    let key = format!("{}\u{0}{jti}", client.id);
-    if state.assertion_jtis.contains_key(&key) {
-        return Err(fail("the client assertion was already used"));
+    if jti.is_empty() || jti.len() > 255 || jti.chars().any(char::is_control) {
+        return Err(fail(
+            "the client assertion's jti must be 1 to 255 characters, none a control character",
+        ));
     }
-    state.assertion_jtis.insert(key, ());
-    Ok(())
+    Ok((jti.to_owned(), exp))
 }

@@ -561,3 +561,48 @@ async fn the_eleventh_wrong_password_in_a_row_is_throttled() {
     };
     assert_eq!(status, 429);
 }
+
+/// The spent `jti`s are in the database: a replay is refused at another node (or a restarted one,
+/// which starts with empty memory just the same), on SQLite and PostgreSQL alike.
+#[tokio::test]
+async fn a_client_assertion_replayed_at_another_node_is_refused() {
+    let app = spawn_app().await;
+    let pair = josekit::jws::ES256.generate_key_pair().unwrap();
+    let mut real = pair.to_jwk_private_key();
+    real.set_key_id("k1");
+    let mut public = pair.to_jwk_public_key();
+    public.set_key_id("k1");
+    let c = app
+        .client(ClientSpec {
+            grant_types: vec![GrantType::ClientCredentials],
+            redirect_uris: vec![],
+            scopes: vec!["licences:query"],
+            auth_method: AuthMethod::PrivateKeyJwt,
+            jwks: Some(json!({ "keys": [serde_json::to_value(public.as_ref()).unwrap()] })),
+            ..Default::default()
+        })
+        .await;
+    let good = assertion(&real, &c.id, &format!("{}/token", app.addr), "once");
+    let form = [
+        ("grant_type", "client_credentials"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", good.as_str()),
+    ];
+    let (s, ok) = app.post_form("/token", None, &form).await;
+    assert_eq!(s, 200, "{ok}");
+    let other = app.another_node().await;
+    let r = app
+        .http()
+        .post(format!("{}/token", other.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"], "invalid_client", "{e}");
+    assert!(e["error_description"].as_str().unwrap().contains("already used"), "{e}");
+}
