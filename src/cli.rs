@@ -472,7 +472,7 @@ async fn client(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
         }
         ClientCmd::Remove { client_id } => {
             anyhow::ensure!(
-                clients::remove(&state.db, &client_id, now()).await?,
+                clients::remove(&state, &client_id, now()).await?,
                 "no such client"
             );
             print(json!({ "removed": client_id }));

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::denylist::DenyKind;
 use super::error::OAuthError;
 use crate::crypto::keys::SigningAlg;
 use crate::crypto::{constant_time_eq, random_token, secret_hash};
@@ -273,22 +274,39 @@ pub async fn register(
 }
 
 /// Remove a client (its tokens stop verifying once the client is gone from every cache).
-pub async fn remove(db: &Db, client_id: &str, now: i64) -> Result<bool, storage::StorageError> {
-    let mut tx = db.begin().await?;
+/// Remove a client and revoke everything it holds, in one transaction: its grants (so no refresh
+/// token of it works again) and a `client` deny entry covering every access token it was issued,
+/// which also makes every node forget the client at once (`get` consults the deny list before its
+/// cache; other nodes hear the `deny` notice on PostgreSQL, and re-read the list within 2 s on
+/// SQLite, where the CLI is another process).
+pub async fn remove(
+    state: &AppState,
+    client_id: &str,
+    now: i64,
+) -> Result<bool, storage::StorageError> {
+    let mut tx = state.db.begin().await?;
     let removed = storage::clients::remove(&mut tx, client_id).await?;
+    // Longer than any token it holds lives, and than the client cache keeps an entry.
+    let deny_until = now + state.config.max_token_ttl().max(120);
     if removed {
+        let grants = storage::grants::revoke_all_client_grants(&mut tx, client_id, now).await?;
+        storage::grants::deny(&mut tx, DenyKind::Client.as_str(), client_id, deny_until).await?;
         crate::audit::record(
             &mut tx,
             now,
             crate::audit::OPERATOR_CLI,
             crate::audit::Action::ClientRemoved,
             &format!("client:{client_id}"),
-            serde_json::Value::Null,
+            serde_json::json!({ "grants_revoked": grants.len() }),
         )
         .await?;
         crate::cluster::announce(&mut tx, &crate::cluster::client(client_id)).await?;
     }
     tx.commit().await?;
+    if removed {
+        state.deny.insert(DenyKind::Client, client_id, deny_until);
+        state.clients.invalidate(client_id);
+    }
     Ok(removed)
 }
 
@@ -305,6 +323,11 @@ pub async fn get(
     state: &AppState,
     client_id: &str,
 ) -> Result<Option<Arc<Client>>, storage::StorageError> {
+    if state.deny.contains(DenyKind::Client, client_id) {
+        // Removed, perhaps by another process whose notice this node has not heard.
+        state.clients.invalidate(client_id);
+        return Ok(None);
+    }
     if let Some(c) = state
         .metrics
         .lookup(CacheName::Clients, state.clients.get(client_id))

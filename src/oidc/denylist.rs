@@ -12,6 +12,8 @@ pub enum DenyKind {
     Jti,
     /// Every token of a grant (token family).
     Grant,
+    /// Every token of a client, which was removed; the client is unknown from then on.
+    Client,
 }
 
 impl DenyKind {
@@ -19,12 +21,14 @@ impl DenyKind {
         match self {
             Self::Jti => "jti",
             Self::Grant => "grant",
+            Self::Client => "client",
         }
     }
     fn parse(s: &str) -> Option<Self> {
         match s {
             "jti" => Some(Self::Jti),
             "grant" => Some(Self::Grant),
+            "client" => Some(Self::Client),
             _ => None,
         }
     }

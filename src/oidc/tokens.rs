@@ -192,6 +192,7 @@ pub fn verify_access(
         return Err(OAuthError::invalid_token("the token has expired"));
     }
     if state.deny.contains(DenyKind::Jti, &claims.jti)
+        || state.deny.contains(DenyKind::Client, &claims.client_id)
         || claims
             .gid
             .as_deref()

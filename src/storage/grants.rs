@@ -122,6 +122,15 @@ pub async fn revoke_client_grants(
     .await
 }
 
+/// Revoke every grant of a client, offline ones included (the client was removed).
+pub async fn revoke_all_client_grants(
+    tx: &mut Tx,
+    client_id: &str,
+    now: i64,
+) -> Result<Vec<String>> {
+    revoke_where(tx, "client_id = $3", &[client_id], "client_removed", now).await
+}
+
 /// Revoke every grant of an account, offline ones included (the account was disabled).
 pub async fn revoke_account_grants(tx: &mut Tx, account_id: &str, now: i64) -> Result<Vec<String>> {
     revoke_where(

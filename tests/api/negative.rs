@@ -604,5 +604,99 @@ async fn a_client_assertion_replayed_at_another_node_is_refused() {
     assert_eq!(r.status(), 401);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"], "invalid_client", "{e}");
-    assert!(e["error_description"].as_str().unwrap().contains("already used"), "{e}");
+    assert!(
+        e["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{e}"
+    );
+}
+
+/// Removing a client revokes everything it holds at once: its access tokens introspect inactive
+/// and are refused at userinfo, its refresh tokens are refused, and it cannot authenticate again,
+/// though this node had it cached. Removed by the CLI (another process), the node sees it at its
+/// next deny-list refresh (`cluster::refresh_deny`, every 2 s; at once on PostgreSQL's notice).
+#[tokio::test]
+async fn removing_a_client_revokes_its_tokens_and_its_cached_registration() {
+    let app = spawn_app().await;
+    let resource = app.client(ClientSpec::default()).await;
+    for by_cli in [false, true] {
+        let c = app.client(ClientSpec::default()).await;
+        let t = tokens(&app, &c).await;
+        let (system, cc_token) = app.system(vec!["licences:verify"]).await;
+        let access = t["access_token"].as_str().unwrap();
+        for (who, at) in [(&c, access), (&system, cc_token.as_str())] {
+            let (_, intro) = app
+                .post_form("/introspect", basic(&resource), &[("token", at)])
+                .await;
+            assert_eq!(intro["active"], true, "{}", who.id);
+        }
+        for id in [&c.id, &system.id] {
+            if by_cli {
+                let (ok, _, err) = app.cli(&["client", "remove", id]).await;
+                assert!(ok, "{err}");
+            } else {
+                assert!(tongban::oidc::clients::remove(
+                    &app.state,
+                    id,
+                    tongban::domain::time::now()
+                )
+                .await
+                .unwrap());
+            }
+        }
+        if by_cli {
+            tongban::cluster::refresh_deny(&app.state).await;
+        }
+        for at in [access, cc_token.as_str()] {
+            let (_, intro) = app
+                .post_form("/introspect", basic(&resource), &[("token", at)])
+                .await;
+            assert_eq!(intro["active"], false, "cli: {by_cli}");
+            let r = app
+                .http()
+                .get(format!("{}/userinfo", app.addr))
+                .bearer_auth(at)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401, "cli: {by_cli}");
+        }
+        let (s, e) = app
+            .post_form(
+                "/token",
+                basic(&c),
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", t["refresh_token"].as_str().unwrap()),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (s, e["error"].as_str()),
+            (401, Some("invalid_client")),
+            "cli: {by_cli}"
+        );
+        let (s, e) = app
+            .post_form(
+                "/token",
+                basic(&system),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(
+            (s, e["error"].as_str()),
+            (401, Some("invalid_client")),
+            "cli: {by_cli}"
+        );
+        let grants: (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM grants WHERE client_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(&c.id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(grants.0, 0, "its grants are revoked");
+    }
 }
