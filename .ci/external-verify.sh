@@ -73,6 +73,7 @@ holder_name=深圳示范科技有限公司
 rep_email=lin.faren@example.cn
 
 say "set-up through the CLI"
+"$bin" init >/dev/null # admin commands never create a database
 "$bin" client add --name "Fuzhou market regulator licence system" \
   --grant-type client_credentials --scope licences:issue >client.json
 client_id=$(json_get client_id <client.json)

@@ -94,6 +94,7 @@ REP_EMAIL=rep@example.cn
 PASSWORD=Correct-Horse-9-Battery
 TYPE_CODE=${REGULATOR}001
 
+tb init >/dev/null # admin commands never create a database
 client=$(tb client add --name "Contract test system" --grant-type client_credentials \
   --scope licences:issue --scope licences:revoke --scope licences:query --scope licences:verify \
   --scope admin --scope auditor)

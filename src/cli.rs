@@ -292,7 +292,7 @@ fn offline_issuer(config: &Config) -> String {
 
 async fn offline_state(config: Config) -> anyhow::Result<AppState> {
     let issuer = offline_issuer(&config);
-    startup::build_state(config, issuer).await
+    startup::build_state(config, issuer, startup::Opening::Existing).await
 }
 
 /// `postgres://user:secret@host/db` as `postgres://user:***@host/db`: what `init` prints ends up in
@@ -331,9 +331,9 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             demo.run_until(stop).await
         }
         Command::Init => {
-            let (_, keys, _) = startup::open(&config).await?;
+            let (_, keys, _) = startup::open(&config, startup::Opening::MayCreate).await?;
             // The transparency log's key too, so a node can mount the key directory read-only.
-            let log_key = crate::audit::log::load_or_create_key(
+            let log_key = crate::audit::log::load_key(
                 &config.key_dir,
                 &crate::audit::log::origin(&offline_issuer(&config)),
             )?;
@@ -384,7 +384,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Audit(cmd) => audit(config, cmd).await,
         Command::LicenceType(cmd) => licence_type(config, cmd).await,
         Command::Keys(KeysCmd::Rotate) => {
-            let (db, keys, _) = startup::open(&config).await?;
+            let (db, keys, _) = startup::open(&config, startup::Opening::Existing).await?;
             let rotated = keys.rotate(now(), config.max_token_ttl())?;
             let mut tx = db.begin().await?;
             crate::audit::record(
@@ -403,7 +403,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(KeysCmd::List) => {
-            let (_, keys, _) = startup::open(&config).await?;
+            let (_, keys, _) = startup::open(&config, startup::Opening::Existing).await?;
             print(json!({ "keys": keys.entries()? }));
             Ok(())
         }

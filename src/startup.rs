@@ -17,24 +17,100 @@ use crate::pki::Ca;
 use crate::state::AppState;
 use crate::storage::{self, Db};
 
-/// Open (and on first start create) the database, the key directory and the licence CA (`keys/ca/`).
-pub async fn open(config: &Config) -> anyhow::Result<(Db, Arc<KeyDir>, Arc<Ca>)> {
-    let db = Db::connect(&config.database_url, config.database_max_connections)
-        .await
-        .with_context(|| "opening the database (see database_url)")?;
-    let (keys, created) = KeyDir::open_or_init(&config.key_dir, now())?;
-    if created {
-        tracing::info!(dir = %config.key_dir.display(), "generated new keys");
+/// Whether opening may create what is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// `serve`, `demo`, `init`: the database is created if absent, and keys are generated, but
+    /// only for a database that has never held data.
+    MayCreate,
+    /// Admin commands: the database and every key file must already exist; nothing is created.
+    Existing,
+}
+
+/// The key files of a data directory (under `key_dir`), each with what depends on it.
+/// (`ca/root.key` is not among them: no node reads it, and it leaves for offline custody after the
+/// key ceremony, deploy/README.md.)
+pub const KEY_FILES: [(&str, &str); 6] = [
+    (
+        "data-keys.json",
+        "every sealed identity number, and the blind indexes accounts, licences and subjects are found by",
+    ),
+    (
+        "keyset.json",
+        "the keys that sign ID and access tokens, published in the JWKS portals verify them with",
+    ),
+    ("ca/root.pem", "the licence root: every licence's certificate chain ends at it"),
+    (
+        "ca/intermediate.pem",
+        "the intermediate CA that issued every department certificate",
+    ),
+    (
+        "ca/intermediate.key",
+        "the intermediate CA's key, which issues and renews department certificates",
+    ),
+    (
+        "tlog/ed25519.pk8",
+        "the transparency log's key: every checkpoint is signed with it, and verifiers pin it",
+    ),
+];
+
+/// Open the database, the key directory and the licence CA (`keys/ca/`). Under
+/// [`Opening::MayCreate`] an absent database is created, and missing keys are generated only if
+/// the database has never held data: a new data key would leave every sealed identity number
+/// unreadable, a new root every licence `not_issued_here`, a new log key every checkpoint
+/// unverifiable. Otherwise a missing key file is refused, naming it and what depends on it.
+pub async fn open(config: &Config, opening: Opening) -> anyhow::Result<(Db, Arc<KeyDir>, Arc<Ca>)> {
+    let max = config.database_max_connections;
+    let db = match opening {
+        Opening::MayCreate => Db::connect(&config.database_url, max).await,
+        Opening::Existing => Db::connect_existing(&config.database_url, max).await,
     }
-    let (ca, ca_created) = Ca::open_or_create(&config.key_dir.join("ca"), "tongban", now())?;
+    .with_context(|| "opening the database (see database_url)")?;
+    let dir = &config.key_dir;
+    let missing: Vec<&(&str, &str)> = KEY_FILES
+        .iter()
+        .filter(|(f, _)| !dir.join(f).exists())
+        .collect();
+    if let Some((file, what)) = missing.first() {
+        let refuse = match opening {
+            Opening::Existing => Some("admin commands never create keys"),
+            Opening::MayCreate if storage::holds_data(&db).await? => {
+                Some("the database holds data, so no new key is generated")
+            }
+            Opening::MayCreate => None,
+        };
+        if let Some(why) = refuse {
+            anyhow::bail!(
+                "{} is missing, and {what} depends on it ({why}). Restore it from the backup of \
+                 this key directory, or set key_dir to the directory this database was created with{}",
+                dir.join(file).display(),
+                match missing.len() {
+                    1 => String::new(),
+                    n => format!(" ({} other key files are missing too)", n - 1),
+                }
+            );
+        }
+    }
+    let (keys, created) = KeyDir::open_or_init(dir, now())?;
+    if created {
+        tracing::info!(dir = %dir.display(), "generated new keys for a new database");
+    }
+    let (ca, ca_created) = Ca::open_or_create(&dir.join("ca"), "tongban", now())?;
     if ca_created {
         tracing::info!("created the licence root and intermediate CA");
+    }
+    if crate::audit::log::create_key_if_missing(dir)? {
+        tracing::info!("created the transparency log's key");
     }
     Ok((db, Arc::new(keys), Arc::new(ca)))
 }
 
-pub async fn build_state(config: Config, issuer: String) -> anyhow::Result<AppState> {
-    let (db, keys, ca) = open(&config).await?;
+pub async fn build_state(
+    config: Config,
+    issuer: String,
+    opening: Opening,
+) -> anyhow::Result<AppState> {
+    let (db, keys, ca) = open(&config, opening).await?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -79,7 +155,7 @@ impl Server {
         } else {
             format!("http://{addr}")
         };
-        let state = build_state(config, issuer).await?;
+        let state = build_state(config, issuer, Opening::MayCreate).await?;
         Ok(Self {
             listener,
             addr,

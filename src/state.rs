@@ -110,10 +110,8 @@ impl AppState {
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let log_key = crate::audit::log::load_or_create_key(
-            &config.key_dir,
-            &crate::audit::log::origin(&issuer),
-        )?;
+        let log_key =
+            crate::audit::log::load_key(&config.key_dir, &crate::audit::log::origin(&issuer))?;
         Ok(Self(Arc::new(Inner {
             sealer: crate::audit::sealer::Sealer::new(),
             metrics: crate::metrics::Metrics::new(),

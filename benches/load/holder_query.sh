@@ -21,6 +21,7 @@ unset $(env | grep -o '^TONGBAN_[A-Z_]*') 2>/dev/null || true
 export TONGBAN_LISTEN=127.0.0.1:$PORT TONGBAN_LOG=warn TONGBAN_ISSUER=$BASE TONGBAN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; cd /; rm -rf "$WORK"; $PSQL -d test -c "DROP DATABASE IF EXISTS $DB"' EXIT
 SERVER=0
+$BIN init >/dev/null # admin commands never create a database
 I=$($BIN client add --name issuer --grant-type client_credentials --scope licences:issue)
 Q=$($BIN client add --name querier --grant-type client_credentials --scope licences:query)
 echo 'Bench-Rep-Pass-2026' | $BIN account add --name 林法人 --id-number 11010519491231002X --email rep@example.cn >/dev/null

@@ -10,6 +10,7 @@ licence_world() { # $1 = tongban binary, $2 = the server's base URL
   local BIN=$1 BASE=$2 C ID SECRET
   # A server left over from an interrupted run would answer in this one's place (with 401s).
   if curl -fs "$BASE/healthz" >/dev/null; then echo "licence_world: $BASE is taken by another server" >&2; return 1; fi
+  $BIN init >/dev/null # admin commands never create a database
   C=$($BIN client add --name "市场监管局系统" --grant-type client_credentials --scope licences:issue --scope licences:revoke)
   ID=$(echo "$C" | json '["client_id"]'); SECRET=$(echo "$C" | json '["client_secret"]')
   echo 'Bench-Rep-Pass-2026' | $BIN account add --name 林法人 --id-number 11010519491231002X --email rep@example.cn >/dev/null

@@ -14,6 +14,7 @@ WORK=$(mktemp -d)
 cd "$WORK"
 export TONGBAN_LISTEN=127.0.0.1:$PORT TONGBAN_LOG=warn TONGBAN_ISSUER=$BASE
 PASSWORD='Steady-Harbor-47!'
+$BIN init >/dev/null # admin commands never create a database
 SECRET_JSON=$($BIN client add --name "Department system" --grant-type client_credentials --auth-method client_secret_basic --scope licences:verify --scope licences:query)
 CC_ID=$(echo "$SECRET_JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
 CC_SECRET=$(echo "$SECRET_JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')

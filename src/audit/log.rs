@@ -89,19 +89,31 @@ pub fn origin(issuer: &str) -> String {
     format!("{bare}/licence-log")
 }
 
-/// The log's Ed25519 key from `<key_dir>/tlog/ed25519.pk8`, created (mode 0600) on first start.
-pub fn load_or_create_key(key_dir: &Path, origin: &str) -> anyhow::Result<LogKey> {
+/// Where the log's Ed25519 key lives under the key directory.
+fn key_path(key_dir: &Path) -> std::path::PathBuf {
+    key_dir.join("tlog").join("ed25519.pk8")
+}
+
+/// Create the log's key (mode 0600) if there is none; whether it was created. Only
+/// `startup::open` calls this, and only once it has decided that keys may be generated.
+pub fn create_key_if_missing(key_dir: &Path) -> anyhow::Result<bool> {
+    let path = key_path(key_dir);
+    if path.exists() {
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let pkcs8 = LogKey::generate_pkcs8().map_err(|e| anyhow::anyhow!("{e}"))?;
+    write_private(&path, &pkcs8)?;
+    Ok(true)
+}
+
+/// The log's Ed25519 key from `<key_dir>/tlog/ed25519.pk8`; never created here.
+pub fn load_key(key_dir: &Path, origin: &str) -> anyhow::Result<LogKey> {
     use anyhow::Context;
-    let dir = key_dir.join("tlog");
-    let path = dir.join("ed25519.pk8");
-    let pkcs8 = if path.exists() {
-        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
-    } else {
-        std::fs::create_dir_all(&dir)?;
-        let pkcs8 = LogKey::generate_pkcs8().map_err(|e| anyhow::anyhow!("{e}"))?;
-        write_private(&path, &pkcs8)?;
-        pkcs8
-    };
+    let path = key_path(key_dir);
+    let pkcs8 = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     LogKey::from_pkcs8(origin, &pkcs8).map_err(|e| anyhow::anyhow!("the log key: {e}"))
 }
 

@@ -41,7 +41,7 @@ impl Throttle {
         address: &str,
         now: i64,
     ) -> Result<Reservation, StorageError> {
-        let key = |k: String| b64url(&data.blind_index(&format!("throttle:{k}")));
+        let key = |k: String| b64url(data.blind_index(&format!("throttle:{k}")));
         let account = key(format!("a:{account_key}"));
         let addr = key(format!("ip:{address}"));
         // Always in this order (account, then address), so two reservations never wait on each

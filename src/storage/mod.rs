@@ -35,6 +35,9 @@ pub enum StorageError {
     Json(#[from] serde_json::Error),
     #[error("a record with this {0} already exists")]
     Conflict(&'static str),
+    /// The database an admin command was pointed at does not exist (or has no schema).
+    #[error("{0}")]
+    Absent(String),
     /// Stored rows contradict one another (e.g. the transparency log's nodes); never the client's fault.
     #[error("stored data is inconsistent: {0}")]
     Integrity(String),
@@ -46,6 +49,42 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    fn of(url: &str) -> Self {
+        if url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The file an SQLite URL names (`sqlite://data/tongban.db?mode=rwc` → `data/tongban.db`).
+fn sqlite_path(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .map(|p| p.split('?').next().unwrap_or(p))
+}
+
+/// Whether the database has ever held data: anything registered, issued or audited. Keys may be
+/// generated only for a database that has not (`startup::open`).
+pub async fn holds_data(db: &Db) -> Result<bool> {
+    for table in [
+        "audit_events",
+        "accounts",
+        "clients",
+        "enterprises",
+        "departments",
+        "licences",
+    ] {
+        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) AS t");
+        let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(&db.pool).await?;
+        if n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 #[derive(Debug, Clone)]
@@ -67,21 +106,50 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 
 impl Db {
     /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://...`) and apply pending migrations.
+    /// Connect to a database that tongban already created (admin commands): an SQLite file that
+    /// does not exist, or a database without tongban's schema, is refused and left as it was.
+    pub async fn connect_existing(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of(url);
+        if let Some(path) = sqlite_path(url).filter(|_| backend == Backend::Sqlite) {
+            if !std::path::Path::new(path).is_file() {
+                return Err(StorageError::Absent(format!(
+                    "there is no database at {path}: run `tongban serve` or `tongban init` with \
+                     this database_url first, or run the command where the data directory is"
+                )));
+            }
+        }
+        let probe = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect_with(AnyConnectOptions::from_str(url)?)
+            .await?;
+        let sql = match backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&probe).await?;
+        probe.close().await;
+        if n == 0 {
+            return Err(StorageError::Absent(
+                "the database has no tongban schema: it was never opened by `tongban serve` or \
+                 `tongban init`, or database_url names another database"
+                    .into(),
+            ));
+        }
+        Self::connect(url, max_connections).await
+    }
+
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("postgres") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
-        if backend == Backend::Sqlite {
-            if let Some(path) = url
-                .strip_prefix("sqlite://")
-                .map(|p| p.split('?').next().unwrap_or(p))
-            {
-                if let Some(parent) = std::path::Path::new(path).parent() {
-                    let _ = std::fs::create_dir_all(parent);
-                }
+        let backend = Backend::of(url);
+        if let Some(path) = sqlite_path(url).filter(|_| backend == Backend::Sqlite) {
+            if let Some(parent) = std::path::Path::new(path).parent() {
+                let _ = std::fs::create_dir_all(parent);
             }
         }
         let opts = AnyConnectOptions::from_str(url)?;

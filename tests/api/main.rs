@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod key_files;
+
 mod holders;
 
 mod admin;
