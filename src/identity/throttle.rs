@@ -20,6 +20,7 @@ pub struct Throttle {
 pub struct Reservation {
     pub allowed: bool,
     account_key: String,
+    address_key: String,
 }
 
 impl Throttle {
@@ -56,11 +57,14 @@ impl Throttle {
         Ok(Reservation {
             allowed,
             account_key: account,
+            address_key: addr,
         })
     }
 
-    /// A successful login clears the account's count; the address keeps its count.
+    /// A successful login clears the account's count and gives the address its attempt back: an
+    /// address counts failures (and attempts in flight), so an office behind one NAT address is not
+    /// throttled by its colleagues' logins.
     pub async fn succeeded(&self, db: &Db, r: &Reservation) -> Result<(), StorageError> {
-        storage::throttle::clear_attempts(db, &r.account_key).await
+        storage::throttle::succeeded(db, &r.account_key, &r.address_key).await
     }
 }

@@ -37,12 +37,21 @@ pub async fn reserve_attempts(
     Ok(counts)
 }
 
-/// Forget the attempts under `key` (a successful login: the count is of failures in a row).
-pub async fn clear_attempts(db: &Db, key: &str) -> Result<()> {
+/// A login succeeded: forget the account's attempts (the count is of failures in a row) and give
+/// the address back the attempt it reserved.
+pub async fn succeeded(db: &Db, account_key: &str, address_key: &str) -> Result<()> {
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM login_attempts WHERE key = $1")
-        .bind(key)
-        .execute(&db.pool)
+        .bind(account_key)
+        .execute(&mut *tx)
         .await?;
+    sqlx::query(
+        "UPDATE login_attempts SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0",
+    )
+    .bind(address_key)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 

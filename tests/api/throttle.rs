@@ -2,7 +2,9 @@
 //! database before its password is hashed, so of any number of concurrent guesses at one account
 //! at most the limit are evaluated (counted as argon2 verifications, not as answers).
 
-use crate::helpers::{spawn_app, spawn_postgres_app, Driver, Landing, TestApp, PASSWORD};
+use crate::helpers::{
+    spawn_app, spawn_app_with, spawn_postgres_app, Driver, Landing, TestApp, PASSWORD,
+};
 
 const GUESSES: usize = 150;
 /// `login_max_failures`' default.
@@ -121,4 +123,28 @@ async fn the_count_survives_a_restart_of_the_node() {
     let mut d = app.driver();
     d.base = other.base.clone();
     right_password_refused(&d, &email).await;
+}
+
+#[tokio::test]
+async fn successful_logins_do_not_use_up_their_address() {
+    // One address, many people (an office behind NAT): the address counts failures, not logins.
+    let app = spawn_app_with(|c| c.login_max_failures_per_address = 3).await;
+    let d = app.driver();
+    for i in 0..5 {
+        let (_, _, email) = app.citizen(&format!("同事{i}")).await;
+        let Landing::Page(_, 200, page) = d.get("/login").await else {
+            panic!()
+        };
+        let landing = d
+            .submit(
+                "/login",
+                &page,
+                &[("username", &email), ("password", PASSWORD)],
+            )
+            .await;
+        assert!(
+            !matches!(landing, Landing::Page(_, 429, _)),
+            "login {i} from the shared address: {landing:?}"
+        );
+    }
 }
