@@ -293,9 +293,6 @@ fn spawn_background(state: AppState) {
                 if let Err(e) = storage::sessions::purge_expired(&state.db, now()).await {
                     tracing::warn!(error = %e, "purging expired rows failed");
                 }
-                if let Err(e) = storage::throttle::purge_expired(&state.db, now()).await {
-                    tracing::warn!(error = %e, "purging ended throttle windows failed");
-                }
             }
         }
     });

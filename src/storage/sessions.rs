@@ -202,6 +202,9 @@ pub async fn purge_expired(db: &Db, now: i64) -> Result<u64> {
         "DELETE FROM refresh_tokens WHERE expires_at < $1",
         "DELETE FROM session_clients WHERE session_id IN (SELECT id FROM sessions WHERE expires_at < $1)",
         "DELETE FROM sessions WHERE expires_at < $1",
+        // The shared throttle's ended windows and spent assertion ids (storage::throttle).
+        "DELETE FROM login_attempts WHERE window_ends <= $1",
+        "DELETE FROM assertion_jtis WHERE expires_at < $1",
     ] {
         n += sqlx::query(sql)
             .bind(now)

@@ -69,19 +69,3 @@ pub async fn spend_assertion(db: &Db, client_id: &str, jti: &str, expires_at: i6
     .await?;
     Ok(done.rows_affected() == 1)
 }
-
-/// Delete ended throttle windows and expired assertion ids.
-pub async fn purge_expired(db: &Db, now: i64) -> Result<u64> {
-    let mut n = 0;
-    for sql in [
-        "DELETE FROM login_attempts WHERE window_ends <= $1",
-        "DELETE FROM assertion_jtis WHERE expires_at < $1",
-    ] {
-        n += sqlx::query(sql)
-            .bind(now)
-            .execute(&db.pool)
-            .await?
-            .rows_affected();
-    }
-    Ok(n)
-}

@@ -176,9 +176,8 @@ fn assertion(signer_jwk: &josekit::jwk::Jwk, client_id: &str, aud: &str, jti: &s
     josekit::jwt::encode_with_signer(&p, &header, &signer).unwrap()
 }
 
-#[tokio::test]
-async fn private_key_jwt_accepts_the_registered_key_and_refuses_a_forged_assertion() {
-    let app = spawn_app().await;
+/// A private_key_jwt client with one ES256 key (`k1`), and that key's private half.
+async fn key_client(app: &TestApp) -> (josekit::jwk::Jwk, TestClient) {
     let pair = josekit::jws::ES256.generate_key_pair().unwrap();
     let mut real = pair.to_jwk_private_key();
     real.set_key_id("k1");
@@ -194,6 +193,13 @@ async fn private_key_jwt_accepts_the_registered_key_and_refuses_a_forged_asserti
             ..Default::default()
         })
         .await;
+    (real, c)
+}
+
+#[tokio::test]
+async fn private_key_jwt_accepts_the_registered_key_and_refuses_a_forged_assertion() {
+    let app = spawn_app().await;
+    let (real, c) = key_client(&app).await;
     let aud = format!("{}/token", app.addr);
     let jt = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     let good = assertion(&real, &c.id, &aud, "j1");
@@ -567,21 +573,7 @@ async fn the_eleventh_wrong_password_in_a_row_is_throttled() {
 #[tokio::test]
 async fn a_client_assertion_replayed_at_another_node_is_refused() {
     let app = spawn_app().await;
-    let pair = josekit::jws::ES256.generate_key_pair().unwrap();
-    let mut real = pair.to_jwk_private_key();
-    real.set_key_id("k1");
-    let mut public = pair.to_jwk_public_key();
-    public.set_key_id("k1");
-    let c = app
-        .client(ClientSpec {
-            grant_types: vec![GrantType::ClientCredentials],
-            redirect_uris: vec![],
-            scopes: vec!["licences:query"],
-            auth_method: AuthMethod::PrivateKeyJwt,
-            jwks: Some(json!({ "keys": [serde_json::to_value(public.as_ref()).unwrap()] })),
-            ..Default::default()
-        })
-        .await;
+    let (real, c) = key_client(&app).await;
     let good = assertion(&real, &c.id, &format!("{}/token", app.addr), "once");
     let form = [
         ("grant_type", "client_credentials"),
