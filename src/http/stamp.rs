@@ -88,11 +88,12 @@ where
             .extensions()
             .get::<MatchedPath>()
             .map_or_else(|| "unmatched".to_owned(), |p| route_label(p.as_str()));
-        // Path only: query strings carry codes, tokens and personal data.
+        // The route template, never the path or the query: paths carry share tokens and licence
+        // ids, query strings codes, tokens and personal data. An unmatched path is "unmatched".
         let span = tracing::info_span!(
             "request",
             method = %req.method(),
-            path = %req.uri().path(),
+            route = %route,
             request_id = %id.to_str().unwrap_or(""),
         );
         let state = self.state.clone();

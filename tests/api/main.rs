@@ -14,6 +14,7 @@ mod crash;
 mod demo;
 mod enterprise;
 mod licences;
+mod logs;
 mod metrics;
 mod negative;
 mod oidc_rp;
