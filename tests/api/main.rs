@@ -19,6 +19,7 @@ mod metrics;
 mod negative;
 mod oidc_rp;
 mod openapi;
+mod outage;
 mod pairwise;
 mod portal;
 mod shutdown;
