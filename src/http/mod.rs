@@ -1,12 +1,12 @@
 //! The only layer that knows axum: the route table, middleware (request ids, tracing, security headers,
-//! body limit), error mapping, extractors and the HTML pages.
+//! body limit, the refusal of NUL), error mapping, extractors and the HTML pages.
 
 pub mod admin;
 pub mod api;
 pub mod error;
 pub mod extract;
 pub mod log;
-
+mod nul;
 pub mod oauth;
 pub mod pages;
 pub mod ratelimit;

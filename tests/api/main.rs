@@ -12,6 +12,7 @@ mod cli;
 mod cluster;
 mod crash;
 mod demo;
+mod edge;
 mod enterprise;
 mod licences;
 mod logs;
