@@ -28,6 +28,7 @@ impl From<LicenceError> for ApiError {
             409 => "Conflict",
             410 => "Gone",
             422 => "The request cannot be processed",
+            503 => "Temporarily unavailable",
             _ => "Internal error",
         };
         ApiError::new(status, e.kind, title, e.detail)

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::storage::StorageError;
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
@@ -32,6 +33,9 @@ impl IntoResponse for OAuthError {
         };
         if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        if self.code == ErrorCode::TemporarilyUnavailable {
+            retry_after(&mut resp);
         }
         resp
     }
@@ -68,7 +72,17 @@ impl ApiError {
             detail,
         )
     }
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
+    /// A failure on our side: a 500, or a 503 when it is a [`StorageError`] that means the
+    /// database is unreachable or its schema gone ([`StorageError::is_unavailable`]). The cause is
+    /// logged, never sent.
+    pub fn internal(cause: impl std::fmt::Display + 'static) -> Self {
+        let unavailable = (&cause as &dyn std::any::Any)
+            .downcast_ref::<StorageError>()
+            .is_some_and(StorageError::is_unavailable);
+        if unavailable {
+            tracing::warn!(error = %cause, "database unavailable");
+            return Self::unavailable();
+        }
         tracing::error!(error = %cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,6 +90,21 @@ impl ApiError {
             "Internal error",
             "the server could not complete the request",
         )
+    }
+    /// A 503 (with `Retry-After`): the database cannot be reached now.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            UNAVAILABLE,
+            "Temporarily unavailable",
+            "the service cannot reach its database; try again later",
+        )
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        Self::internal(e)
     }
 }
 
@@ -87,11 +116,47 @@ impl IntoResponse for ApiError {
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
-        (
+        let mut resp = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            retry_after(&mut resp);
+        }
+        resp
+    }
+}
+
+/// What a 503 asks a client to wait, in seconds.
+pub const RETRY_AFTER_SECS: &str = "5";
+
+/// The problem type of a 503 (`LicenceError` and `ApiError` alike).
+pub const UNAVAILABLE: &str = crate::licences::UNAVAILABLE;
+
+/// Adds `Retry-After` to a 503.
+pub fn retry_after(resp: &mut Response) {
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+}
+
+impl super::pages::Ui {
+    /// The error page for a failure that is the server's: a 503 page (with `Retry-After`) when the
+    /// database is unavailable, else a 500; without detail either way.
+    pub fn failure(&self, state: &crate::state::AppState, unavailable: bool) -> Response {
+        if !unavailable {
+            return self.server_error(state);
+        }
+        let mut resp = self.error(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "",
+        );
+        retry_after(&mut resp);
+        resp
     }
 }

@@ -1,11 +1,12 @@
 //! The only layer that knows axum: the route table, middleware (request ids, tracing, security headers,
-//! body limit), error mapping, extractors and the HTML pages.
+//! body limit, the refusal of NUL), error mapping, extractors and the HTML pages.
 
 pub mod admin;
 pub mod api;
 pub mod error;
 pub mod extract;
 pub mod log;
+mod nul;
 pub mod oauth;
 pub mod pages;
 pub mod ratelimit;
@@ -169,22 +170,37 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+        return unavailable("shutting down");
     }
     let keys = state.keys.current();
     if crate::crypto::keys::SigningAlg::ALL
         .iter()
         .any(|alg| keys.active(*alg).is_none())
     {
-        return (StatusCode::SERVICE_UNAVAILABLE, "signing keys not loaded").into_response();
+        return unavailable("signing keys not loaded");
     }
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
+    // Not `SELECT 1`: a database recreated empty answers that while every call fails.
+    match state.db.schema_current().await {
+        Ok(true) => (StatusCode::OK, "ready").into_response(),
+        Ok(false) => {
+            tracing::warn!("not ready: the database's schema is not this binary's");
+            unavailable("database schema not current")
+        }
         Err(e) => {
             tracing::warn!(error = %e, "not ready: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+            unavailable("database unreachable")
         }
     }
+}
+
+/// A 503 for `/readyz`, with the reason as plain text and `Retry-After`.
+fn unavailable(why: &'static str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, error::RETRY_AFTER_SECS)],
+        why,
+    )
+        .into_response()
 }
 
 async fn method_not_allowed() -> Response {

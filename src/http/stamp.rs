@@ -1,6 +1,7 @@
 //! The one middleware every response passes through ([`Stamp`]): the request id, the request's
-//! tracing span, the `/metrics` request counters, the security headers, and the handler run as a
-//! task of its own, which a client that goes away cannot cancel.
+//! tracing span, the `/metrics` request counters, the security headers, the refusal of text with a
+//! NUL ([`super::nul`]), and the handler run as a task of its own, which a client that goes away
+//! cannot cancel.
 //!
 //! Hand-written as a single tower layer: it replaced nine (tower-http's `SetRequestId`,
 //! `PropagateRequestId`, `Trace` and five `SetResponseHeader`, and an axum `from_fn`), each with
@@ -21,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
+use super::nul;
 use crate::state::AppState;
 
 const X_REQUEST_ID: &str = "x-request-id";
@@ -59,7 +61,7 @@ pub struct Stamp<S> {
 
 impl<S> Service<Request> for Stamp<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = Response;
@@ -88,11 +90,12 @@ where
             .extensions()
             .get::<MatchedPath>()
             .map_or_else(|| "unmatched".to_owned(), |p| route_label(p.as_str()));
-        // Path only: query strings carry codes, tokens and personal data.
+        // The route template, never the path or the query: paths carry share tokens and licence
+        // ids, query strings codes, tokens and personal data. An unmatched path is "unmatched".
         let span = tracing::info_span!(
             "request",
             method = %req.method(),
-            path = %req.uri().path(),
+            route = %route,
             request_id = %id.to_str().unwrap_or(""),
         );
         let state = self.state.clone();
@@ -102,7 +105,28 @@ where
         // connection, so every later write failed with "begin_with at non-zero transaction
         // depth" until restart; seen when a load generator closed its connections mid-issuance).
         // A write is then never cut between two statements by a client either.
-        let handler = tokio::spawn(self.inner.call(req).instrument(span.clone()));
+        // Text with a NUL is refused here, for every route (`nul`): in the path or the query at
+        // once, in a form or JSON body once it is read; no other body is read here.
+        let handler = if nul::in_uri(req.uri()) {
+            let refusal = nul::refusal(&state, req.uri(), req.headers());
+            tokio::spawn(async move { Ok(refusal) })
+        } else if let Some(kind) = nul::body_kind(req.headers()) {
+            let ready = self.inner.clone();
+            let mut inner = std::mem::replace(&mut self.inner, ready);
+            let state = state.clone();
+            let limit = state.config.max_body_bytes;
+            tokio::spawn(
+                async move {
+                    match nul::screen_body(&state, req, kind, limit).await {
+                        Ok(req) => inner.call(req).await,
+                        Err(refusal) => Ok(refusal),
+                    }
+                }
+                .instrument(span.clone()),
+            )
+        } else {
+            tokio::spawn(self.inner.call(req).instrument(span.clone()))
+        };
         Box::pin(
             async move {
                 let in_flight = state.metrics.request_started();

@@ -108,7 +108,7 @@ pub async fn page(
     match crate::storage::audit::is_auditor(&state.db, &a.id).await {
         Ok(true) => {}
         Ok(false) => return ui.error(&state, StatusCode::FORBIDDEN, "not_auditor", ""),
-        Err(_) => return ui.server_error(&state),
+        Err(e) => return ui.failure(&state, e.is_unavailable()),
     }
     let to = q.to.as_deref().and_then(date).map(|d| d + DAY);
     let from = q.from.as_deref().and_then(date);
@@ -116,8 +116,9 @@ pub async fn page(
         Ok(p) => p,
         Err(d) => return ui.error(&state, StatusCode::BAD_REQUEST, "bad_period", &d),
     };
-    let Ok(f) = figures(&state, from, to).await else {
-        return ui.server_error(&state);
+    let f = match figures(&state, from, to).await {
+        Ok(f) => f,
+        Err(e) => return ui.failure(&state, e.is_unavailable()),
     };
     let rows: Vec<_> = f
         .iter()

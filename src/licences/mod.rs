@@ -72,8 +72,19 @@ impl From<crate::storage::StorageError> for LicenceError {
             crate::storage::StorageError::Conflict(w) => {
                 Self::conflict(format!("a concurrent request already used this {w}"))
             }
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self {
+                    status: 503,
+                    kind: UNAVAILABLE,
+                    detail: "the service cannot reach its database; try again later".into(),
+                }
+            }
             e => Self::internal(e),
         }
     }
 }
+
+/// The problem type of a 503: the database cannot be reached, or its schema is gone.
+pub const UNAVAILABLE: &str = "unavailable";
 pub mod access;

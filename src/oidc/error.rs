@@ -100,9 +100,17 @@ impl std::fmt::Display for OAuthError {
 
 impl std::error::Error for OAuthError {}
 
-/// Storage failures become `server_error`, logged once here with their cause.
+/// Storage failures become `server_error`, logged once here with their cause; a database that
+/// cannot be reached (or whose schema is gone) is `temporarily_unavailable` (503, `Retry-After`).
 impl From<crate::storage::StorageError> for OAuthError {
     fn from(e: crate::storage::StorageError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable on an OAuth endpoint");
+            return Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the service cannot reach its database; try again later",
+            );
+        }
         tracing::error!(error = %e, "storage failure on an OAuth endpoint");
         Self::server_error()
     }

@@ -45,6 +45,41 @@ pub enum StorageError {
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
+impl StorageError {
+    /// The database cannot be reached, or its schema is gone (a database recreated empty, a dropped
+    /// table): a failure of the service's surroundings that retrying later may cure, answered with
+    /// 503 and `Retry-After`, never a 500. A query that is wrong, data that contradict one another
+    /// and refused writes are not.
+    pub fn is_unavailable(&self) -> bool {
+        let StorageError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(d) => match d.code().as_deref() {
+                // PostgreSQL: undefined_table, undefined_column, invalid_catalog_name (the
+                // database is gone), connection exceptions (08), operator intervention (57:
+                // terminated by an administrator, shutting down, cannot connect now), and
+                // insufficient resources (53: too many connections).
+                Some(c) if c == "42P01" || c == "42703" || c == "3D000" => true,
+                Some(c) if c.starts_with("08") || c.starts_with("57") || c.starts_with("53") => {
+                    true
+                }
+                // SQLite: the file is there but a table (or all of them) is not.
+                _ => {
+                    let m = d.message();
+                    m.starts_with("no such table") || m.starts_with("no such column")
+                }
+            },
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -257,10 +292,23 @@ impl Db {
         })
     }
 
-    /// A cheap round trip, for readiness checks.
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+    /// Whether the database holds the schema this binary was built for: the newest migration
+    /// applied is the newest one embedded (`sqlx::migrate!`). A database recreated empty answers
+    /// `SELECT 1` but not this (no `_sqlx_migrations`: an unavailable error); a newer binary's
+    /// migrations not yet applied, or an older binary on a newer schema, make it `false`.
+    pub async fn schema_current(&self) -> Result<bool> {
+        let expected = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+        .iter()
+        .map(|m| m.version)
+        .max();
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(applied == expected)
     }
 }
 

@@ -434,12 +434,12 @@ mod yaml {
 // ---------------------------------------------------------------------------------------------
 // The document.
 
-fn document() -> Value {
+pub(crate) fn document() -> Value {
     yaml::parse(DOCUMENT).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// (METHOD, path) → operation object.
-fn operations(doc: &Value) -> BTreeMap<(String, String), Value> {
+pub(crate) fn operations(doc: &Value) -> BTreeMap<(String, String), Value> {
     let mut ops = BTreeMap::new();
     let paths = doc["paths"].as_object().expect("paths");
     for (path, item) in paths {
@@ -465,7 +465,7 @@ fn template_params(path: &str) -> Vec<String> {
 }
 
 /// Resolve a local `$ref` (`#/components/...`) once.
-fn deref<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+pub(crate) fn deref<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     match v.get("$ref").and_then(Value::as_str) {
         Some(r) => doc
             .pointer(r.strip_prefix('#').expect("a local $ref"))

@@ -37,8 +37,9 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         Ok(indexes) => storage::licences::access_log(&state.db, &indexes, 200).await,
         Err(e) => Err(e),
     };
-    let Ok(rows) = rows else {
-        return ui.server_error(&state);
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => return ui.failure(&state, e.is_unavailable()),
     };
     // Names of the departments and portals that read, each looked up once.
     let mut names: HashMap<String, String> = HashMap::new();

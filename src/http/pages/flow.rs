@@ -35,7 +35,7 @@ pub async fn authorize(
         Err(PageError::Show(key, d)) => return ui.error(&state, StatusCode::BAD_REQUEST, key, &d),
         Err(PageError::Storage(e)) => {
             tracing::error!(error = %e, "authorize: storage failure");
-            return ui.server_error(&state);
+            return ui.failure(&state, e.is_unavailable());
         }
     };
     let req_state = p.one("state").ok().flatten().map(str::to_owned);

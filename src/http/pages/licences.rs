@@ -81,7 +81,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
                 .iter()
                 .map(|l| json!({ "id": l.id, "type_code": l.type_code, "type_name": l.type_name, "status": l.status, "issued": format_time(l.issued_at), "expires": l.expires_at.map(format_time) }))
                 .collect(),
-            Err(_) => return ui.server_error(&state),
+            Err(e) => return ui.failure(&state, e.status == 503),
         };
         groups.push(json!({ "index": i, "name": name, "licences": licences }));
     }
@@ -223,7 +223,7 @@ pub async fn share(
         Err(e) if e.status == 410 => {
             return ui.error(&state, StatusCode::GONE, "not_found", &e.detail)
         }
-        Err(_) => return ui.server_error(&state),
+        Err(e) => return ui.failure(&state, e.status == 503),
     };
     let licence = opened["licence"].as_str().unwrap_or_default().to_owned();
     let report = match crate::licences::status::verify_online(&state, licence, t).await {
