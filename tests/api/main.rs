@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod crash;
+mod csrf;
 mod demo;
 mod enterprise;
 mod licences;
