@@ -21,6 +21,7 @@ mod oidc_rp;
 mod openapi;
 mod pairwise;
 mod portal;
+mod renew;
 mod shutdown;
 mod sso_browser;
 mod supervision;
