@@ -3,13 +3,19 @@
 # then prove it verifies OUTSIDE our code: openssl checks the x5c chain up to the published root, and
 # jwcrypto (.ci/verify_licence.py) checks the ES256 signature, the typ and every disclosure digest, and
 # `cryptography` + hashlib (.ci/verify_checkpoint.py) check the transparency-log checkpoint's Ed25519
-# signature (C2SP signed-note) and the issuance receipt's RFC 9162 inclusion proof.
+# signature (C2SP signed-note) and the issuance receipt's RFC 9162 inclusion proof; and every
+# certificate tongban wrote (root, intermediate, the licence-signing and the status-list-signing
+# certificates, from the key files and the x5c of a licence and of a status list) loads under Python
+# `cryptography`'s strict DER parser and verifies up to the root (`verify_directly_issued_by`,
+# .ci/verify_certs.py), besides openssl. The transparency log's key is a bare Ed25519 key (the C2SP
+# note verifier key), with no certificate.
 # Our own offline verifier (`tongban verify`) runs last, for comparison.
 #
 #   bash .ci/external-verify.sh
 #
 # Environment: TONGBAN_BIN (a built binary; default: `cargo build --bin tongban`, a no-op when fresh),
-# EXTERNAL_VERIFY_PORT (default 18733). Needs python3, openssl, curl; installs jwcrypto if missing.
+# EXTERNAL_VERIFY_PORT (default 18733). Needs python3, openssl, curl; installs jwcrypto, and
+# cryptography 40 or later (verify_directly_issued_by), if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -29,6 +35,9 @@ for tool in python3 openssl curl; do
 done
 if ! python3 -c 'import jwcrypto' 2>/dev/null; then
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet jwcrypto
+fi
+if ! python3 -c 'from cryptography import x509; x509.Certificate.verify_directly_issued_by' 2>/dev/null; then
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --upgrade 'cryptography>=40'
 fi
 python3 -c 'import jwcrypto, cryptography' || die "jwcrypto is not importable after pip install"
 
@@ -85,7 +94,8 @@ printf '%s\n' 'Licence-CI-2024x' |
   --legal-representative "$rep_email" >/dev/null
 "$bin" department add --uscc "$uscc_dept" --name-zh 福州市市场监督管理局 \
   --name-en "Fuzhou Administration for Market Regulation" \
-  --iss https://scjg.fuzhou.gov.example.cn --client-id "$client_id" >/dev/null
+  --iss https://scjg.fuzhou.gov.example.cn --client-id "$client_id" >department.json
+dept_id=$(json_get id <department.json)
 
 cat >licence-type.json <<EOF
 {
@@ -157,6 +167,8 @@ for n in 2 3; do
 done
 curl -fsS --max-time 30 -o receipt.json "$base/api/v1/log/receipts/$(json_get id <issued.json)" ||
   die "fetching the receipt failed"
+curl -fsS --max-time 30 -o status-list.jwt "$base/status-lists/$dept_id" ||
+  die "fetching the status list failed"
 
 # Everything below is offline: the server is no longer needed.
 kill "$server_pid" 2>/dev/null || true
@@ -184,6 +196,28 @@ openssl_out=$(openssl verify -CAfile root.pem -untrusted intermediate.pem -purpo
 echo "$openssl_out"
 [[ $openssl_out == "leaf.pem: OK" ]] || die "openssl verify did not say OK: $openssl_out"
 
+say "openssl: the status list's certificate up to the published root"
+python3 - status-list.jwt <<'EOF'
+import base64, json, sys, textwrap
+h = open(sys.argv[1]).read().strip().split(".")[0]
+header = json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))
+with open("status-leaf.pem", "w") as f:
+    f.write("-----BEGIN CERTIFICATE-----\n" + "\n".join(textwrap.wrap(header["x5c"][0], 64))
+            + "\n-----END CERTIFICATE-----\n")
+EOF
+openssl_out=$(openssl verify -CAfile root.pem -untrusted intermediate.pem -purpose any status-leaf.pem 2>&1) ||
+  die "openssl verify: $openssl_out"
+echo "$openssl_out"
+[[ $openssl_out == "status-leaf.pem: OK" ]] || die "openssl verify did not say OK: $openssl_out"
+
+say "cryptography (strict DER): every certificate, and each signature up to the root"
+certs_out=$(python3 "$repo/.ci/verify_certs.py" keys/ca/root.pem root.pem keys/ca/intermediate.pem \
+  licence.txt status-list.jwt) || {
+  printf '%s\n' "$certs_out"
+  die "verify_certs.py failed"
+}
+printf '%s\n' "$certs_out"
+
 say "jwcrypto: signature, typ and disclosure digests"
 py_out=$(python3 "$repo/.ci/verify_licence.py" licence.txt leaf.pem) || {
   printf '%s\n' "$py_out"
@@ -206,4 +240,4 @@ say "tongban verify (our offline verifier, for comparison)"
 python3 -c 'import json, sys; r = json.load(sys.stdin); print("tongban verify: verdict", r.get("verdict"))' \
   <tongban-verify.json
 
-echo "external verification: openssl OK, jwcrypto OK, $digests disclosure digests OK, checkpoint signature and inclusion proof OK"
+echo "external verification: openssl OK, cryptography (strict DER) OK for 4 certificates, jwcrypto OK, $digests disclosure digests OK, checkpoint signature and inclusion proof OK"

@@ -194,9 +194,14 @@ enum DepartmentCmd {
         client_id: Option<String>,
     },
     List,
-    /// Issue new certificates (the old ones stay valid until they expire or are revoked).
+    /// Issue new certificates (the old ones stay valid until they expire or are revoked, and the
+    /// licences they signed keep verifying): for one department, or `--all` of them (e.g. to
+    /// replace certificates written before they were strict DER).
     Renew {
-        uscc: String,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        uscc: Option<String>,
+        #[arg(long)]
+        all: bool,
     },
     /// Revoke a department certificate by serial; licences it signed earlier stay validly signed.
     RevokeCert {
@@ -576,13 +581,26 @@ async fn department(config: Config, cmd: DepartmentCmd) -> anyhow::Result<()> {
                 .collect();
             print(json!(list));
         }
-        DepartmentCmd::Renew { uscc } => {
-            let dept = crate::storage::departments::by_uscc(&state.db, &uscc)
-                .await?
-                .context("no such department")?;
-            print(
-                json!({ "renewed": d::renew(&state, &dept, crate::audit::OPERATOR_CLI, t).await.map_err(|e| anyhow::anyhow!("{e}"))? }),
-            );
+        DepartmentCmd::Renew { uscc, all } => {
+            let depts = match uscc {
+                Some(uscc) if !all => vec![crate::storage::departments::by_uscc(&state.db, &uscc)
+                    .await?
+                    .context("no such department")?],
+                _ => crate::storage::departments::list(&state.db).await?,
+            };
+            let mut renewed = Vec::with_capacity(depts.len());
+            for dept in &depts {
+                let serials = d::renew(&state, dept, crate::audit::OPERATOR_CLI, t)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", dept.uscc))?;
+                renewed.push(json!({ "uscc": dept.uscc, "renewed": serials }));
+            }
+            if all {
+                print(json!({ "departments": renewed }));
+            } else {
+                // One department: the output `renew USCC` always had.
+                print(json!({ "renewed": renewed.first().map(|r| r["renewed"].clone()) }));
+            }
         }
         DepartmentCmd::RevokeCert { serial, reason } => {
             anyhow::ensure!(

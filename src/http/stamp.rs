@@ -38,6 +38,10 @@ const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
     (header::CACHE_CONTROL, "no-store"),
 ];
 
+/// Strict-Transport-Security when the issuer is https: two years, subdomains too (a sibling served
+/// over plain HTTP could otherwise plant cookies for the parent domain).
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
 /// Wraps every route of [`super::app`] in a [`Stamp`].
 #[derive(Clone)]
 pub struct StampLayer(pub AppState);
@@ -167,6 +171,11 @@ where
                     headers
                         .entry(name)
                         .or_insert_with(|| HeaderValue::from_static(value));
+                }
+                if state.issuer.starts_with("https://") {
+                    headers
+                        .entry(header::STRICT_TRANSPORT_SECURITY)
+                        .or_insert_with(|| HeaderValue::from_static(HSTS));
                 }
                 Ok(response)
             }

@@ -5,6 +5,8 @@ use crate::crypto::{random_id, random_token, secret_hash};
 use crate::state::AppState;
 use crate::storage::{self, sessions::SessionRow, StorageError};
 
+/// The session cookie's name over plain HTTP; under https it is `__Host-tongban_session`
+/// (`http::pages::session_cookie`).
 pub const COOKIE: &str = "tongban_session";
 
 /// Start a session; returns the cookie secret (to set in the browser) and the row.

@@ -13,10 +13,11 @@
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
+use super::der::{self, KeyUsageBit};
 use super::{random_serial, set_validity};
 
 /// Seconds in a day.
@@ -83,7 +84,11 @@ fn ca_params(name: &str, level: Level) -> anyhow::Result<CertificateParams> {
         .distinguished_name
         .push(DnType::OrganizationName, name);
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    // keyUsage written by hand: rcgen's has trailing zero bits, which DER forbids (`super::der`).
+    params.custom_extensions = vec![der::key_usage(&[
+        KeyUsageBit::KeyCertSign,
+        KeyUsageBit::CrlSign,
+    ])];
     params.use_authority_key_identifier_extension = matches!(level, Level::Intermediate);
     Ok(params)
 }

@@ -3,7 +3,8 @@
 //!
 //! Profile: subject `CN = O = <department name>, serialNumber = <USCC>`; SAN URI = the
 //! department's `iss` URL (the `iss` claim of its licences); keyUsage digitalSignature (critical);
-//! basicConstraints cA=false (critical); extendedKeyUsage the purpose's OID; subject and authority
+//! basicConstraints cA=false (critical, in DER the empty SEQUENCE `30 00`: see [`super::der`]);
+//! extendedKeyUsage the purpose's OID; subject and authority
 //! key identifiers; a random 128-bit serial.
 //!
 //! Renewal is a new issuance (new key, new serial, usually overlapping validity); revocation is a
@@ -11,10 +12,10 @@
 //! a certificate was current keeps verifying at its signing time.
 
 use rcgen::{
-    CertificateParams, CustomExtension, DnType, DnValue, Ia5String, IsCa, KeyUsagePurpose,
-    PrintableString, SanType,
+    CertificateParams, CustomExtension, DnType, DnValue, Ia5String, IsCa, PrintableString, SanType,
 };
 
+use super::der::{self, KeyUsageBit};
 use super::oids::{eku_extension_value, Purpose};
 use super::{random_serial, serial_hex, set_validity, Ca, DepartmentPublicKey};
 use crate::domain::ids::Uscc;
@@ -110,6 +111,9 @@ impl Ca {
             return Err(IssueError::InvalidValidity);
         }
         let mut params = department_params(subject, purpose, not_before, not_after)?;
+        params
+            .custom_extensions
+            .push(der::subject_key_identifier(public_key.as_bytes()));
         params.custom_extensions.extend(extra);
         let serial = random_serial().ok_or(IssueError::Randomness)?;
         let serial_hex = serial_hex(serial.as_ref());
@@ -123,6 +127,42 @@ impl Ca {
             not_before,
             not_after,
         })
+    }
+}
+
+#[cfg(test)]
+impl Ca {
+    /// A licence-signing certificate as rcgen wrote them before [`super::der`]: basicConstraints
+    /// `cA FALSE` spelled out, keyUsage with trailing zero bits. Tests show such certificates,
+    /// and the licences they signed, still verify.
+    pub(crate) fn issue_legacy_department_for_tests(
+        &self,
+        subject: &DepartmentSubject<'_>,
+        public_key: &DepartmentPublicKey,
+        not_before: i64,
+        not_after: i64,
+    ) -> IssuedCert {
+        let mut params =
+            department_params(subject, Purpose::LicenceSigning, not_before, not_after).unwrap();
+        params.custom_extensions.retain(|e| {
+            let oid: Vec<u64> = e.oid_components().collect();
+            oid != [2, 5, 29, 19] && oid != [2, 5, 29, 15]
+        });
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        let serial = random_serial().unwrap();
+        let serial_hex = serial_hex(serial.as_ref());
+        params.serial_number = Some(serial);
+        let cert = params
+            .signed_by(public_key, &self.issuer, &self.intermediate_key)
+            .unwrap();
+        IssuedCert {
+            der: cert.der().to_vec(),
+            pem: cert.pem(),
+            serial: serial_hex,
+            not_before,
+            not_after,
+        }
     }
 }
 
@@ -155,13 +195,18 @@ pub(super) fn department_params(
         DnValue::PrintableString(PrintableString::try_from(subject.uscc.as_str())?),
     );
     params.subject_alt_names = vec![SanType::URI(san)];
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    // basicConstraints, keyUsage and the subject key identifier written by hand: rcgen spells out
+    // the default `cA FALSE` and pads keyUsage, neither of which is DER (`super::der`).
+    params.is_ca = IsCa::NoCa;
     // rcgen's EKU type holds u64 arcs; ours has a 128-bit UUID arc, so the extension is written
     // from our own encoding (non-critical, as RFC 5280 recommends for EKU).
     let mut eku = CustomExtension::from_oid_content(EXT_KEY_USAGE, eku_extension_value(purpose));
     eku.set_criticality(false);
-    params.custom_extensions = vec![eku];
+    params.custom_extensions = vec![
+        der::end_entity_basic_constraints(),
+        der::key_usage(&[KeyUsageBit::DigitalSignature]),
+        eku,
+    ];
     params.use_authority_key_identifier_extension = true;
     set_validity(&mut params, not_before, not_after).ok_or(IssueError::InvalidValidity)?;
     Ok(params)
@@ -238,6 +283,42 @@ pub(super) mod tests {
             let (_, i) = X509Certificate::from_der(ca.intermediate_der()).unwrap();
             i.subject().as_raw().to_vec()
         });
+    }
+
+    /// The DER value (the OCTET STRING's content) of the extension `oid`, and its criticality.
+    pub(crate) fn extension_value(der: &[u8], oid: &str) -> (bool, Vec<u8>) {
+        let (_, cert) = X509Certificate::from_der(der).unwrap();
+        let ext = cert
+            .extensions()
+            .iter()
+            .find(|e| e.oid.to_id_string() == oid)
+            .unwrap_or_else(|| panic!("no extension {oid}"));
+        (ext.critical, ext.value.to_vec())
+    }
+
+    #[test]
+    fn department_extensions_are_der() {
+        // rcgen's own encodings were `30 03 01 01 00` (cA FALSE spelled out) and `03 03 07 80 00`
+        // (nine bits): BER, refused by strict parsers such as Python's `cryptography`.
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::create(dir.path(), "Tongban Test", NOW).unwrap();
+        for purpose in [Purpose::LicenceSigning, Purpose::StatusListSigning] {
+            let issued = issue(&ca, purpose);
+            assert_eq!(
+                extension_value(&issued.der, "2.5.29.19"),
+                (true, vec![0x30, 0x00])
+            );
+            assert_eq!(
+                extension_value(&issued.der, "2.5.29.15"),
+                (true, vec![0x03, 0x02, 0x07, 0x80])
+            );
+            let (critical, ski) = extension_value(&issued.der, "2.5.29.14");
+            assert!(!critical);
+            assert_eq!(&ski[..2], [0x04, 20]);
+            let (_, cert) = X509Certificate::from_der(&issued.der).unwrap();
+            let spki = cert.public_key().raw;
+            assert_eq!(&ski[2..], &crate::crypto::sha256(spki)[..20]);
+        }
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! - [`keys`]: department key pairs (ring, PKCS#8) and their public keys;
 //! - [`ca`]: the root and intermediate on disk ([`Ca`]);
 //! - [`issue`]: department certificates ([`Ca::issue_department`]);
+//! - `der`: the extensions rcgen would not encode in DER (basicConstraints, keyUsage);
 //! - [`path`]: RFC 5280 path validation at a given time ([`validate_chain`]).
 //!
 //! Which department certificate is current, and when one was revoked, is database state kept
 //! elsewhere; this module is pure: certificates in, answers out, time as a parameter.
 
 pub mod ca;
+mod der;
 pub mod issue;
 pub mod keys;
 pub mod oids;

@@ -454,3 +454,37 @@ fn openssl_verifies_the_chain_and_reads_our_extended_key_usage() {
     ]);
     assert!(!ok);
 }
+
+#[test]
+fn ca_key_usage_is_der() {
+    // rcgen wrote nine bits, `03 03 07 06 00`; DER drops the trailing zero bits.
+    let f = fixture("Tongban Test");
+    for der in [f.ca.root_der(), f.ca.intermediate_der()] {
+        assert_eq!(
+            super::issue::tests::extension_value(der, "2.5.29.15"),
+            (true, vec![0x03, 0x02, 0x01, 0x06])
+        );
+    }
+}
+
+#[test]
+fn certificates_written_before_the_der_fix_still_validate() {
+    // Licences signed under an old certificate keep verifying, before and after its renewal.
+    let f = fixture("Tongban Test");
+    let key = generate_department_key().unwrap();
+    let u = uscc();
+    let old =
+        f.ca.issue_legacy_department_for_tests(&subject(&u), key.public_key(), NOW, NOW + YEAR)
+            .der;
+    assert_eq!(
+        super::issue::tests::extension_value(&old, "2.5.29.19"),
+        (true, vec![0x30, 0x03, 0x01, 0x01, 0x00])
+    );
+    let v = f.validate(&old, NOW + 60, Purpose::LicenceSigning).unwrap();
+    assert_eq!(v.iss_uri(), ISS);
+    let renewed = issue(&f.ca, Purpose::LicenceSigning);
+    assert!(f
+        .validate(&renewed.der, NOW + 120, Purpose::LicenceSigning)
+        .is_ok());
+    assert!(f.validate(&old, NOW + 60, Purpose::LicenceSigning).is_ok());
+}

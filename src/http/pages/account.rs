@@ -12,7 +12,6 @@ use crate::domain::time::now;
 use crate::http::extract::OAuthParams;
 use crate::identity::accounts::{self, AccountError};
 use crate::identity::enterprises::{self, EnterpriseError};
-use crate::identity::sessions::COOKIE;
 use crate::oidc::{clients, logout};
 use crate::state::AppState;
 use crate::storage::{self, accounts::AccountRow, sessions::SessionRow};
@@ -242,7 +241,7 @@ pub async fn action(
                 let mut resp = redirect("/login");
                 resp.headers_mut().append(
                     header::SET_COOKIE,
-                    cookie_header(&state, COOKIE, "", Some(0)),
+                    cookie_header(&state, super::session_cookie(&state), "", Some(0)),
                 );
                 return resp;
             }

@@ -12,7 +12,6 @@ use super::{cookie_header, redirect, Ui};
 use crate::crypto::random_id;
 use crate::domain::time::now;
 use crate::http::extract::OAuthParams;
-use crate::identity::sessions::COOKIE;
 use crate::oidc::authorize::{self, AuthRequest, PageError, Step};
 use crate::oidc::params::Params;
 use crate::oidc::{clients, logout, subject};
@@ -493,7 +492,7 @@ pub async fn logout(
     };
     resp.headers_mut().append(
         header::SET_COOKIE,
-        cookie_header(&state, COOKIE, "", Some(0)),
+        cookie_header(&state, super::session_cookie(&state), "", Some(0)),
     );
     resp
 }

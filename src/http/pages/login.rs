@@ -9,7 +9,7 @@ use super::{cookie_header, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::extract::{cookie, ClientAddr, OAuthParams};
 use crate::identity::accounts::{self, AccountError, Registration};
-use crate::identity::sessions::{self, COOKIE};
+use crate::identity::sessions;
 use crate::oidc::params::Params;
 use crate::state::AppState;
 use crate::storage::{self, accounts::AccountRow, sessions::SessionRow};
@@ -20,7 +20,7 @@ pub async fn current_session(
     headers: &HeaderMap,
     now: i64,
 ) -> Option<(SessionRow, AccountRow)> {
-    let secret = cookie(headers, COOKIE)?;
+    let secret = cookie(headers, super::session_cookie(state))?;
     let s = sessions::current(state, &secret, now)
         .await
         .ok()
@@ -150,7 +150,7 @@ pub async fn login_submit(
     let mut resp = redirect(&to);
     resp.headers_mut().append(
         header::SET_COOKIE,
-        cookie_header(&state, COOKIE, &secret, None),
+        cookie_header(&state, super::session_cookie(&state), &secret, None),
     );
     ui.add_cookies(&state, &mut resp);
     resp

@@ -1,6 +1,7 @@
 //! Server-rendered pages (login, registration, enterprise choice, consent, account, logout): minijinja
-//! templates compiled into the binary, zh-CN and English catalogues, signed double-submit CSRF tokens,
-//! and the cookie conventions of DESIGN.md (HttpOnly, SameSite=Lax, Secure outside plain-HTTP development).
+//! templates compiled into the binary, zh-CN and English catalogues, CSRF tokens bound to the session
+//! (or, before login, to the pre-login cookie), and the cookie conventions of DESIGN.md (HttpOnly,
+//! SameSite=Lax, Secure outside plain-HTTP development, and then `__Host-` names).
 
 pub mod access_log;
 pub mod account;
@@ -76,6 +77,34 @@ pub const STYLESHEET: &str = include_str!("../../../templates/static/tongban.css
 
 pub const CSRF_COOKIE: &str = "tongban_csrf";
 pub const LANG_COOKIE: &str = "tongban_lang";
+/// The names of the session and CSRF cookies when the issuer is https. A `__Host-` cookie is only
+/// accepted by a browser from a secure origin, with `Secure`, `Path=/` and no `Domain`: a sibling
+/// subdomain or a plain-HTTP response cannot plant or overwrite it. Over plain HTTP (development)
+/// browsers refuse such cookies, so the plain names are used there.
+const HOST_SESSION_COOKIE: &str = "__Host-tongban_session";
+const HOST_CSRF_COOKIE: &str = "__Host-tongban_csrf";
+
+fn https(state: &AppState) -> bool {
+    state.issuer.starts_with("https://")
+}
+
+/// The session cookie's name for this deployment (see [`HOST_SESSION_COOKIE`]).
+pub fn session_cookie(state: &AppState) -> &'static str {
+    if https(state) {
+        HOST_SESSION_COOKIE
+    } else {
+        crate::identity::sessions::COOKIE
+    }
+}
+
+/// The CSRF cookie's name for this deployment.
+pub fn csrf_cookie(state: &AppState) -> &'static str {
+    if https(state) {
+        HOST_CSRF_COOKIE
+    } else {
+        CSRF_COOKIE
+    }
+}
 
 pub struct Pages {
     env: minijinja::Environment<'static>,
@@ -147,11 +176,7 @@ pub fn cookie_header(
     value: &str,
     max_age: Option<i64>,
 ) -> HeaderValue {
-    let secure = if state.issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if https(state) { "; Secure" } else { "" };
     let age = max_age
         .map(|a| format!("; Max-Age={a}"))
         .unwrap_or_default();
@@ -161,26 +186,76 @@ pub fn cookie_header(
     .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
-/// The per-request page context: language and CSRF cookie.
+/// A cookie under both of its possible names; which one counts depends on the issuer's scheme,
+/// known only once the state is at hand.
+struct Named {
+    plain: Option<String>,
+    host: Option<String>,
+}
+
+impl Named {
+    fn read(headers: &HeaderMap, plain: &str, host: &str) -> Self {
+        Self {
+            plain: cookie(headers, plain),
+            host: cookie(headers, host),
+        }
+    }
+
+    fn get(&self, state: &AppState) -> Option<&str> {
+        if https(state) {
+            &self.host
+        } else {
+            &self.plain
+        }
+        .as_deref()
+    }
+}
+
+/// The per-request page context: language, CSRF cookie and the session cookie the CSRF token is
+/// bound to.
 pub struct Ui {
     pub lang: &'static str,
     set_lang: bool,
-    csrf_cookie: String,
-    new_csrf: bool,
+    csrf: Named,
+    session: Named,
+    /// The CSRF cookie to set if the request brought none.
+    fresh_csrf: String,
     uri: Uri,
 }
 
 impl Ui {
     pub fn new(headers: &HeaderMap, uri: &Uri, ui_locales: Option<&str>) -> Self {
         let (lang, set_lang) = choose_lang(headers, uri, ui_locales);
-        let existing = cookie(headers, CSRF_COOKIE).filter(|c| c.len() == 43);
         Self {
             lang,
             set_lang,
-            new_csrf: existing.is_none(),
-            csrf_cookie: existing.unwrap_or_else(random_token),
+            csrf: Named::read(headers, CSRF_COOKIE, HOST_CSRF_COOKIE),
+            session: Named::read(
+                headers,
+                crate::identity::sessions::COOKIE,
+                HOST_SESSION_COOKIE,
+            ),
+            fresh_csrf: random_token(),
             uri: uri.clone(),
         }
+    }
+
+    /// The request's CSRF cookie, if it has a well-formed one.
+    fn existing_csrf(&self, state: &AppState) -> Option<&str> {
+        self.csrf.get(state).filter(|c| c.len() == 43)
+    }
+
+    /// The CSRF token of this browser's forms: the HMAC of the CSRF cookie and the session cookie
+    /// (empty before login). A cookie pair planted by someone else (a sibling subdomain, a
+    /// plain-HTTP response) carries a token for their session, which does not verify with the
+    /// victim's; and a session's token is of no use once it has ended.
+    fn csrf_token(&self, state: &AppState) -> String {
+        let csrf = self.existing_csrf(state).unwrap_or(&self.fresh_csrf);
+        let session = self.session.get(state).unwrap_or("");
+        state
+            .keys
+            .data()
+            .csrf_token(&format!("v2.{csrf}.{session}"))
     }
 
     fn other_lang_url(&self) -> String {
@@ -218,10 +293,7 @@ impl Ui {
         if let Value::Object(m) = &mut ctx {
             m.insert("lang".into(), json!(self.lang));
             m.insert("t".into(), t);
-            m.insert(
-                "csrf".into(),
-                json!(state.keys.data().csrf_token(&self.csrf_cookie)),
-            );
+            m.insert("csrf".into(), json!(self.csrf_token(state)));
             m.insert(
                 "other_lang".into(),
                 json!(if self.lang == "en" { "zh-CN" } else { "en" }),
@@ -251,10 +323,10 @@ impl Ui {
     }
 
     pub fn add_cookies(&self, state: &AppState, resp: &mut Response) {
-        if self.new_csrf {
+        if self.existing_csrf(state).is_none() {
             resp.headers_mut().append(
                 header::SET_COOKIE,
-                cookie_header(state, CSRF_COOKIE, &self.csrf_cookie, None),
+                cookie_header(state, csrf_cookie(state), &self.fresh_csrf, None),
             );
         }
         if self.set_lang {
@@ -285,15 +357,12 @@ impl Ui {
         self.error(state, StatusCode::INTERNAL_SERVER_ERROR, "server_error", "")
     }
 
-    /// A form post is genuine when its `csrf` field is the HMAC of the CSRF cookie sent with it.
+    /// A form post is genuine when its `csrf` field is the token of the CSRF and session cookies
+    /// sent with it ([`Ui::csrf_token`]).
     pub fn csrf_ok(&self, state: &AppState, presented: Option<&str>) -> bool {
-        !self.new_csrf
-            && presented.is_some_and(|p| {
-                constant_time_eq(
-                    p.as_bytes(),
-                    state.keys.data().csrf_token(&self.csrf_cookie).as_bytes(),
-                )
-            })
+        self.existing_csrf(state).is_some()
+            && presented
+                .is_some_and(|p| constant_time_eq(p.as_bytes(), self.csrf_token(state).as_bytes()))
     }
 
     pub fn csrf_failed(&self, state: &AppState) -> Response {

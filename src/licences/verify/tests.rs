@@ -67,6 +67,27 @@ impl Fx {
         Dept { cert, signer }
     }
 
+    /// [`Fx::dept`] with a certificate encoded as before the DER fix (`cA FALSE` spelled out).
+    fn legacy_dept(&self, nb: i64, na: i64) -> Dept {
+        let key = generate_department_key().unwrap();
+        let u = uscc();
+        let subject = DepartmentSubject {
+            name: "Hangzhou AMR",
+            uscc: &u,
+            iss_url: ISS,
+        };
+        let cert = self
+            .ca
+            .issue_legacy_department_for_tests(&subject, key.public_key(), nb, na);
+        let signer = Signer::new(
+            cert.serial.clone(),
+            key.pkcs8_der(),
+            &[cert.der.clone(), self.ca.intermediate_der().to_vec()],
+        )
+        .unwrap();
+        Dept { cert, signer }
+    }
+
     fn root(&self) -> &[u8] {
         self.ca.root_der()
     }
@@ -245,6 +266,25 @@ fn a_genuine_licence_is_valid_offline_and_online() {
         r.checks.iter().all(|c| c.outcome == CheckOutcome::Pass),
         "{r:#?}"
     );
+}
+
+#[test]
+fn a_licence_signed_under_a_certificate_from_before_the_der_fix_verifies_after_renewal() {
+    let fx = ca("Tongban Test");
+    let old = fx.legacy_dept(NOW, NOW + YEAR);
+    let old_lic = sign(&old, claims(ISS, IAT, IAT, Some(IAT + 2 * YEAR)));
+    let renewed_at = IAT + 10 * DAY;
+    let new = fx.dept(ISS, renewed_at, renewed_at + YEAR);
+    let new_lic = sign(&new, claims(ISS, renewed_at + DAY, renewed_at + DAY, None));
+    let at = renewed_at + 30 * DAY;
+    for lic in [&old_lic, &new_lic] {
+        let r = verify(lic, fx.root(), at, None);
+        assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+    }
+    let mut f = facts();
+    f.issued_at = IAT;
+    let r = verify(&old_lic, fx.root(), at, Some(&f));
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
 }
 
 #[test]
