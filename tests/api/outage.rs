@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{is_postgres, spawn_postgres_app, ClientSpec, TestApp, TestClient};
+use crate::helpers::{is_postgres, spawn_postgres_app, ClientSpec, Landing, TestApp, TestClient};
 use crate::licences::{request, world, world_on, World, ENTERPRISE};
 
 /// Every table of the app's database dropped: the database recreated empty.
@@ -114,6 +114,23 @@ async fn answers_unavailable(w: &World, share: &(String, String), portal: &TestC
     assert!(retry_after(&r));
     let page = r.text().await.unwrap();
     assert!(page.contains("temporarily unavailable"), "{page}");
+
+    // The login form: the throttle's reservation finds no database.
+    let d = w.app.driver();
+    let Landing::Page(_, 200, form) = d.get("/login").await else {
+        panic!("the login page needs no database")
+    };
+    let Landing::Page(_, status, _) = d
+        .submit(
+            "/login",
+            &form,
+            &[("username", w.rep_email.as_str()), ("password", "whatever")],
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(status, 503, "a login while the database is gone");
 }
 
 #[tokio::test]

@@ -108,6 +108,11 @@ pub async fn login_submit(
             ) {
                 tracing::error!(error = %e, "login failed on our side");
             }
+            if let accounts::LoginError::Storage(s) = &e {
+                if s.is_unavailable() {
+                    return ui.failure(&state, true);
+                }
+            }
             let status = match e {
                 accounts::LoginError::Throttled => StatusCode::TOO_MANY_REQUESTS,
                 accounts::LoginError::Storage(_) | accounts::LoginError::Hashing => {
@@ -128,15 +133,8 @@ pub async fn login_submit(
     let (secret, _) = match sessions::create(&state, &account.id, acr, &["pwd"], now).await {
         Ok(s) => s,
         Err(e) => {
-            return ui.error(
-                &state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                &{
-                    tracing::error!(error = %e, "session creation failed");
-                    String::new()
-                },
-            )
+            tracing::error!(error = %e, "session creation failed");
+            return ui.failure(&state, e.is_unavailable());
         }
     };
     tracing::info!("login succeeded");
@@ -215,6 +213,10 @@ pub async fn register_submit(
             redirect(&to)
         }
         Err(AccountError::Invalid(key)) => fail(key, StatusCode::BAD_REQUEST),
+        Err(AccountError::Storage(e)) if e.is_unavailable() => {
+            tracing::error!(error = %e, "registration failed: the database is unavailable");
+            ui.failure(&state, true)
+        }
         Err(e) => {
             tracing::error!(error = %e, "registration failed on our side");
             fail("server_error", StatusCode::INTERNAL_SERVER_ERROR)
