@@ -49,9 +49,9 @@ pub struct IssueRequest {
     pub holders: Vec<HolderRef>,
     /// An object (the schema's `type: object`), checked when the body is read: see `known_id_kind`.
     pub fields: Map<String, Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "calendar_time")]
     pub valid_from: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "calendar_time")]
     pub valid_until: Option<i64>,
     /// The identifier of a licence this one replaces: it is revoked with reason `superseded`.
     #[serde(default)]
@@ -73,6 +73,18 @@ fn known_id_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
         )),
         _ => Ok(kind),
     }
+}
+
+/// Refuses, when the body is read, a valid_from or valid_until outside 0..=MAX_TIME (the schema's
+/// minimum and maximum), for the same reason as `known_id_kind`.
+fn calendar_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let t = Option::<i64>::deserialize(d)?;
+    if t.is_some_and(|t| !(0..=MAX_TIME).contains(&t)) {
+        return Err(serde::de::Error::custom(
+            "valid_from and valid_until must be Unix times from 1970 to the end of 9999",
+        ));
+    }
+    Ok(t)
 }
 
 /// Refuses an empty `holders` when the body is read (the schema's `minItems: 1`), for the same reason.

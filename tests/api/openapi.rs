@@ -1716,7 +1716,10 @@ async fn a_batch_that_does_not_match_the_schema_is_refused_whole() {
     no_holders["holders"] = json!([]);
     let mut unknown_kind = request(&w);
     unknown_kind["holders"][0]["id_kind"] = json!("nope");
-    for wrong in [not_object, no_holders, unknown_kind] {
+    // Found by schemathesis too: the document's bounds of valid_until (1970 to 9999).
+    let mut beyond_9999 = request(&w);
+    beyond_9999["valid_until"] = json!(253_402_300_800_i64);
+    for wrong in [not_object, no_holders, unknown_kind, beyond_9999] {
         let batch = json!({ "licences": [request(&w), wrong] });
         let p = f.expect(&http, 400, post(BATCH, batch).bearer(token)).await;
         assert_eq!(p["type"], format!("{PROBLEM_TYPE}invalid-json"), "{p}");
