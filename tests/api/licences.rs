@@ -523,3 +523,63 @@ async fn a_client_that_goes_away_mid_issuance_wedges_nothing() {
         assert_eq!(s, 201, "after a client went away at wait {k}: {b}");
     }
 }
+
+/// A batch is not all-or-nothing; one cut short is resumed by sending it again with the same
+/// Idempotency-Key: each licence is recorded under `<key>/<position>`, so those already issued are
+/// answered from the record and only the rest are issued.
+#[tokio::test]
+async fn a_batch_cut_short_is_resumed_with_its_idempotency_key() {
+    let w = world().await;
+    let key = [("idempotency-key", "migration-2026-12-04")];
+    let mut second = request(&w);
+    second["fields"]["address"] = json!("深圳市福田区");
+    // The first send got only as far as its first licence (as if the node died after it).
+    let (s, first, _) = w
+        .app
+        .post_json(
+            "/api/v1/licences/batch",
+            &w.token,
+            &json!({ "licences": [request(&w)] }),
+            &key,
+        )
+        .await;
+    assert_eq!(s, 200, "{first}");
+    assert_eq!(count_licences(&w.app).await, 1);
+    let whole = json!({ "licences": [request(&w), second] });
+    let (s, resumed, _) = w
+        .app
+        .post_json("/api/v1/licences/batch", &w.token, &whole, &key)
+        .await;
+    assert_eq!(s, 200, "{resumed}");
+    let r = resumed["results"].as_array().unwrap();
+    assert_eq!(r[0]["replayed"], true, "{resumed}");
+    assert_eq!(r[0]["licence"]["id"], first["results"][0]["licence"]["id"]);
+    assert_eq!(r[1]["status"], 201, "{resumed}");
+    assert!(r[1].get("replayed").is_none());
+    assert_eq!(count_licences(&w.app).await, 2, "each licence exactly once");
+    // Sent a third time, everything comes from the record.
+    let (_, again, _) = w
+        .app
+        .post_json("/api/v1/licences/batch", &w.token, &whole, &key)
+        .await;
+    assert!(again["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["replayed"] == true));
+    assert_eq!(count_licences(&w.app).await, 2);
+    // The same key for a different licence at a position: that licence is refused, not replayed.
+    let mut other = request(&w);
+    other["fields"]["registered_capital"] = json!(5);
+    let (_, changed, _) = w
+        .app
+        .post_json(
+            "/api/v1/licences/batch",
+            &w.token,
+            &json!({ "licences": [other] }),
+            &key,
+        )
+        .await;
+    assert_eq!(changed["results"][0]["status"], 422, "{changed}");
+    assert_eq!(count_licences(&w.app).await, 2);
+}
