@@ -7,7 +7,7 @@
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::Response;
 
-use crate::helpers::{form_value, spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::helpers::{form_value, spawn_app, TestApp, PASSWORD};
 
 /// The value of the cookie `name` set by `r`, and the whole `Set-Cookie` line.
 fn set_cookie(r: &Response, name: &str) -> Option<(String, String)> {
@@ -207,18 +207,7 @@ async fn a_token_from_before_login_does_not_serve_the_session() {
 
 #[tokio::test]
 async fn under_https_cookies_are_host_only_and_hsts_is_sent() {
-    let dir = tempfile::tempdir().unwrap();
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .unwrap();
-    let (cert, key) = (dir.path().join("tls.pem"), dir.path().join("tls.key"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
-    let app = spawn_app_with(|c| {
-        c.tls_cert = cert.display().to_string();
-        c.tls_key = key.display().to_string();
-    })
-    .await;
+    let (app, ck, _dir) = crate::helpers::spawn_tls_app().await;
     assert!(app.addr.starts_with("https://"));
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(ck.cert.pem().as_bytes()).unwrap())

@@ -115,6 +115,24 @@ async fn spawn_in(
     }
 }
 
+/// A server terminating TLS itself with a fresh self-signed certificate for 127.0.0.1 (its issuer
+/// is `https://`); the certificate, for clients to trust, and the directory holding its files.
+pub async fn spawn_tls_app() -> (TestApp, rcgen::CertifiedKey, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let (cert, key) = (dir.path().join("tls.pem"), dir.path().join("tls.key"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    let app = spawn_app_with(|c| {
+        c.tls_cert = cert.display().to_string();
+        c.tls_key = key.display().to_string();
+    })
+    .await;
+    (app, ck, dir)
+}
+
 /// Another node of the same service: the same database, key directory and issuer, its own port,
 /// caches and background tasks.
 pub struct Node {

@@ -2,22 +2,11 @@
 //! client that does not trust the certificate, or speaks plain HTTP, gets nowhere. And TLS to
 //! PostgreSQL (`sslmode=require` in the database URL), which managed databases insist on.
 
-use crate::helpers::{spawn_app_with, spawn_postgres_app_with};
+use crate::helpers::spawn_postgres_app_with;
 
 #[tokio::test]
 async fn serve_terminates_tls_with_the_configured_certificate() {
-    let dir = tempfile::tempdir().unwrap();
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .unwrap();
-    let (cert, key) = (dir.path().join("tls.pem"), dir.path().join("tls.key"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
-    let app = spawn_app_with(|c| {
-        c.tls_cert = cert.display().to_string();
-        c.tls_key = key.display().to_string();
-    })
-    .await;
+    let (app, ck, _dir) = crate::helpers::spawn_tls_app().await;
     assert!(app.addr.starts_with("https://127.0.0.1:"), "{}", app.addr);
 
     let trusting = reqwest::Client::builder()
