@@ -74,7 +74,7 @@ fn verification(c: &mut Criterion) {
         .unwrap();
     let memo = Memo::default();
     let issuer_signed = licence.split('~').next().unwrap();
-    let leaf = tongban::audit::log::issued_leaf(jti.as_str(), NOW, issuer_signed).to_bytes();
+    let leaf = tongban::tlog::leaf::issued_leaf(jti.as_str(), NOW, issuer_signed).to_bytes();
     let facts = RepositoryFacts {
         known: true,
         issued_at: NOW,

@@ -11,10 +11,10 @@ use serde_json::json;
 use crate::config::Config;
 use crate::crypto::keys::SigningAlg;
 use crate::domain::time::now;
+use crate::http::AppState;
 use crate::identity::{accounts, enterprises};
 use crate::oidc::clients::{self, AuthMethod, ClientConfig, GrantType, SubjectType};
 use crate::startup::{self, Server};
-use crate::state::AppState;
 
 #[derive(Parser)]
 #[command(
@@ -357,10 +357,10 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             legal_representative,
         }) => {
             let state = offline_state(config).await?;
-            let rep = accounts::find_by_identifier(&state, &legal_representative)
+            let rep = accounts::find_by_identifier(&state.identity, &legal_representative)
                 .await?
                 .context("no such legal representative")?;
-            let e = enterprises::create(&state, &uscc, &name, &rep.id, now())
+            let e = enterprises::create(&state.identity, &uscc, &name, &rep.id, now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(json!({ "id": e.id, "uscc": e.uscc, "name": e.name }));
@@ -470,14 +470,14 @@ async fn client(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
             print(json!(list));
         }
         ClientCmd::Show { client_id } => {
-            let c = clients::get(&state, &client_id)
+            let c = clients::get(&state.provider, &client_id)
                 .await?
                 .context("no such client")?;
             print(json!({ "client_id": c.id, "config": c.config }));
         }
         ClientCmd::Remove { client_id } => {
             anyhow::ensure!(
-                clients::remove(&state, &client_id, now()).await?,
+                clients::remove(&state.provider, &client_id, now()).await?,
                 "no such client"
             );
             print(json!({ "removed": client_id }));
@@ -509,26 +509,26 @@ async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<()> {
                 phone,
                 password: password.trim_end_matches(['\r', '\n']).to_owned(),
             };
-            let id = accounts::register(&state, &reg, if verified { 3 } else { 1 }, now())
+            let id = accounts::register(&state.identity, &reg, if verified { 3 } else { 1 }, now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(json!({ "id": id }));
         }
         AccountCmd::Show { identifier } => {
-            let a = accounts::find_by_identifier(&state, &identifier)
+            let a = accounts::find_by_identifier(&state.identity, &identifier)
                 .await?
                 .context("no such account")?;
-            let masked = accounts::id_number(&state, &a).map(|n| accounts::mask(&n));
+            let masked = accounts::id_number(&state.identity, &a).map(|n| accounts::mask(&n));
             print(
                 json!({ "id": a.id, "name": a.name, "id_kind": a.id_kind, "id_number": masked, "email": a.email, "phone": a.phone, "loa": a.loa, "disabled": a.disabled_at.is_some() }),
             );
         }
         AccountCmd::Auditor { identifier } => {
-            let a = accounts::find_by_identifier(&state, &identifier)
+            let a = accounts::find_by_identifier(&state.identity, &identifier)
                 .await?
                 .context("no such account")?;
             crate::audit::supervision::grant_auditor(
-                &state,
+                &state.audit,
                 &a.id,
                 crate::audit::OPERATOR_CLI,
                 now(),
@@ -537,10 +537,11 @@ async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<()> {
             print(json!({ "auditor": a.id }));
         }
         AccountCmd::Disable { identifier } => {
-            let a = accounts::find_by_identifier(&state, &identifier)
+            let a = accounts::find_by_identifier(&state.identity, &identifier)
                 .await?
                 .context("no such account")?;
-            let sessions = crate::oidc::logout::disable_account(&state, &a.id, now()).await?;
+            let sessions =
+                crate::oidc::logout::disable_account(&state.provider, &a.id, now()).await?;
             print(json!({ "disabled": a.id, "sessions_ended": sessions }));
         }
     }
@@ -566,11 +567,11 @@ async fn department(config: Config, cmd: DepartmentCmd) -> anyhow::Result<()> {
                 iss: &iss,
                 client_id: client_id.as_deref(),
             };
-            let dept = d::register(&state, n, crate::audit::OPERATOR_CLI, t)
+            let dept = d::register(&state.licences, n, crate::audit::OPERATOR_CLI, t)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(
-                json!({ "id": dept.id, "uscc": dept.uscc, "iss": dept.iss, "status_list": crate::licences::issue::status_uri(&state, &dept.id) }),
+                json!({ "id": dept.id, "uscc": dept.uscc, "iss": dept.iss, "status_list": crate::licences::status::status_uri(&state.licences, &dept.id) }),
             );
         }
         DepartmentCmd::List => {
@@ -590,7 +591,7 @@ async fn department(config: Config, cmd: DepartmentCmd) -> anyhow::Result<()> {
             };
             let mut renewed = Vec::with_capacity(depts.len());
             for dept in &depts {
-                let serials = d::renew(&state, dept, crate::audit::OPERATOR_CLI, t)
+                let serials = d::renew(&state.licences, dept, crate::audit::OPERATOR_CLI, t)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}: {e}", dept.uscc))?;
                 renewed.push(json!({ "uscc": dept.uscc, "renewed": serials }));
@@ -604,9 +605,15 @@ async fn department(config: Config, cmd: DepartmentCmd) -> anyhow::Result<()> {
         }
         DepartmentCmd::RevokeCert { serial, reason } => {
             anyhow::ensure!(
-                d::revoke_cert(&state, &serial, &reason, crate::audit::OPERATOR_CLI, t)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                d::revoke_cert(
+                    &state.licences,
+                    &serial,
+                    &reason,
+                    crate::audit::OPERATOR_CLI,
+                    t
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
                 "no such live certificate"
             );
             print(json!({ "revoked": serial }));
@@ -623,9 +630,14 @@ async fn licence_type(config: Config, cmd: LicenceTypeCmd) -> anyhow::Result<()>
                 .with_context(|| format!("reading {}", file.display()))?;
             let t = crate::licences::catalogue::LicenceType::parse(&text)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            crate::licences::catalogue::register(&state, &t, crate::audit::OPERATOR_CLI, now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::licences::registry::register(
+                &state.licences,
+                &t,
+                crate::audit::OPERATOR_CLI,
+                now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(json!({ "code": t.code, "name_zh": t.name_zh, "name_en": t.name_en }));
         }
         LicenceTypeCmd::List => {
@@ -670,15 +682,15 @@ struct Evidence<'a> {
 async fn audit(config: Config, cmd: AuditCmd) -> anyhow::Result<()> {
     let state = offline_state(config).await?;
     let (report, ok) = match cmd {
-        AuditCmd::Verify => crate::audit::commands::verify_chain(&state, now()).await?,
+        AuditCmd::Verify => crate::audit::commands::verify_chain(&state.audit, now()).await?,
         AuditCmd::VerifyLog { checkpoint } => {
             let note = std::fs::read_to_string(&checkpoint)
                 .with_context(|| format!("reading {}", checkpoint.display()))?;
-            crate::audit::commands::verify_log(&state, &note, now()).await?
+            crate::audit::commands::verify_log(&state.audit, &note, now()).await?
         }
         AuditCmd::Checkpoint => {
-            crate::audit::sealer::seal_now(&state, now()).await?;
-            let (_, note) = crate::audit::log::latest(&state)
+            crate::audit::rounds::seal_now(&state.audit, now()).await?;
+            let (_, note) = crate::audit::log::latest(&state.audit)
                 .await?
                 .context("the log is empty: no checkpoint yet")?;
             print!("{note}");
@@ -707,7 +719,7 @@ async fn verify_licence(
     };
     let licence = licence.trim();
     let facts = match evidence.state {
-        Some(state) => crate::licences::status::facts(state, licence)
+        Some(state) => crate::licences::status::facts(&state.licences, licence)
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.detail))?,
         None => None,

@@ -18,19 +18,12 @@
 use std::time::Duration;
 
 use crate::domain::time::now;
-use crate::state::AppState;
+use crate::licences::context::Licences;
+use crate::storage;
 use crate::storage::notify::{Listener, Notice};
-use crate::storage::{self, StorageError, Tx};
-
-pub use crate::storage::notify::{client, licence_status, CERTIFICATES, DENY, KEYS};
-
-/// Announce `notice` to the other nodes when `tx` commits.
-pub async fn announce(tx: &mut Tx, notice: &str) -> Result<(), StorageError> {
-    storage::notify::changed(tx, notice).await
-}
 
 /// Listen for notices until the process ends (PostgreSQL only; returns at once on SQLite).
-pub async fn listen(state: AppState) {
+pub async fn listen(state: Licences) {
     let mut failures = 0u32;
     loop {
         let mut listener = match Listener::open(&state.db).await {
@@ -66,7 +59,7 @@ pub async fn listen(state: AppState) {
     }
 }
 
-async fn apply(state: &AppState, payload: &str) {
+async fn apply(state: &Licences, payload: &str) {
     let mut words = payload.split(' ');
     match (words.next(), words.next(), words.next()) {
         (Some("licence"), Some(department), Some(licence)) => {
@@ -78,17 +71,17 @@ async fn apply(state: &AppState, payload: &str) {
             state.licence_facts.invalidate_all();
         }
         (Some("deny"), None, None) => refresh_deny(state).await,
-        (Some("client"), Some(id), None) => state.clients.invalidate(id),
+        (Some("client"), Some(id), None) => state.provider.clients.invalidate(id),
         (Some("keys"), None, None) => reload_keys(state),
         _ => tracing::warn!(notice = payload, "unknown change notice ignored"),
     }
 }
 
-async fn everything_changed(state: &AppState) {
+async fn everything_changed(state: &Licences) {
     state.status_lists.invalidate_all();
     state.licence_facts.invalidate_all();
     state.signers.invalidate_all();
-    state.clients.invalidate_all();
+    state.provider.clients.invalidate_all();
     state.licence_types.invalidate_all();
     state.departments.invalidate_all();
     state.enterprise_names.invalidate_all();
@@ -97,15 +90,15 @@ async fn everything_changed(state: &AppState) {
 }
 
 /// Merge the database's deny list into this node's.
-pub async fn refresh_deny(state: &AppState) {
+pub async fn refresh_deny(state: &Licences) {
     match storage::grants::denied_since(&state.db, now()).await {
-        Ok(rows) => state.deny.refresh(rows, now()),
+        Ok(rows) => state.provider.deny.refresh(rows, now()),
         Err(e) => tracing::warn!(error = %e, "refreshing the deny list failed"),
     }
 }
 
-fn reload_keys(state: &AppState) {
-    match state.keys.reload() {
+fn reload_keys(state: &Licences) {
+    match state.provider.keys.reload() {
         Ok(()) => tracing::info!("signing keys reloaded"),
         Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
     }

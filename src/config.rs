@@ -2,10 +2,11 @@
 //! `TONGBAN_*` environment variables (e.g. `TONGBAN_DATABASE_URL`, `TONGBAN_ISSUER`). Every field is
 //! documented in the README.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,8 +139,7 @@ impl Config {
             cfg.access_token_ttl > 0 && cfg.id_token_ttl > 0,
             "token lifetimes must be positive"
         );
-        crate::http::extract::parse_trusted_proxies(&cfg.trusted_proxies)
-            .map_err(anyhow::Error::msg)?;
+        parse_trusted_proxies(&cfg.trusted_proxies)?;
         anyhow::ensure!(
             cfg.tls_cert.is_empty() == cfg.tls_key.is_empty(),
             "tls_cert and tls_key go together: set both for native TLS, or neither"
@@ -151,6 +151,23 @@ impl Config {
     pub fn max_token_ttl(&self) -> i64 {
         self.access_token_ttl.max(self.id_token_ttl)
     }
+}
+
+/// A `trusted_proxies` entry that is neither an address nor a network.
+#[derive(Debug, thiserror::Error)]
+#[error("trusted_proxies: {0:?} is neither an address nor a network")]
+pub struct NotAProxy(pub String);
+
+/// Parse `trusted_proxies`: addresses or CIDR networks, separated by commas or spaces.
+pub fn parse_trusted_proxies(s: &str) -> Result<Vec<IpNet>, NotAProxy> {
+    s.split([',', ' '])
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<IpNet>()
+                .or_else(|_| t.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| NotAProxy(t.to_owned()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

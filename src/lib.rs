@@ -31,6 +31,6 @@ pub mod oidc;
 pub mod pki;
 pub mod sched;
 pub mod startup;
-pub mod state;
+
 pub mod storage;
 pub mod tlog;

@@ -13,8 +13,8 @@ use crate::config::Config;
 use crate::crypto::keys::KeyDir;
 use crate::crypto::password::PasswordHasherPool;
 use crate::domain::time::now;
+use crate::http::AppState;
 use crate::pki::Ca;
-use crate::state::AppState;
 use crate::storage::{self, Db};
 
 /// Whether opening may create what is missing.
@@ -117,7 +117,7 @@ pub async fn build_state(
     let passwords =
         PasswordHasherPool::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, cores)?;
     let state = AppState::new(config, issuer, db, keys, passwords, ca)?;
-    state.deny.refresh(
+    state.provider.deny.refresh(
         storage::grants::denied_since(&state.db, now()).await?,
         now(),
     );
@@ -234,7 +234,7 @@ impl Server {
 /// 2 seconds (revocations made through this node hold at once).
 fn spawn_background(state: AppState) {
     // Other nodes' changes (PostgreSQL LISTEN/NOTIFY): caches dropped within milliseconds.
-    tokio::spawn(crate::cluster::listen(state.clone()));
+    tokio::spawn(crate::cluster::listen(state.licences.clone()));
     // The sealer, every second on SQLite and every 200 ms on PostgreSQL: events recorded by other
     // nodes and the CLI, and leaves queued before a crash, are chained and sequenced within that.
     // On PostgreSQL every event is queued, and a second's worth in one round (a 1,000-event round's
@@ -250,7 +250,7 @@ fn spawn_background(state: AppState) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(e) = crate::audit::sealer::seal_now(&sealing, now()).await {
+            if let Err(e) = crate::audit::rounds::seal_now(&sealing.audit, now()).await {
                 tracing::error!(error = %e, "sealing the audit and transparency logs failed");
             }
         }
@@ -272,14 +272,14 @@ fn spawn_background(state: AppState) {
     }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
-        let mut keys_seen = state.keys.manifest_modified();
+        let mut keys_seen = state.provider.keys.manifest_modified();
         let mut n: u64 = 0;
         loop {
             tick.tick().await;
             n += 1;
-            let modified = state.keys.manifest_modified();
+            let modified = state.provider.keys.manifest_modified();
             if modified != keys_seen {
-                match state.keys.reload() {
+                match state.provider.keys.reload() {
                     Ok(()) => {
                         keys_seen = modified;
                         tracing::info!("signing keys reloaded");
@@ -288,7 +288,7 @@ fn spawn_background(state: AppState) {
                     Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
                 }
             }
-            crate::cluster::refresh_deny(&state).await;
+            crate::cluster::refresh_deny(&state.licences).await;
             if n % 150 == 0 {
                 if let Err(e) = storage::sessions::purge_expired(&state.db, now()).await {
                     tracing::warn!(error = %e, "purging expired rows failed");

@@ -4,7 +4,7 @@ import sys
 root=sys.argv[1]
 p=root+'/src/licences/issue.rs'
 s=open(p).read()
-old="""        let sequenced = crate::audit::sealer::append_into(
+old="""        let sequenced = crate::audit::rounds::append_into(
             state,
             &mut tx,
             &mut w,

@@ -4,15 +4,15 @@
 use serde_json::{json, Value};
 
 use super::chain;
-use crate::state::AppState;
+use crate::audit::context::Audit;
 use crate::storage::{self, StorageError};
 use crate::tlog::merkle::{leaf_hash, Frontier};
 use crate::tlog::note::open_checkpoint;
 
 /// `tongban audit verify`: the whole chain, after sealing what is queued.
-pub async fn verify_chain(state: &AppState, now: i64) -> Result<(Value, bool), StorageError> {
-    super::sealer::seal_now(state, now).await?;
-    let r = chain::verify(&state.db).await?;
+pub async fn verify_chain(ctx: &Audit, now: i64) -> Result<(Value, bool), StorageError> {
+    super::rounds::seal_now(ctx, now).await?;
+    let r = chain::verify(&ctx.db).await?;
     let ok = r.broken.is_none();
     Ok((json!(r), ok))
 }
@@ -22,12 +22,12 @@ pub async fn verify_chain(state: &AppState, now: i64) -> Result<(Value, bool), S
 /// newest checkpoint's root; and the consistency proof the log serves between the two verifies with
 /// the independent verifier. Returns (report, all held).
 pub async fn verify_log(
-    state: &AppState,
+    ctx: &Audit,
     saved_note: &str,
     now: i64,
 ) -> Result<(Value, bool), StorageError> {
-    super::sealer::seal_now(state, now).await?;
-    let vkey = state.log_key.verifier_key();
+    super::rounds::seal_now(ctx, now).await?;
+    let vkey = ctx.log_key.verifier_key();
     let mut f = Facts::default();
     let saved = match open_checkpoint(saved_note, &vkey) {
         Ok(c) => {
@@ -47,7 +47,7 @@ pub async fn verify_log(
             None
         }
     };
-    let latest = super::log::latest(state).await?;
+    let latest = super::log::latest(ctx).await?;
     let Some(saved) = saved else {
         return Ok((json!({ "log": vkey, "checks": f.list }), false));
     };
@@ -75,7 +75,7 @@ pub async fn verify_log(
     let mut root_at_saved = (saved.size == 0).then(|| frontier.root());
     let mut start = 0i64;
     loop {
-        let page = storage::tlog::leaves(&state.db, start, start + 10_000).await?;
+        let page = storage::tlog::leaves(&ctx.db, start, start + 10_000).await?;
         if page.is_empty() {
             break;
         }
@@ -124,7 +124,7 @@ pub async fn verify_log(
         "the stored leaves hash to the newest checkpoint's root".into(),
     );
     if saved.size > 0 && saved.size <= latest_cp.size {
-        let proof = super::log::consistency_proof(state, saved.size, latest_cp.size).await;
+        let proof = super::log::consistency_proof(ctx, saved.size, latest_cp.size).await;
         let verdict = match proof {
             Ok(p) => crate::tlog::proof::verify_consistency(
                 saved.size,

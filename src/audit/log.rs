@@ -1,84 +1,18 @@
 //! The licence transparency log as the service runs it: what a leaf holds, the log's signing key, and
 //! proofs and receipts read from storage (the pure Merkle code is [`crate::tlog`]).
 //!
-//! A leaf is the canonical JSON of a [`Leaf`]: hashes and codes only — the licence identifier (a GB/T
-//! 36904 code), the event, the status and reason codes, the time and, for issuance, the SHA-256 of the
-//! issuer-signed JWT. No holder, no field value. Anyone holding a licence can recompute its issuance
-//! leaf ([`issued_leaf`]) and check it against a receipt or the log.
+//! What a leaf holds is [`crate::tlog::leaf`].
 
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::state::AppState;
+use crate::audit::context::Audit;
 use crate::storage::{self, StorageError};
 use crate::tlog::merkle::{self, Hash, NodeId};
 use crate::tlog::note::LogKey;
-
-/// One log entry. Field order is the canonical order (serde serialises in declaration order).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Leaf {
-    /// Format version, 1.
-    pub v: u8,
-    /// `issued`, `suspended`, `reinstated` or `revoked`.
-    pub event: String,
-    /// The licence identifier (`jti`).
-    pub licence: String,
-    /// Issuance only: base64url SHA-256 of the issuer-signed JWT (`<header>.<payload>.<signature>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    /// The status after the event: 0 valid, 1 revoked, 2 suspended.
-    pub status: u8,
-    /// The reason code of a status change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// When, Unix seconds (for issuance, the licence's `iat`).
-    pub at: i64,
-}
-
-impl Leaf {
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-}
-
-/// The issuance leaf of a licence: from its `jti`, `iat` and the issuer-signed JWT (the part of the
-/// SD-JWT before the first `~`).
-pub fn issued_leaf(jti: &str, iat: i64, issuer_signed_jwt: &str) -> Leaf {
-    Leaf {
-        v: 1,
-        event: "issued".into(),
-        licence: jti.to_owned(),
-        digest: Some(crate::crypto::b64url(crate::crypto::sha256(
-            issuer_signed_jwt.as_bytes(),
-        ))),
-        status: 0,
-        reason: None,
-        at: iat,
-    }
-}
-
-/// The leaf of a status change.
-pub fn status_leaf(jti: &str, status: u8, reason: &str, at: i64) -> Leaf {
-    let event = match status {
-        0 => "reinstated",
-        1 => "revoked",
-        _ => "suspended",
-    };
-    Leaf {
-        v: 1,
-        event: event.into(),
-        licence: jti.to_owned(),
-        digest: None,
-        status,
-        reason: Some(reason.to_owned()),
-        at,
-    }
-}
 
 /// The log's origin line and key name: the issuer without scheme, then `/licence-log`.
 pub fn origin(issuer: &str) -> String {
@@ -134,8 +68,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
-async fn lookup(state: &AppState, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>, StorageError> {
-    storage::tlog::nodes(&state.db, ids).await
+async fn lookup(ctx: &Audit, ids: &[NodeId]) -> Result<Vec<(NodeId, Hash)>, StorageError> {
+    storage::tlog::nodes(&ctx.db, ids).await
 }
 
 fn integrity(e: merkle::ProofError) -> StorageError {
@@ -145,36 +79,32 @@ fn integrity(e: merkle::ProofError) -> StorageError {
 /// The inclusion proof of leaf `index` in the tree of `size` leaves (caller checks index < size ≤
 /// the log's size).
 pub async fn inclusion_proof(
-    state: &AppState,
+    ctx: &Audit,
     index: u64,
     size: u64,
 ) -> Result<Vec<Hash>, StorageError> {
     let needs = merkle::inclusion_proof_needs(index, size).map_err(integrity)?;
     let found: std::collections::HashMap<NodeId, Hash> =
-        lookup(state, &needs).await?.into_iter().collect();
+        lookup(ctx, &needs).await?.into_iter().collect();
     merkle::inclusion_proof(index, size, |id| found.get(&id).copied()).map_err(integrity)
 }
 
 /// The consistency proof from `old` to `new` leaves (caller checks 0 < old ≤ new ≤ the log's size).
-pub async fn consistency_proof(
-    state: &AppState,
-    old: u64,
-    new: u64,
-) -> Result<Vec<Hash>, StorageError> {
+pub async fn consistency_proof(ctx: &Audit, old: u64, new: u64) -> Result<Vec<Hash>, StorageError> {
     let needs = merkle::consistency_proof_needs(old, new).map_err(integrity)?;
     let found: std::collections::HashMap<NodeId, Hash> =
-        lookup(state, &needs).await?.into_iter().collect();
+        lookup(ctx, &needs).await?.into_iter().collect();
     merkle::consistency_proof(old, new, |id| found.get(&id).copied()).map_err(integrity)
 }
 
 /// The newest checkpoint: (tree size, signed note) — the newest stored, or a newer one this node
 /// signed for a receipt since (SQLite sequences leaves in their transactions and stores a checkpoint
 /// each sealing round).
-pub async fn latest(state: &AppState) -> Result<Option<(u64, String)>, StorageError> {
-    let stored = storage::tlog::latest_checkpoint(&state.db)
+pub async fn latest(ctx: &Audit) -> Result<Option<(u64, String)>, StorageError> {
+    let stored = storage::tlog::latest_checkpoint(&ctx.db)
         .await?
         .map(|(size, note)| (u64::try_from(size).unwrap_or(0), note));
-    Ok(match (stored, state.sealer.latest()) {
+    Ok(match (stored, ctx.sealer.latest()) {
         (Some(s), Some(m)) if m.0 <= s.0 => Some(s),
         (_, Some((size, note))) => Some((size, note.to_string())),
         (s, None) => s,
@@ -186,13 +116,13 @@ pub async fn latest(state: &AppState) -> Result<Option<(u64, String)>, StorageEr
 /// round's checkpoint) is taken from memory if there is one; otherwise the proof is read against the
 /// newest checkpoint. `None` when the licence has no sequenced leaf (yet).
 pub async fn receipt(
-    state: &AppState,
+    ctx: &Audit,
     licence_id: &str,
     just_sequenced: bool,
 ) -> Result<Option<Value>, StorageError> {
     let b64 = |p: &[Hash]| p.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>();
     if just_sequenced {
-        if let Some(r) = state.sealer.recent_receipt(licence_id) {
+        if let Some(r) = ctx.sealer.recent_receipt(licence_id) {
             return Ok(Some(json!({
                 "log_index": r.index,
                 "leaf": String::from_utf8_lossy(&r.leaf),
@@ -201,18 +131,18 @@ pub async fn receipt(
             })));
         }
     }
-    let leaves = storage::tlog::leaves_of(&state.db, licence_id).await?;
+    let leaves = storage::tlog::leaves_of(&ctx.db, licence_id).await?;
     let Some((index, leaf)) = leaves.into_iter().next() else {
         return Ok(None);
     };
-    let Some((size, note)) = latest(state).await? else {
+    let Some((size, note)) = latest(ctx).await? else {
         return Ok(None);
     };
     let index = u64::try_from(index).unwrap_or(u64::MAX);
     if index >= size {
         return Ok(None);
     }
-    let proof = inclusion_proof(state, index, size).await?;
+    let proof = inclusion_proof(ctx, index, size).await?;
     Ok(Some(json!({
         "log_index": index,
         "leaf": String::from_utf8_lossy(&leaf),

@@ -10,9 +10,13 @@
 
 pub mod chain;
 pub mod commands;
+pub mod context;
 pub mod log;
+pub mod rounds;
 pub mod sealer;
 pub mod supervision;
+
+pub use context::Audit;
 
 use serde_json::Value;
 

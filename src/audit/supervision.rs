@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::state::AppState;
+use crate::audit::context::Audit;
 use crate::storage::{self, StorageError};
 
 /// One department's figures for the period.
@@ -34,8 +34,8 @@ pub struct Figures {
 }
 
 /// The figures of every department for `[from, to)`, by USCC.
-pub async fn figures(state: &AppState, from: i64, to: i64) -> Result<Vec<Figures>, StorageError> {
-    let departments = storage::departments::list(&state.db).await?;
+pub async fn figures(ctx: &Audit, from: i64, to: i64) -> Result<Vec<Figures>, StorageError> {
+    let departments = storage::departments::list(&ctx.db).await?;
     let mut by_actor: HashMap<String, Figures> = HashMap::new();
     let mut by_client: HashMap<String, String> = HashMap::new();
     for d in &departments {
@@ -60,7 +60,7 @@ pub async fn figures(state: &AppState, from: i64, to: i64) -> Result<Vec<Figures
         "licence.queried.legal_basis",
         "licence.queried.consent",
     ];
-    for (actor, action, n) in storage::audit::counts(&state.db, &actions, from, to).await? {
+    for (actor, action, n) in storage::audit::counts(&ctx.db, &actions, from, to).await? {
         let key = by_client.get(&actor).cloned().unwrap_or(actor);
         let Some(f) = by_actor.get_mut(&key) else {
             continue;
@@ -74,13 +74,13 @@ pub async fn figures(state: &AppState, from: i64, to: i64) -> Result<Vec<Figures
             _ => f.queries_consent += n,
         }
     }
-    for (dept, n) in storage::audit::failed_verifications(&state.db, from, to).await? {
+    for (dept, n) in storage::audit::failed_verifications(&ctx.db, from, to).await? {
         if let Some(f) = by_actor.get_mut(&super::department(&dept)) {
             f.failed_verifications += n;
         }
     }
     let mut durations: HashMap<String, Vec<i64>> = HashMap::new();
-    for e in storage::audit::events(&state.db, "licence.issued", from, to).await? {
+    for e in storage::audit::events(&ctx.db, "licence.issued", from, to).await? {
         let applied = serde_json::from_str::<serde_json::Value>(&e.detail)
             .ok()
             .and_then(|d| d["applied_at"].as_i64());
@@ -112,12 +112,12 @@ fn median(sorted: &[i64]) -> Option<i64> {
 
 /// Grant the auditor role to an account, with its audit event.
 pub async fn grant_auditor(
-    state: &AppState,
+    ctx: &Audit,
     account_id: &str,
     actor: &str,
     now: i64,
 ) -> Result<(), StorageError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::audit::grant_auditor(&mut tx, account_id, now).await?;
     super::record(
         &mut tx,

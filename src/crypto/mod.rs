@@ -3,6 +3,7 @@
 //! hashing (`password`). Everything here is synchronous and CPU-bound; callers on the async runtime
 //! keep the slow parts (argon2id, RSA signing) on blocking threads.
 
+pub mod jwks;
 pub mod jwt;
 pub mod keys;
 pub mod password;

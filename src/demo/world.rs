@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 use super::portal::{PortalKind, Setup};
 use super::DemoAccount;
 use crate::crypto::keys::SigningAlg;
+use crate::http::AppState;
 use crate::identity::{accounts, enterprises};
 use crate::oidc::clients::{self, AuthMethod, ClientConfig, GrantType, SubjectType};
-use crate::state::AppState;
 
 /// The demo accounts' password (printed on the terminal; the demo listens on 127.0.0.1 only).
 pub const PASSWORD: &str = "Tongban-Demo-2024";
@@ -279,9 +279,15 @@ pub async fn seed(
     .await?;
     let spouse = person(state, "李四", "350102198806150011", "li.si@example.cn", now).await?;
     let enterprise_name = "福州示范有限公司";
-    let e = enterprises::create(state, ENTERPRISE, enterprise_name, &citizen.0, now)
-        .await
-        .context("registering the demo enterprise")?;
+    let e = enterprises::create(
+        &state.identity,
+        ENTERPRISE,
+        enterprise_name,
+        &citizen.0,
+        now,
+    )
+    .await
+    .context("registering the demo enterprise")?;
 
     // The licences, issued by the departments' systems.
     let [market, civil] = &department_tokens[..] else {
@@ -383,7 +389,7 @@ async fn person(
         phone: String::new(),
         password: PASSWORD.into(),
     };
-    let id = accounts::register(state, &reg, 3, now)
+    let id = accounts::register(&state.identity, &reg, 3, now)
         .await
         .with_context(|| format!("registering the demo citizen {name}"))?;
     Ok((

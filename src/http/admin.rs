@@ -12,10 +12,10 @@ use serde_json::{json, Value};
 use super::api::{ApiJson, ApiPath};
 use super::error::ApiError;
 use crate::domain::time::now;
+use crate::http::AppState;
 use crate::licences::catalogue::LicenceType;
 use crate::licences::departments::{self as depts, DepartmentError, NewDepartment};
 use crate::oidc::tokens::AccessClaims;
-use crate::state::AppState;
 use crate::storage::{self, departments::DepartmentRow, StorageError};
 
 /// The scope an administration token carries.
@@ -103,7 +103,7 @@ async fn department_json(state: &AppState, d: &DepartmentRow) -> Result<Value, A
         .collect();
     Ok(json!({
         "id": d.id, "uscc": d.uscc, "name_zh": d.name_zh, "name_en": d.name_en, "iss": d.iss,
-        "client_id": d.client_id, "status_list": crate::licences::issue::status_uri(state, &d.id),
+        "client_id": d.client_id, "status_list": crate::licences::status::status_uri(&state.licences, &d.id),
         "certificates": certs,
     }))
 }
@@ -146,7 +146,7 @@ pub async fn add_department(
         iss: &req.iss,
         client_id: req.client_id.as_deref(),
     };
-    let d = depts::register(&state, n, &admin.actor(), now()).await?;
+    let d = depts::register(&state.licences, n, &admin.actor(), now()).await?;
     let body = department_json(&state, &d).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -174,7 +174,7 @@ pub async fn renew_department(
     ApiPath(uscc): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let d = by_uscc(&state, &uscc).await?;
-    depts::renew(&state, &d, &admin.actor(), now()).await?;
+    depts::renew(&state.licences, &d, &admin.actor(), now()).await?;
     Ok(Json(department_json(&state, &d).await?).into_response())
 }
 
@@ -199,7 +199,7 @@ pub async fn revoke_certificate(
         ));
     }
     let t = now();
-    if !depts::revoke_cert(&state, &serial, reason, &admin.actor(), t).await? {
+    if !depts::revoke_cert(&state.licences, &serial, reason, &admin.actor(), t).await? {
         let known = storage::departments::cert(&state.db, &serial)
             .await
             .map_err(ApiError::internal)?;
@@ -251,8 +251,8 @@ pub async fn add_type(
     admin: AdminClient,
     ApiJson(t): ApiJson<LicenceType>,
 ) -> Result<Response, ApiError> {
-    use crate::licences::catalogue::{register, RegisterError};
-    match register(&state, &t, &admin.actor(), now()).await {
+    use crate::licences::registry::{register, RegisterError};
+    match register(&state.licences, &t, &admin.actor(), now()).await {
         Ok(stored) => Ok((StatusCode::CREATED, Json(stored)).into_response()),
         Err(RegisterError::Invalid(e)) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use crate::domain::time::now;
+use crate::http::AppState;
 use crate::licences::issue::{self, Idempotency, IssueRequest};
 use crate::licences::status::{self, Action};
 use crate::licences::LicenceError;
 use crate::oidc::tokens::{self, AccessClaims};
-use crate::state::AppState;
 use crate::storage::{self, departments::DepartmentRow};
 
 impl From<LicenceError> for ApiError {
@@ -138,7 +138,8 @@ pub fn bearer_claims(
         .strip_prefix("Bearer ")
         .or_else(|| h.strip_prefix("bearer "))
         .ok_or_else(|| unauthorized("send a bearer access token"))?;
-    tokens::verify_access(state, token.trim(), now()).map_err(|e| unauthorized(&e.description))
+    tokens::verify_access(&state.provider, token.trim(), now())
+        .map_err(|e| unauthorized(&e.description))
 }
 
 /// A department system, authenticated by a client_credentials access token of ours.
@@ -163,17 +164,18 @@ impl FromRequestParts<AppState> for DepartmentClient {
                 "a department system's client_credentials token is required",
             ));
         }
-        let department = crate::licences::issue::department_of_client(state, &claims.client_id)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "Not allowed",
-                    "this client belongs to no department",
-                )
-            })?;
+        let department =
+            crate::licences::issue::department_of_client(&state.licences, &claims.client_id)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "forbidden",
+                        "Not allowed",
+                        "this client belongs to no department",
+                    )
+                })?;
         Ok(Self { claims, department })
     }
 }
@@ -289,10 +291,10 @@ async fn seal_unless_sequenced(state: &AppState, licences: &[Value]) -> Result<(
     let sequenced = |l: &Value| {
         l["id"]
             .as_str()
-            .is_none_or(|id| state.sealer.recent_receipt(id).is_some())
+            .is_none_or(|id| state.audit.sealer.recent_receipt(id).is_some())
     };
     if !licences.iter().all(sequenced) {
-        crate::audit::sealer::seal_now(state, now())
+        crate::audit::rounds::seal_now(&state.audit, now())
             .await
             .map_err(ApiError::internal)?;
     }
@@ -303,7 +305,7 @@ async fn attach_receipt(state: &AppState, body: &mut Value) -> Result<(), ApiErr
     let Some(id) = body["id"].as_str().map(str::to_owned) else {
         return Ok(());
     };
-    let receipt = crate::audit::log::receipt(state, &id, true)
+    let receipt = crate::audit::log::receipt(&state.audit, &id, true)
         .await
         .map_err(ApiError::internal)?;
     body["receipt"] = receipt.unwrap_or(Value::Null);
@@ -329,7 +331,15 @@ pub async fn issue_licence(
         key: k,
         request_hash: hash.clone(),
     });
-    match issue::issue(&state, &client.department, &req, idem.as_ref(), now()).await {
+    match issue::issue(
+        &state.licences,
+        &client.department,
+        &req,
+        idem.as_ref(),
+        now(),
+    )
+    .await
+    {
         Ok(body) => Ok(created(with_receipt(&state, body).await?, false)),
         // A concurrent retry with the same key committed first: answer with its result.
         Err(e) if e.status == 409 && key.is_some() => match replay(
@@ -397,7 +407,14 @@ pub async fn issue_batch(
             key: k,
             request_hash: hash.clone(),
         });
-        let issued = issue::issue(&state, &client.department, req, idem.as_ref(), now()).await;
+        let issued = issue::issue(
+            &state.licences,
+            &client.department,
+            req,
+            idem.as_ref(),
+            now(),
+        )
+        .await;
         results.push(match issued {
             Ok(body) => json!({ "status": 201, "licence": body }),
             Err(e) => json!({ "status": e.status, "problem": { "type": format!("https://tongban.example/problems/{}", e.kind), "detail": e.detail } }),
@@ -439,7 +456,15 @@ pub async fn change_status(
             "the action is suspend, reinstate or revoke",
         )
     })?;
-    let to = status::change(&state, &client.department, &id, action, &body.reason, now()).await?;
+    let to = status::change(
+        &state.licences,
+        &client.department,
+        &id,
+        action,
+        &body.reason,
+        now(),
+    )
+    .await?;
     Ok(
         Json(json!({ "id": id, "status": crate::licences::access::status_name(to) }))
             .into_response(),
@@ -461,7 +486,7 @@ pub async fn status_list(
     if q.time.is_some_and(|time| time > t) {
         return Err(ApiError::bad_request("bad-time", "time is in the future"));
     }
-    let jwt = status::token(&state, &department, q.time, t).await?;
+    let jwt = status::token(&state.licences, &department, q.time, t).await?;
     let cache = if q.time.is_some() {
         "public, max-age=86400".to_owned()
     } else {
@@ -486,7 +511,7 @@ pub async fn root_pem(State(state): State<AppState>) -> Response {
             (header::CONTENT_TYPE, "application/x-pem-file"),
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
-        state.ca.root_pem().to_owned(),
+        state.licences.ca.root_pem().to_owned(),
     )
         .into_response()
 }
@@ -532,7 +557,7 @@ pub async fn verify(
         ));
     }
     let at = req.at.unwrap_or_else(now);
-    let (report, facts) = status::verify_online(&state, req.licence, at).await?;
+    let (report, facts) = status::verify_online(&state.licences, req.licence, at).await?;
     state.metrics.verification(report.verdict.as_str());
     record_verification(&state, &addr, &headers, &report, facts.as_deref()).await?;
     // Sized for a report up front: `Json` starts at 128 bytes and doubles its way to ~2 KB.
@@ -562,7 +587,7 @@ async fn record_verification(
         false => None,
         true => {
             let claims = bearer_claims(headers, state)?;
-            crate::licences::issue::department_of_client(state, &claims.client_id)
+            crate::licences::issue::department_of_client(&state.licences, &claims.client_id)
                 .await
                 .map_err(ApiError::internal)?
         }

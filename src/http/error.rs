@@ -146,7 +146,7 @@ pub fn retry_after(resp: &mut Response) {
 impl super::pages::Ui {
     /// The error page for a failure that is the server's: a 503 page (with `Retry-After`) when the
     /// database is unavailable, else a 500; without detail either way.
-    pub fn failure(&self, state: &crate::state::AppState, unavailable: bool) -> Response {
+    pub fn failure(&self, state: &crate::http::AppState, unavailable: bool) -> Response {
         if !unavailable {
             return self.server_error(state);
         }

@@ -9,10 +9,10 @@ use axum::http::{header, request::Parts, Method};
 use ipnet::IpNet;
 use percent_encoding::percent_decode;
 
+use crate::http::AppState;
 use crate::oidc::clients::Credentials;
 use crate::oidc::error::OAuthError;
 use crate::oidc::params::Params;
-use crate::state::AppState;
 
 /// Decode `application/x-www-form-urlencoded`, refusing invalid UTF-8 instead of replacing it.
 pub fn parse_form_strict(body: &[u8]) -> Result<Params, OAuthError> {
@@ -196,21 +196,10 @@ pub fn client_ip<'a>(
     nearest
 }
 
-/// Parse `trusted_proxies`: addresses or CIDR networks, separated by commas or spaces.
-pub fn parse_trusted_proxies(s: &str) -> Result<Vec<IpNet>, String> {
-    s.split([',', ' '])
-        .filter(|t| !t.is_empty())
-        .map(|t| {
-            t.parse::<IpNet>()
-                .or_else(|_| t.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("trusted_proxies: {t:?} is neither an address nor a network"))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod client_ip_tests {
     use super::*;
+    use crate::config::parse_trusted_proxies;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

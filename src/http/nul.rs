@@ -16,9 +16,9 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use crate::http::AppState;
 use crate::oidc::discovery::paths;
 use crate::oidc::error::OAuthError;
-use crate::state::AppState;
 
 const DETAIL: &str = "the request holds a NUL character, which no parameter may contain";
 

@@ -7,10 +7,10 @@ use axum::Json;
 
 use super::extract::{bearer, credentials, OAuthParams};
 use crate::domain::time::now;
+use crate::http::AppState;
 use crate::oidc::discovery::{metadata, paths};
 use crate::oidc::error::OAuthError;
 use crate::oidc::{clients, token, tokens};
-use crate::state::AppState;
 
 const NO_STORE: [(header::HeaderName, &str); 2] = [
     (header::CACHE_CONTROL, "no-store"),
@@ -26,7 +26,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
 }
 
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let keys = state.keys.current();
+    let keys = state.provider.keys.current();
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
         Json(keys.jwks().clone()),
@@ -42,13 +42,13 @@ pub async fn token(
     let now = now();
     let creds = credentials(&headers, &p)?;
     let client = clients::authenticate(
-        &state,
+        &state.provider,
         &creds,
         &format!("{}{}", state.issuer, paths::TOKEN),
         now,
     )
     .await?;
-    let body = token::exchange(&state, &client, &p, now).await?;
+    let body = token::exchange(&state.provider, &client, &p, now).await?;
     Ok((NO_STORE, Json(body)).into_response())
 }
 
@@ -59,8 +59,8 @@ pub async fn userinfo(
 ) -> Result<Response, OAuthError> {
     let now = now();
     let t = bearer(&headers, &p)?;
-    let claims = tokens::verify_access(&state, &t, now)?;
-    let body = token::userinfo(&state, &claims, now).await?;
+    let claims = tokens::verify_access(&state.provider, &t, now)?;
+    let body = token::userinfo(&state.provider, &claims, now).await?;
     Ok((NO_STORE, Json(body.as_ref().clone())).into_response())
 }
 
@@ -72,13 +72,13 @@ pub async fn introspect(
     let now = now();
     let creds = credentials(&headers, &p)?;
     let client = clients::authenticate(
-        &state,
+        &state.provider,
         &creds,
         &format!("{}{}", state.issuer, paths::INTROSPECT),
         now,
     )
     .await?;
-    let body = token::introspect(&state, &client, &p, now).await?;
+    let body = token::introspect(&state.provider, &client, &p, now).await?;
     Ok((NO_STORE, Json(body)).into_response())
 }
 
@@ -90,12 +90,12 @@ pub async fn revoke(
     let now = now();
     let creds = credentials(&headers, &p)?;
     let client = clients::authenticate(
-        &state,
+        &state.provider,
         &creds,
         &format!("{}{}", state.issuer, paths::REVOKE),
         now,
     )
     .await?;
-    token::revoke(&state, &client, &p, now).await?;
+    token::revoke(&state.provider, &client, &p, now).await?;
     Ok((NO_STORE, "").into_response())
 }

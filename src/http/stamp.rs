@@ -23,7 +23,7 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::nul;
-use crate::state::AppState;
+use crate::http::AppState;
 
 const X_REQUEST_ID: &str = "x-request-id";
 

@@ -15,7 +15,7 @@ use super::pages::login::current_session;
 use super::pages::{redirect, Ui};
 use crate::audit::supervision::figures;
 use crate::domain::time::{civil, from_civil, now};
-use crate::state::AppState;
+use crate::http::AppState;
 
 /// The scope of an auditing system's token.
 pub const AUDITOR_SCOPE: &str = "auditor";
@@ -66,7 +66,7 @@ pub async fn json(
 ) -> Result<Response, ApiError> {
     let (from, to) =
         period(p.from, p.to, now()).map_err(|d| ApiError::bad_request("bad-period", d))?;
-    let f = figures(&state, from, to)
+    let f = figures(&state.audit, from, to)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!({ "from": from, "to": to, "departments": f })).into_response())
@@ -116,7 +116,7 @@ pub async fn page(
         Ok(p) => p,
         Err(d) => return ui.error(&state, StatusCode::BAD_REQUEST, "bad_period", &d),
     };
-    let f = match figures(&state, from, to).await {
+    let f = match figures(&state.audit, from, to).await {
         Ok(f) => f,
         Err(e) => return ui.failure(&state, e.is_unavailable()),
     };

@@ -13,11 +13,11 @@ use super::api::{ApiJson, ApiPath, ApiQuery, DepartmentClient};
 use super::error::ApiError;
 use super::pages::login::current_session;
 use crate::domain::time::now;
+use crate::http::AppState;
 use crate::licences::access;
 use crate::licences::catalogue::HolderKind;
 use crate::licences::issue::{holder_index, HolderRef};
 use crate::oidc::tokens;
-use crate::state::AppState;
 use crate::storage::{self, accounts::AccountRow};
 
 fn unauthorized(d: &str) -> ApiError {
@@ -51,7 +51,11 @@ async fn holder_of(
             "you may not act for this enterprise",
         ));
     }
-    Ok(state.keys.data().blind_index(&format!("uscc:{uscc}")))
+    Ok(state
+        .provider
+        .keys
+        .data()
+        .blind_index(&format!("uscc:{uscc}")))
 }
 
 /// A page number: 0 or more (the document's `minimum: 0`; the listings would read -1 as 0).
@@ -92,7 +96,7 @@ pub async fn my_licences(
         let token = h
             .strip_prefix("Bearer ")
             .ok_or_else(|| unauthorized("send a bearer access token"))?;
-        let claims = tokens::verify_access(&state, token.trim(), t)
+        let claims = tokens::verify_access(&state.provider, token.trim(), t)
             .map_err(|e| unauthorized(&e.description))?;
         if !claims.has_scope("licences") {
             return Err(ApiError::new(
@@ -133,11 +137,17 @@ pub async fn my_licences(
             storage::enterprises::by_id(&state.db, &grant.acting_for)
                 .await
                 .map_err(ApiError::internal)?
-                .map(|e| state.keys.data().blind_index(&format!("uscc:{}", e.uscc)))
+                .map(|e| {
+                    state
+                        .provider
+                        .keys
+                        .data()
+                        .blind_index(&format!("uscc:{}", e.uscc))
+                })
         }
         .ok_or_else(|| unauthorized("the holder is gone"))?;
         let list = access::query_with_consent(
-            &state,
+            &state.licences,
             &grant.client_id,
             &index,
             &types,
@@ -161,7 +171,13 @@ pub async fn my_licences(
         ));
     }
     let index = holder_of(&state, &a, q.as_uscc.as_deref(), t).await?;
-    let list = access::wallet(&state, &index, q.type_code.as_deref(), page(q.page)?).await?;
+    let list = access::wallet(
+        &state.licences,
+        &index,
+        q.type_code.as_deref(),
+        page(q.page)?,
+    )
+    .await?;
     Ok(Json(json!({ "licences": list, "page": q.page })).into_response())
 }
 
@@ -208,7 +224,7 @@ pub async fn create_share(
         .ok_or_else(|| unauthorized("sign in first"))?;
     let index = holder_of(&state, &a, req.as_uscc.as_deref(), t).await?;
     let (share_id, token, expires_at) = access::create_share(
-        &state,
+        &state.licences,
         &a.id,
         &index,
         &id,
@@ -236,7 +252,7 @@ pub async fn withdraw_share(
     let (_, a) = current_session(&state, &headers, t)
         .await
         .ok_or_else(|| unauthorized("sign in first"))?;
-    if !crate::licences::access::withdraw_share(&state, &a.id, &id, t).await? {
+    if !crate::licences::access::withdraw_share(&state.licences, &a.id, &id, t).await? {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not-found",
@@ -253,7 +269,7 @@ pub async fn open_share(
     State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(access::open_share(&state, &token, now()).await?).into_response())
+    Ok(Json(access::open_share(&state.licences, &token, now()).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -289,9 +305,9 @@ pub async fn department_query(
         id: q.holder_id.clone(),
         name: String::new(),
     };
-    let index = holder_index(&state, &h)?;
+    let index = holder_index(&state.licences, &h)?;
     let list = access::query_by_legal_basis(
-        &state,
+        &state.licences,
         &client.department,
         &client.claims.client_id,
         &index,

@@ -4,7 +4,7 @@
 use crate::crypto::password::check_policy;
 use crate::crypto::random_id;
 use crate::domain::{DocumentKind, IdDocument};
-use crate::state::AppState;
+use crate::identity::context::Identity;
 use crate::storage::{self, accounts::AccountRow, StorageError};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +65,7 @@ fn normalise_phone(s: &str) -> Result<Option<String>, AccountError> {
 
 /// Register a citizen. `loa` is 1 for self-registration, 3 when a service counter verified the person.
 pub async fn register(
-    state: &AppState,
+    ctx: &Identity,
     r: &Registration,
     loa: i64,
     now: i64,
@@ -87,21 +87,21 @@ pub async fn register(
     idents.extend(email.as_deref().and_then(|e| e.split('@').next()));
     idents.extend(phone.as_deref());
     check_policy(&r.password, &idents).map_err(AccountError::Invalid)?;
-    let data = state.keys.data();
+    let data = ctx.keys.data();
     let index = data.blind_index(&doc.canonical());
-    if storage::accounts::by_id_index(&state.db, &index)
+    if storage::accounts::by_id_index(&ctx.db, &index)
         .await?
         .is_some()
     {
         return Err(AccountError::Invalid("id_number_taken"));
     }
-    let hash = state
+    let hash = ctx
         .passwords
         .hash(r.password.clone())
         .await
         .map_err(|_| AccountError::Hashing)?;
     let id = format!("p_{}", random_id());
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::accounts::insert(
         &mut tx,
         storage::accounts::NewAccount {
@@ -128,20 +128,20 @@ pub async fn register(
 
 /// Find an account by what a person types to log in: email, mobile number or identity document number.
 pub async fn find_by_identifier(
-    state: &AppState,
+    ctx: &Identity,
     ident: &str,
 ) -> Result<Option<AccountRow>, StorageError> {
     let ident = ident.trim();
     if ident.contains('@') {
         return match normalise_email(ident) {
-            Ok(Some(e)) => storage::accounts::by_email(&state.db, &e).await,
+            Ok(Some(e)) => storage::accounts::by_email(&ctx.db, &e).await,
             _ => Ok(None),
         };
     }
     if let Ok(Some(p)) = normalise_phone(ident) {
-        return storage::accounts::by_phone(&state.db, &p).await;
+        return storage::accounts::by_phone(&ctx.db, &p).await;
     }
-    let data = state.keys.data();
+    let data = ctx.keys.data();
     for kind in [
         DocumentKind::Resident,
         DocumentKind::Passport,
@@ -150,8 +150,7 @@ pub async fn find_by_identifier(
     ] {
         if let Ok(doc) = IdDocument::parse(kind, ident) {
             if let Some(a) =
-                storage::accounts::by_id_index(&state.db, &data.blind_index(&doc.canonical()))
-                    .await?
+                storage::accounts::by_id_index(&ctx.db, &data.blind_index(&doc.canonical())).await?
             {
                 return Ok(Some(a));
             }
@@ -188,44 +187,44 @@ impl LoginError {
 
 /// Check a password login. Unknown identifiers cost one argon2id verification, like a wrong password.
 pub async fn authenticate(
-    state: &AppState,
+    ctx: &Identity,
     ident: &str,
     password: &str,
     address: &str,
     now: i64,
 ) -> Result<AccountRow, LoginError> {
-    let account = find_by_identifier(state, ident).await?;
+    let account = find_by_identifier(ctx, ident).await?;
     let key = account
         .as_ref()
         .map(|a| a.id.clone())
         .unwrap_or_else(|| ident.trim().to_lowercase());
     // The attempt is counted before the password is hashed: see `throttle`.
-    let reservation = state
+    let reservation = ctx
         .throttle
-        .reserve(&state.db, state.keys.data(), &key, address, now)
+        .reserve(&ctx.db, ctx.keys.data(), &key, address, now)
         .await?;
     if !reservation.allowed {
-        login_failed(state, account.as_ref(), address, "throttled", now).await;
+        login_failed(ctx, account.as_ref(), address, "throttled", now).await;
         return Err(LoginError::Throttled);
     }
     let phc = account.as_ref().map(|a| a.password_hash.clone());
-    let ok = state
+    let ok = ctx
         .passwords
         .verify(password.to_owned(), phc)
         .await
         .map_err(|_| LoginError::Hashing)?;
     match account {
         Some(a) if ok => {
-            state.throttle.succeeded(&state.db, &reservation).await?;
+            ctx.throttle.succeeded(&ctx.db, &reservation).await?;
             if a.disabled_at.is_some() {
-                login_failed(state, Some(&a), address, "disabled", now).await;
+                login_failed(ctx, Some(&a), address, "disabled", now).await;
                 return Err(LoginError::Disabled);
             }
-            state.metrics.login("succeeded");
+            ctx.metrics.login("succeeded");
             Ok(a)
         }
         account => {
-            login_failed(state, account.as_ref(), address, "invalid_credentials", now).await;
+            login_failed(ctx, account.as_ref(), address, "invalid_credentials", now).await;
             Err(LoginError::InvalidCredentials)
         }
     }
@@ -235,13 +234,13 @@ pub async fn authenticate(
 /// itself, which is personal data), the client address and why. A failure to record it is logged, not
 /// shown to the person.
 async fn login_failed(
-    state: &AppState,
+    ctx: &Identity,
     account: Option<&AccountRow>,
     address: &str,
     why: &str,
     now: i64,
 ) {
-    state.metrics.login(if why == "throttled" {
+    ctx.metrics.login(if why == "throttled" {
         "throttled"
     } else {
         "failed"
@@ -250,7 +249,7 @@ async fn login_failed(
         format!("account:{}", a.id)
     });
     let record = async {
-        let mut tx = state.db.begin().await?;
+        let mut tx = ctx.db.begin().await?;
         crate::audit::record(
             &mut tx,
             now,
@@ -268,13 +267,13 @@ async fn login_failed(
 }
 
 pub async fn change_password(
-    state: &AppState,
+    ctx: &Identity,
     account: &AccountRow,
     current: &str,
     new: &str,
     now: i64,
 ) -> Result<(), AccountError> {
-    let ok = state
+    let ok = ctx
         .passwords
         .verify(current.to_owned(), Some(account.password_hash.clone()))
         .await
@@ -286,18 +285,18 @@ pub async fn change_password(
     idents.extend(account.email.as_deref());
     idents.extend(account.phone.as_deref());
     check_policy(new, &idents).map_err(AccountError::Invalid)?;
-    let hash = state
+    let hash = ctx
         .passwords
         .hash(new.to_owned())
         .await
         .map_err(|_| AccountError::Hashing)?;
-    storage::accounts::set_password(&state.db, &account.id, &hash, now).await?;
+    storage::accounts::set_password(&ctx.db, &account.id, &hash, now).await?;
     Ok(())
 }
 
 /// The account's identity document number, unsealed. Only for the `id_number` scope and the account page.
-pub fn id_number(state: &AppState, a: &AccountRow) -> Option<String> {
-    state.keys.data().open(&a.id_number_sealed, &a.id).ok()
+pub fn id_number(ctx: &Identity, a: &AccountRow) -> Option<String> {
+    ctx.keys.data().open(&a.id_number_sealed, &a.id).ok()
 }
 
 /// `110105**********2X`-style masking for display.

@@ -3,7 +3,7 @@
 
 use crate::crypto::random_id;
 use crate::domain::Uscc;
-use crate::state::AppState;
+use crate::identity::context::Identity;
 use crate::storage::{self, enterprises::AgentGrantRow, enterprises::EnterpriseRow, StorageError};
 
 #[derive(Debug, thiserror::Error)]
@@ -16,7 +16,7 @@ pub enum EnterpriseError {
 
 /// Register an enterprise with its legal representative (an existing citizen account).
 pub async fn create(
-    state: &AppState,
+    ctx: &Identity,
     uscc: &str,
     name: &str,
     legal_rep_id: &str,
@@ -27,7 +27,7 @@ pub async fn create(
     if name.is_empty() || name.chars().count() > 200 {
         return Err(EnterpriseError::Invalid("name_invalid"));
     }
-    if storage::accounts::by_id(&state.db, legal_rep_id)
+    if storage::accounts::by_id(&ctx.db, legal_rep_id)
         .await?
         .is_none()
     {
@@ -39,7 +39,7 @@ pub async fn create(
         name: name.to_owned(),
         legal_rep_id: legal_rep_id.to_owned(),
     };
-    storage::enterprises::insert(&state.db, &row, now)
+    storage::enterprises::insert(&ctx.db, &row, now)
         .await
         .map_err(|e| match e {
             StorageError::Conflict(_) => EnterpriseError::Invalid("uscc_taken"),
@@ -50,7 +50,7 @@ pub async fn create(
 
 /// The legal representative `rep_id` grants `agent_ident` (ID number, email or phone) a role for `days`.
 pub async fn grant_agent(
-    state: &AppState,
+    ctx: &Identity,
     rep_id: &str,
     enterprise_id: &str,
     agent_ident: &str,
@@ -58,7 +58,7 @@ pub async fn grant_agent(
     days: i64,
     now: i64,
 ) -> Result<String, EnterpriseError> {
-    let e = storage::enterprises::by_id(&state.db, enterprise_id)
+    let e = storage::enterprises::by_id(&ctx.db, enterprise_id)
         .await?
         .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
     if e.legal_rep_id != rep_id {
@@ -72,14 +72,14 @@ pub async fn grant_agent(
     {
         return Err(EnterpriseError::Invalid("grant_invalid"));
     }
-    let agent = super::accounts::find_by_identifier(state, agent_ident)
+    let agent = super::accounts::find_by_identifier(ctx, agent_ident)
         .await?
         .ok_or(EnterpriseError::Invalid("agent_not_found"))?;
     if agent.id == rep_id {
         return Err(EnterpriseError::Invalid("agent_is_self"));
     }
     let id = format!("g_{}", random_id());
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::enterprises::insert_agent(
         &mut tx,
         storage::enterprises::NewAgentGrant {
@@ -109,14 +109,14 @@ pub async fn grant_agent(
 /// The agent grant `grant_id`, if `rep_id` is the legal representative who may revoke it. Revoking it
 /// (`oidc::logout::revoke_agent`) also signs out every portal where the agent acts for the enterprise.
 pub async fn revocable_grant(
-    state: &AppState,
+    ctx: &Identity,
     rep_id: &str,
     grant_id: &str,
 ) -> Result<AgentGrantRow, EnterpriseError> {
-    let g = storage::enterprises::agent_grant(&state.db, grant_id)
+    let g = storage::enterprises::agent_grant(&ctx.db, grant_id)
         .await?
         .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
-    let e = storage::enterprises::by_id(&state.db, &g.enterprise_id)
+    let e = storage::enterprises::by_id(&ctx.db, &g.enterprise_id)
         .await?
         .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
     if e.legal_rep_id != rep_id || g.revoked_at.is_some() {

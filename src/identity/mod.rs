@@ -2,6 +2,9 @@
 //! No HTTP here: handlers call these functions with parsed input and `now`.
 
 pub mod accounts;
+pub mod context;
 pub mod enterprises;
 pub mod sessions;
 pub mod throttle;
+
+pub use context::Identity;

@@ -2,7 +2,7 @@
 //! an absolute timeout.
 
 use crate::crypto::{random_id, random_token, secret_hash};
-use crate::state::AppState;
+use crate::identity::context::Identity;
 use crate::storage::{self, sessions::SessionRow, StorageError};
 
 /// The session cookie's name over plain HTTP; under https it is `__Host-tongban_session`
@@ -11,7 +11,7 @@ pub const COOKIE: &str = "tongban_session";
 
 /// Start a session; returns the cookie secret (to set in the browser) and the row.
 pub async fn create(
-    state: &AppState,
+    ctx: &Identity,
     account_id: &str,
     acr: &str,
     amr: &[&str],
@@ -26,10 +26,10 @@ pub async fn create(
         amr: amr.join(" "),
         created_at: now,
         last_seen: now,
-        expires_at: now + state.config.session_absolute_ttl,
+        expires_at: now + ctx.session_absolute_ttl,
         ended_at: None,
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::sessions::insert(&mut tx, &row, &secret_hash(&secret)).await?;
     crate::audit::record(
         &mut tx,
@@ -46,21 +46,18 @@ pub async fn create(
 
 /// The live session behind a cookie secret, if any. Refreshes `last_seen` at most once a minute.
 pub async fn current(
-    state: &AppState,
+    ctx: &Identity,
     secret: &str,
     now: i64,
 ) -> Result<Option<SessionRow>, StorageError> {
-    let Some(s) = storage::sessions::by_secret(&state.db, &secret_hash(secret)).await? else {
+    let Some(s) = storage::sessions::by_secret(&ctx.db, &secret_hash(secret)).await? else {
         return Ok(None);
     };
-    if s.ended_at.is_some()
-        || s.expires_at <= now
-        || s.last_seen + state.config.session_idle_ttl <= now
-    {
+    if s.ended_at.is_some() || s.expires_at <= now || s.last_seen + ctx.session_idle_ttl <= now {
         return Ok(None);
     }
     if now - s.last_seen >= 60 {
-        storage::sessions::touch(&state.db, &s.id, now).await?;
+        storage::sessions::touch(&ctx.db, &s.id, now).await?;
     }
     Ok(Some(s))
 }

@@ -10,6 +10,7 @@
 use crate::crypto::{b64url, pii::DataKeys};
 use crate::storage::{self, Db, StorageError};
 
+#[derive(Clone)]
 pub struct Throttle {
     max_per_account: u32,
     max_per_address: u32,

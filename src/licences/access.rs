@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::issue::licence_type;
 use super::{sdjwt, LicenceError};
 use crate::crypto::{random_id, random_token, secret_hash};
-use crate::state::AppState;
+use crate::licences::context::Licences;
 use crate::storage::{self, licences::Access, licences::LicenceRow, StorageError};
 
 pub const PAGE_MAX: i64 = 100;
@@ -36,13 +36,13 @@ pub fn status_name(s: i64) -> &'static str {
 }
 
 /// A licence as its reader receives it: unsealed, with its type's name.
-pub async fn view(state: &AppState, l: &LicenceRow) -> Result<LicenceView, LicenceError> {
-    let sd = state
+pub async fn view(ctx: &Licences, l: &LicenceRow) -> Result<LicenceView, LicenceError> {
+    let sd = ctx
         .keys
         .data()
         .open_bytes(&l.sd_jwt_sealed, &l.id)
         .map_err(|_| LicenceError::internal("a licence does not unseal"))?;
-    let t = licence_type(state, &l.type_code).await?;
+    let t = licence_type(ctx, &l.type_code).await?;
     Ok(LicenceView {
         id: l.id.clone(),
         type_code: l.type_code.clone(),
@@ -56,13 +56,13 @@ pub async fn view(state: &AppState, l: &LicenceRow) -> Result<LicenceView, Licen
 
 /// The holder's own licences (not logged: the holder reads their own).
 pub async fn wallet(
-    state: &AppState,
+    ctx: &Licences,
     holder_index: &[u8],
     type_code: Option<&str>,
     page: i64,
 ) -> Result<Vec<LicenceView>, LicenceError> {
     let rows = storage::licences::of_holder(
-        &state.db,
+        &ctx.db,
         holder_index,
         type_code,
         PAGE_MAX,
@@ -71,7 +71,7 @@ pub async fn wallet(
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        out.push(view(state, r).await?);
+        out.push(view(ctx, r).await?);
     }
     Ok(out)
 }
@@ -100,7 +100,7 @@ pub struct Reader<'a> {
 
 /// Read `rows` for `reader` and log each read in one transaction.
 async fn read_logged(
-    state: &AppState,
+    ctx: &Licences,
     holder_index: &[u8],
     rows: &[LicenceRow],
     reader: &Reader<'_>,
@@ -109,15 +109,15 @@ async fn read_logged(
 ) -> Result<Vec<LicenceView>, LicenceError> {
     let mut views = Vec::with_capacity(rows.len());
     for r in rows {
-        views.push(view(state, r).await?);
+        views.push(view(ctx, r).await?);
     }
     // A page's access-log entries and audit events in one statement (one round trip instead of two
     // per licence: a page of ten took 22 round trips, and under load its latency was theirs). A
     // consent read spans a page per consented type: one statement per page, so that no statement
     // outgrows the database's limit on parameters (SQLite's is 32,766; 14 a licence here).
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     for page in rows.chunks(PAGE_MAX as usize) {
-        logged_page(state.db.backend, holder_index, page, reader, purpose, now)
+        logged_page(ctx.db.backend, holder_index, page, reader, purpose, now)
             .execute(&mut tx)
             .await
             .map_err(StorageError::from)?;
@@ -173,7 +173,7 @@ fn logged_page(
 /// A department queries a holder's licences of one type under the type's registered legal basis.
 #[allow(clippy::too_many_arguments)]
 pub async fn query_by_legal_basis(
-    state: &AppState,
+    ctx: &Licences,
     dept: &storage::departments::DepartmentRow,
     client_id: &str,
     holder_index: &[u8],
@@ -183,7 +183,7 @@ pub async fn query_by_legal_basis(
     now: i64,
 ) -> Result<Vec<LicenceView>, LicenceError> {
     let purpose = check_purpose(purpose)?;
-    let t = licence_type(state, type_code)
+    let t = licence_type(ctx, type_code)
         .await?
         .ok_or_else(|| LicenceError::not_found("no such licence type"))?;
     let basis = t.legal_basis_for(&dept.uscc).ok_or_else(|| {
@@ -192,7 +192,7 @@ pub async fn query_by_legal_basis(
         )
     })?;
     let rows = storage::licences::of_holder(
-        &state.db,
+        &ctx.db,
         holder_index,
         Some(type_code),
         PAGE_MAX,
@@ -205,12 +205,12 @@ pub async fn query_by_legal_basis(
         client_id: Some(client_id),
         legal_basis: Some(basis),
     };
-    read_logged(state, holder_index, &rows, &reader, purpose, now).await
+    read_logged(ctx, holder_index, &rows, &reader, purpose, now).await
 }
 
 /// A portal reads the holder's licences of the types the holder consented to.
 pub async fn query_with_consent(
-    state: &AppState,
+    ctx: &Licences,
     client_id: &str,
     holder_index: &[u8],
     consented_types: &[String],
@@ -221,7 +221,7 @@ pub async fn query_with_consent(
     let mut rows = Vec::new();
     for t in consented_types {
         rows.extend(
-            storage::licences::of_holder(&state.db, holder_index, Some(t), PAGE_MAX, 0).await?,
+            storage::licences::of_holder(&ctx.db, holder_index, Some(t), PAGE_MAX, 0).await?,
         );
     }
     let reader = Reader {
@@ -230,13 +230,13 @@ pub async fn query_with_consent(
         client_id: Some(client_id),
         legal_basis: None,
     };
-    read_logged(state, holder_index, &rows, &reader, purpose, now).await
+    read_logged(ctx, holder_index, &rows, &reader, purpose, now).await
 }
 
 /// Create a share of one of the holder's licences revealing only `disclose`; returns (id, secret token).
 #[allow(clippy::too_many_arguments)]
 pub async fn create_share(
-    state: &AppState,
+    ctx: &Licences,
     account_id: &str,
     holder_index: &[u8],
     licence_id: &str,
@@ -249,7 +249,7 @@ pub async fn create_share(
     if !(60..=30 * 86_400).contains(&ttl) {
         return Err(LicenceError::bad("a share lives 60 seconds to 30 days"));
     }
-    if !storage::licences::holds(&state.db, licence_id, holder_index).await? {
+    if !storage::licences::holds(&ctx.db, licence_id, holder_index).await? {
         return Err(LicenceError::not_found("no such licence among yours"));
     }
     let token = random_token();
@@ -264,7 +264,7 @@ pub async fn create_share(
         expires_at: now + ttl,
         withdrawn_at: None,
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::licences::insert_share(&mut tx, &share, &secret_hash(&token)).await?;
     crate::audit::record(
         &mut tx,
@@ -281,12 +281,12 @@ pub async fn create_share(
 
 /// Withdraw one of the account's live shares; false if there is none with this id.
 pub async fn withdraw_share(
-    state: &AppState,
+    ctx: &Licences,
     account_id: &str,
     share_id: &str,
     now: i64,
 ) -> Result<bool, LicenceError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !storage::licences::withdraw_share(&mut tx, share_id, account_id, now).await? {
         return Ok(false);
     }
@@ -304,26 +304,26 @@ pub async fn withdraw_share(
 }
 
 /// Open a share: the licence with only the chosen disclosures, logged for the holder.
-pub async fn open_share(state: &AppState, token: &str, now: i64) -> Result<Value, LicenceError> {
+pub async fn open_share(ctx: &Licences, token: &str, now: i64) -> Result<Value, LicenceError> {
     let gone = || LicenceError {
         status: 410,
         kind: "share-gone",
         detail: "this share has expired, been withdrawn or never existed".into(),
     };
-    let s = storage::licences::share_by_token(&state.db, &secret_hash(token))
+    let s = storage::licences::share_by_token(&ctx.db, &secret_hash(token))
         .await?
         .ok_or_else(gone)?;
     if s.withdrawn_at.is_some() || s.expires_at <= now {
         return Err(gone());
     }
-    let l = storage::licences::get(&state.db, &s.licence_id)
+    let l = storage::licences::get(&ctx.db, &s.licence_id)
         .await?
         .ok_or_else(gone)?;
-    let full = view(state, &l).await?;
+    let full = view(ctx, &l).await?;
     let keep: Vec<String> = serde_json::from_str(&s.disclose).map_err(LicenceError::internal)?;
     let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
     let shared = sdjwt::select(&full.licence, &keep).map_err(LicenceError::internal)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     let a = Access {
         holder_index: &s.holder_index,
         licence_id: &l.id,

@@ -9,8 +9,8 @@ use super::vc::Signer;
 use crate::audit::{self, Action};
 use crate::crypto::random_id;
 use crate::domain::Uscc;
+use crate::licences::context::Licences;
 use crate::pki::{generate_department_key, DepartmentSubject, Purpose};
-use crate::state::AppState;
 use crate::storage::{self, departments::CertRow, departments::DepartmentRow, StorageError};
 use serde_json::json;
 
@@ -44,7 +44,7 @@ pub struct NewDepartment<'a> {
 
 /// Issue a certificate of `purpose` for `d` with a new key; returns the row to store.
 fn certify(
-    state: &AppState,
+    ctx: &Licences,
     d: &DepartmentRow,
     purpose: Purpose,
     now: i64,
@@ -56,7 +56,7 @@ fn certify(
         uscc: &uscc,
         iss_url: &d.iss,
     };
-    let cert = state
+    let cert = ctx
         .ca
         .issue_department(
             &subject,
@@ -67,7 +67,7 @@ fn certify(
         )
         .map_err(|e| DepartmentError::Invalid(format!("certificate: {e}")))?;
     Ok(CertRow {
-        key_sealed: state.keys.data().seal_bytes(key.pkcs8_der(), &cert.serial),
+        key_sealed: ctx.keys.data().seal_bytes(key.pkcs8_der(), &cert.serial),
         serial: cert.serial,
         department_id: d.id.clone(),
         purpose: purpose_name(purpose).to_owned(),
@@ -79,7 +79,7 @@ fn certify(
 }
 
 pub async fn register(
-    state: &AppState,
+    ctx: &Licences,
     n: NewDepartment<'_>,
     actor: &str,
     now: i64,
@@ -99,7 +99,7 @@ pub async fn register(
         ));
     }
     if let Some(c) = n.client_id {
-        if crate::oidc::clients::get(state, c).await?.is_none() {
+        if crate::oidc::clients::get(&ctx.provider, c).await?.is_none() {
             return Err(DepartmentError::Invalid(format!("no client {c}")));
         }
     }
@@ -112,10 +112,10 @@ pub async fn register(
         client_id: n.client_id.map(str::to_owned),
     };
     let certs = [
-        certify(state, &d, Purpose::LicenceSigning, now)?,
-        certify(state, &d, Purpose::StatusListSigning, now)?,
+        certify(ctx, &d, Purpose::LicenceSigning, now)?,
+        certify(ctx, &d, Purpose::StatusListSigning, now)?,
     ];
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::departments::insert(&mut tx, &d, now)
         .await
         .map_err(|e| match e {
@@ -143,16 +143,16 @@ pub async fn register(
 
 /// New certificates for both purposes; the old ones stay valid until they expire or are revoked.
 pub async fn renew(
-    state: &AppState,
+    ctx: &Licences,
     d: &DepartmentRow,
     actor: &str,
     now: i64,
 ) -> Result<Vec<String>, DepartmentError> {
     let certs = [
-        certify(state, d, Purpose::LicenceSigning, now)?,
-        certify(state, d, Purpose::StatusListSigning, now)?,
+        certify(ctx, d, Purpose::LicenceSigning, now)?,
+        certify(ctx, d, Purpose::StatusListSigning, now)?,
     ];
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     for c in &certs {
         storage::departments::insert_cert(&mut tx, c, now).await?;
     }
@@ -166,20 +166,20 @@ pub async fn renew(
         json!({ "certificates": serials }),
     )
     .await?;
-    crate::cluster::announce(&mut tx, crate::cluster::CERTIFICATES).await?;
+    crate::storage::notify::changed(&mut tx, crate::storage::notify::CERTIFICATES).await?;
     tx.commit().await.map_err(StorageError::from)?;
-    state.signers.invalidate_all();
+    ctx.signers.invalidate_all();
     Ok(certs.iter().map(|c| c.serial.clone()).collect())
 }
 
 pub async fn revoke_cert(
-    state: &AppState,
+    ctx: &Licences,
     serial: &str,
     reason: &str,
     actor: &str,
     now: i64,
 ) -> Result<bool, DepartmentError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     let done = storage::departments::revoke_cert(&mut tx, serial, reason, now).await?;
     if done {
         audit::record(
@@ -191,44 +191,44 @@ pub async fn revoke_cert(
             json!({ "reason": reason }),
         )
         .await?;
-        crate::cluster::announce(&mut tx, crate::cluster::CERTIFICATES).await?;
+        crate::storage::notify::changed(&mut tx, crate::storage::notify::CERTIFICATES).await?;
     }
     tx.commit().await.map_err(StorageError::from)?;
-    state.signers.invalidate_all();
-    state.licence_facts.invalidate_all();
+    ctx.signers.invalidate_all();
+    ctx.licence_facts.invalidate_all();
     Ok(done)
 }
 
 /// The department's current signer for `purpose`, through the cache.
 pub async fn signer(
-    state: &AppState,
+    ctx: &Licences,
     department_id: &str,
     purpose: Purpose,
     now: i64,
 ) -> Result<Option<Arc<Signer>>, DepartmentError> {
     let key = format!("{department_id} {}", purpose_name(purpose));
-    if let Some(s) = state
+    if let Some(s) = ctx
         .metrics
-        .lookup(CacheName::Signers, state.signers.get(&key))
+        .lookup(CacheName::Signers, ctx.signers.get(&key))
     {
         return Ok(Some(s));
     }
     let Some(c) =
-        storage::departments::current_cert(&state.db, department_id, purpose_name(purpose), now)
+        storage::departments::current_cert(&ctx.db, department_id, purpose_name(purpose), now)
             .await?
     else {
         return Ok(None);
     };
-    let pkcs8 = state
+    let pkcs8 = ctx
         .keys
         .data()
         .open_bytes(&c.key_sealed, &c.serial)
         .map_err(|_| DepartmentError::Invalid("a department key does not unseal".into()))?;
-    let chain = [c.cert_der.clone(), state.ca.intermediate_der().to_vec()];
+    let chain = [c.cert_der.clone(), ctx.ca.intermediate_der().to_vec()];
     let s = Arc::new(
         Signer::new(c.serial.clone(), &pkcs8, &chain)
             .map_err(|e| DepartmentError::Invalid(e.to_string()))?,
     );
-    state.signers.insert(key, s.clone());
+    ctx.signers.insert(key, s.clone());
     Ok(Some(s))
 }

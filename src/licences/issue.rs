@@ -13,17 +13,15 @@ use serde_json::{json, Map, Value};
 use super::catalogue::{HolderKind, LicenceType};
 use super::departments::{self, DepartmentError};
 use super::id::{LicenceId, LicenceTypeCode};
+use super::status::{status_uri, LIST_SIZE};
 use super::LicenceError;
 use crate::domain::{DocumentKind, IdDocument, Uscc};
+use crate::licences::context::Licences;
 use crate::pki::Purpose;
-use crate::state::AppState;
 use crate::storage::{self, departments::DepartmentRow, licences::LicenceRow, StorageError};
 
 /// The last second of 9999-12-31 (UTC): the latest valid_from or valid_until.
 pub const MAX_TIME: i64 = 253_402_300_799;
-
-/// Entries per department status list (2 bits each: 256 KiB before compression).
-pub const LIST_SIZE: i64 = 1 << 20;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,8 +102,8 @@ pub struct Idempotency<'a> {
 }
 
 /// The blind index under which a holder's licences are found: the same index as the holder's account.
-pub fn holder_index(state: &AppState, h: &HolderRef) -> Result<Vec<u8>, LicenceError> {
-    let data = state.keys.data();
+pub fn holder_index(ctx: &Licences, h: &HolderRef) -> Result<Vec<u8>, LicenceError> {
+    let data = ctx.keys.data();
     match h.kind {
         HolderKind::Citizen => {
             let kind = DocumentKind::parse(h.id_kind.as_deref().unwrap_or("resident"))
@@ -123,23 +121,23 @@ pub fn holder_index(state: &AppState, h: &HolderRef) -> Result<Vec<u8>, LicenceE
 
 /// The registered name of a holder, if registered.
 async fn registered_name(
-    state: &AppState,
+    ctx: &Licences,
     h: &HolderRef,
     index: &[u8],
 ) -> Result<Option<String>, StorageError> {
     Ok(match h.kind {
-        HolderKind::Citizen => storage::accounts::by_id_index(&state.db, index)
+        HolderKind::Citizen => storage::accounts::by_id_index(&ctx.db, index)
             .await?
             .map(|a| a.name),
         HolderKind::Enterprise => {
             let uscc = h.id.trim().to_ascii_uppercase();
             let name = found_or_load(
-                state,
+                ctx,
                 CacheName::Enterprises,
-                &state.enterprise_names,
+                &ctx.enterprise_names,
                 &uscc,
                 async {
-                    let e = storage::enterprises::by_uscc(&state.db, &uscc).await?;
+                    let e = storage::enterprises::by_uscc(&ctx.db, &uscc).await?;
                     Ok(e.map(|e| Arc::from(e.name)))
                 },
             )
@@ -152,13 +150,13 @@ async fn registered_name(
 /// `cache`'s entry for `key`, else what `load` finds, kept for next time; nothing is kept when
 /// `load` finds nothing, so a row added later is found at once. Hits and misses count as `name`.
 async fn found_or_load<V: Clone + Send + Sync + 'static>(
-    state: &AppState,
+    ctx: &Licences,
     name: CacheName,
     cache: &moka::sync::Cache<String, V>,
     key: &str,
     load: impl std::future::Future<Output = Result<Option<V>, StorageError>>,
 ) -> Result<Option<V>, StorageError> {
-    if let Some(v) = state.metrics.lookup(name, cache.get(key)) {
+    if let Some(v) = ctx.metrics.lookup(name, cache.get(key)) {
         return Ok(Some(v));
     }
     let found = load.await?;
@@ -170,16 +168,16 @@ async fn found_or_load<V: Clone + Send + Sync + 'static>(
 
 /// The department an OAuth client belongs to (a department system's client), if any.
 pub async fn department_of_client(
-    state: &AppState,
+    ctx: &Licences,
     client_id: &str,
 ) -> Result<Option<Arc<DepartmentRow>>, StorageError> {
     found_or_load(
-        state,
+        ctx,
         CacheName::Departments,
-        &state.departments,
+        &ctx.departments,
         client_id,
         async {
-            let d = storage::departments::by_client(&state.db, client_id).await?;
+            let d = storage::departments::by_client(&ctx.db, client_id).await?;
             Ok(d.map(Arc::new))
         },
     )
@@ -187,16 +185,16 @@ pub async fn department_of_client(
 }
 
 pub async fn licence_type(
-    state: &AppState,
+    ctx: &Licences,
     code: &str,
 ) -> Result<Option<Arc<LicenceType>>, StorageError> {
     found_or_load(
-        state,
+        ctx,
         CacheName::LicenceTypes,
-        &state.licence_types,
+        &ctx.licence_types,
         code,
         async {
-            let Some(def) = storage::departments::licence_type(&state.db, code).await? else {
+            let Some(def) = storage::departments::licence_type(&ctx.db, code).await? else {
                 return Ok(None);
             };
             Ok(Some(Arc::new(serde_json::from_str::<LicenceType>(&def)?)))
@@ -206,31 +204,27 @@ pub async fn licence_type(
 }
 
 /// What issuance returns, and what an idempotent retry returns again.
-pub fn response(state: &AppState, row: &LicenceRow, sd_jwt: &str) -> Value {
+pub fn response(ctx: &Licences, row: &LicenceRow, sd_jwt: &str) -> Value {
     json!({
         "id": row.id,
         "type_code": row.type_code,
         "licence": sd_jwt,
         "issued_at": row.issued_at,
         "expires_at": row.expires_at,
-        "status": { "idx": row.status_idx, "uri": status_uri(state, &row.issuer_id) },
+        "status": { "idx": row.status_idx, "uri": status_uri(ctx, &row.issuer_id) },
         "supersedes": row.supersedes,
     })
 }
 
-pub fn status_uri(state: &AppState, department_id: &str) -> String {
-    format!("{}/status-lists/{department_id}", state.issuer)
-}
-
 pub async fn issue(
-    state: &AppState,
+    ctx: &Licences,
     dept: &DepartmentRow,
     req: &IssueRequest,
     idem: Option<&Idempotency<'_>>,
     now: i64,
 ) -> Result<Value, LicenceError> {
     // Everything is read and checked before the write transaction (SQLite has one connection).
-    let t = licence_type(state, &req.type_code)
+    let t = licence_type(ctx, &req.type_code)
         .await?
         .ok_or_else(|| LicenceError::not_found("no such licence type"))?;
     if !t.may_issue(&dept.uscc) {
@@ -268,8 +262,8 @@ pub async fn issue(
                 "this licence type does not take this kind of holder",
             ));
         }
-        let index = holder_index(state, h)?;
-        match registered_name(state, h, &index).await? {
+        let index = holder_index(ctx, h)?;
+        match registered_name(ctx, h, &index).await? {
             None => {
                 return Err(LicenceError::unprocessable(
                     "unknown-holder",
@@ -319,7 +313,7 @@ pub async fn issue(
     }
     let superseded = match &req.supersedes {
         Some(old) => {
-            let o = storage::licences::get(&state.db, old)
+            let o = storage::licences::get(&ctx.db, old)
                 .await?
                 .ok_or_else(|| LicenceError::not_found("the superseded licence does not exist"))?;
             if o.issuer_id != dept.id || o.type_code != req.type_code {
@@ -336,7 +330,7 @@ pub async fn issue(
         }
         None => None,
     };
-    let signer = departments::signer(state, &dept.id, Purpose::LicenceSigning, now)
+    let signer = departments::signer(ctx, &dept.id, Purpose::LicenceSigning, now)
         .await
         .map_err(|e| match e {
             DepartmentError::Storage(s) => s.into(),
@@ -362,7 +356,7 @@ pub async fn issue(
         claims.insert("iss".into(), json!(dept.iss));
         claims.insert(
             "vct".into(),
-            json!(format!("{}/licence-types/{}", state.issuer, t.code)),
+            json!(format!("{}/licence-types/{}", ctx.issuer, t.code)),
         );
         claims.insert("jti".into(), json!(id.as_str()));
         claims.insert("iat".into(), json!(now));
@@ -373,7 +367,7 @@ pub async fn issue(
         claims.insert("type_name".into(), json!(t.name_zh));
         claims.insert(
             "status".into(),
-            json!({ "status_list": { "idx": idx, "uri": status_uri(state, &dept.id) } }),
+            json!({ "status_list": { "idx": idx, "uri": status_uri(ctx, &dept.id) } }),
         );
         claims.insert(
             "holders".into(),
@@ -389,24 +383,24 @@ pub async fn issue(
             status_idx: idx,
             status: 0,
             cert_serial: signer.serial.clone(),
-            sd_jwt_sealed: state.keys.data().seal_bytes(sd_jwt.as_bytes(), id.as_str()),
+            sd_jwt_sealed: ctx.keys.data().seal_bytes(sd_jwt.as_bytes(), id.as_str()),
             issued_at: now,
             expires_at: exp,
             supersedes: superseded.as_ref().map(|o| o.id.clone()),
             superseded_by: None,
         };
-        let body = response(state, &row, &sd_jwt);
+        let body = response(ctx, &row, &sd_jwt);
         // At most a few issuance transactions queue for the database at once, so the sealing round
         // they will wait for is not itself queued behind dozens of them (SQLite has one connection).
-        let _slot = state
+        let _slot = ctx
             .write_slots
             .acquire()
             .await
             .map_err(LicenceError::internal)?;
-        let mut tx = state.db.begin_write().await?;
+        let mut tx = ctx.db.begin_write().await?;
         // The licence, its holders, its first status event, its audit event, its log leaf and the
         // idempotency record: one statement (see `storage::Batch`).
-        let mut w = storage::Batch::new(state.db.backend);
+        let mut w = storage::Batch::new(ctx.db.backend);
         storage::licences::insert_into(&mut w, &row, &indexes, &dept.id);
         crate::audit::record_into(
             &mut w,
@@ -417,9 +411,9 @@ pub async fn issue(
             json!({ "type": row.type_code, "supersedes": row.supersedes, "applied_at": req.applied_at }),
         );
         let issuer_signed = sd_jwt.split('~').next().unwrap_or_default();
-        let leaf = crate::audit::log::issued_leaf(&row.id, now, issuer_signed);
-        let sequenced = crate::audit::sealer::append_into(
-            state,
+        let leaf = crate::tlog::leaf::issued_leaf(&row.id, now, issuer_signed);
+        let sequenced = crate::audit::rounds::append_into(
+            &ctx.audit,
             &mut tx,
             &mut w,
             &row.id,
@@ -464,24 +458,27 @@ pub async fn issue(
                 ));
             }
             storage::licences::set_superseded_by(&mut tx, &o.id, &row.id).await?;
-            super::status::record_change(state, &mut tx, &dept.id, &o.id, 1, "superseded", now)
+            super::status::record_change(ctx, &mut tx, &dept.id, &o.id, 1, "superseded", now)
                 .await?;
-            crate::cluster::announce(&mut tx, &crate::cluster::licence_status(&dept.id, &o.id))
-                .await?;
+            crate::storage::notify::changed(
+                &mut tx,
+                &crate::storage::notify::licence_status(&dept.id, &o.id),
+            )
+            .await?;
         }
         tx.commit().await.map_err(StorageError::from)?;
         if let Some(s) = sequenced {
             // Committed either way: without a receipt in memory, the answer's comes from storage.
-            if let Err(e) = state.sealer.publish(&state.log_key, s, now) {
+            if let Err(e) = ctx.audit.sealer.publish(&ctx.audit.log_key, s, now) {
                 tracing::error!(error = %e, "no receipt kept for a sequenced leaf");
             }
         }
         tracing::debug!(licence = %row.id, "licence issued");
-        state.metrics.licence_event("issued", 1);
+        ctx.metrics.licence_event("issued", 1);
         if let Some(o) = &superseded {
-            state.status_lists.invalidate(&dept.id);
-            state.licence_facts.invalidate(&o.id);
-            state.metrics.licence_event("revoked", 1);
+            ctx.status_lists.invalidate(&dept.id);
+            ctx.licence_facts.invalidate(&o.id);
+            ctx.metrics.licence_event("revoked", 1);
         }
         return Ok(body);
     }

@@ -1,9 +1,11 @@
 //! Electronic licences: GB/T 36904 identifiers, the SD-JWT VC format, IETF token status lists.
 
 pub mod catalogue;
+pub mod context;
 pub mod departments;
 pub mod id;
 pub mod issue;
+pub mod registry;
 pub mod sdjwt;
 pub mod status;
 pub mod statuslist;
@@ -88,3 +90,5 @@ impl From<crate::storage::StorageError> for LicenceError {
 /// The problem type of a 503: the database cannot be reached, or its schema is gone.
 pub const UNAVAILABLE: &str = "unavailable";
 pub mod access;
+
+pub use context::Licences;

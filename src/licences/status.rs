@@ -8,14 +8,20 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::departments;
-use super::issue::{status_uri, LIST_SIZE};
 use super::statuslist::{Status, StatusList};
 use super::vc::STATUS_LIST_TYP;
 use super::verify::{self, Report, RepositoryFacts};
 use super::LicenceError;
+use crate::licences::context::Licences;
 use crate::pki::Purpose;
-use crate::state::AppState;
 use crate::storage::{self, departments::DepartmentRow, StorageError};
+
+/// Entries per department status list (2 bits each: 256 KiB before compression).
+pub const LIST_SIZE: i64 = 1 << 20;
+
+pub fn status_uri(ctx: &Licences, department_id: &str) -> String {
+    format!("{}/status-lists/{department_id}", ctx.issuer)
+}
 
 /// How long a status list may be cached (its `ttl`, and the HTTP `max-age`).
 pub const TTL: i64 = 300;
@@ -50,7 +56,7 @@ pub const REASONS: [&str; 7] = [
 ];
 
 pub async fn change(
-    state: &AppState,
+    ctx: &Licences,
     dept: &DepartmentRow,
     id: &str,
     action: Action,
@@ -63,7 +69,7 @@ pub async fn change(
             REASONS.join(", ")
         )));
     }
-    let l = storage::licences::get(&state.db, id)
+    let l = storage::licences::get(&ctx.db, id)
         .await?
         .ok_or_else(|| LicenceError::not_found("no such licence"))?;
     if l.issuer_id != dept.id {
@@ -89,18 +95,22 @@ pub async fn change(
             ))
         }
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !storage::licences::set_status(&mut tx, id, from, to, reason, &dept.id, now).await? {
         return Err(LicenceError::conflict(
             "the licence's status changed meanwhile; retry",
         ));
     }
-    record_change(state, &mut tx, &dept.id, id, to, reason, now).await?;
-    crate::cluster::announce(&mut tx, &crate::cluster::licence_status(&dept.id, id)).await?;
+    record_change(ctx, &mut tx, &dept.id, id, to, reason, now).await?;
+    crate::storage::notify::changed(
+        &mut tx,
+        &crate::storage::notify::licence_status(&dept.id, id),
+    )
+    .await?;
     tx.commit().await.map_err(StorageError::from)?;
-    state.status_lists.invalidate(&dept.id);
-    state.licence_facts.invalidate(id);
-    state.metrics.licence_event(
+    ctx.status_lists.invalidate(&dept.id);
+    ctx.licence_facts.invalidate(id);
+    ctx.metrics.licence_event(
         match action {
             Action::Suspend => "suspended",
             Action::Reinstate => "reinstated",
@@ -113,39 +123,39 @@ pub async fn change(
 
 /// The signed status list of a department, now (cached until a change) or at `time`.
 pub async fn token(
-    state: &AppState,
+    ctx: &Licences,
     department_id: &str,
     time: Option<i64>,
     now: i64,
 ) -> Result<Arc<String>, LicenceError> {
     if time.is_none() {
-        if let Some(t) = state.metrics.lookup(
-            CacheName::StatusLists,
-            state.status_lists.get(department_id),
-        ) {
+        if let Some(t) = ctx
+            .metrics
+            .lookup(CacheName::StatusLists, ctx.status_lists.get(department_id))
+        {
             return Ok(t);
         }
     }
-    let dept = storage::departments::by_id(&state.db, department_id)
+    let dept = storage::departments::by_id(&ctx.db, department_id)
         .await?
         .ok_or_else(|| LicenceError::not_found("no such status list"))?;
     let rows = match time {
-        Some(t) => storage::licences::non_valid_at(&state.db, &dept.id, t).await?,
-        None => storage::licences::non_valid(&state.db, &dept.id).await?,
+        Some(t) => storage::licences::non_valid_at(&ctx.db, &dept.id, t).await?,
+        None => storage::licences::non_valid(&ctx.db, &dept.id).await?,
     };
     let mut list = StatusList::new(LIST_SIZE as usize);
     for (idx, status) in rows {
         let s = Status::from_u8(status as u8).unwrap_or(Status::Revoked);
         list.set(idx as usize, s).map_err(LicenceError::internal)?;
     }
-    let signer = departments::signer(state, &dept.id, Purpose::StatusListSigning, now)
+    let signer = departments::signer(ctx, &dept.id, Purpose::StatusListSigning, now)
         .await
         .map_err(LicenceError::internal)?
         .ok_or_else(|| {
             LicenceError::conflict("the department has no valid status-list certificate")
         })?;
     let mut payload = json!({
-        "sub": status_uri(state, &dept.id),
+        "sub": status_uri(ctx, &dept.id),
         "iat": now,
         "exp": now + 86_400,
         "ttl": TTL,
@@ -160,7 +170,7 @@ pub async fn token(
             .map_err(LicenceError::internal)?,
     );
     if time.is_none() {
-        state.status_lists.insert(dept.id.clone(), jwt.clone());
+        ctx.status_lists.insert(dept.id.clone(), jwt.clone());
     }
     Ok(jwt)
 }
@@ -168,16 +178,16 @@ pub async fn token(
 /// What the repository knows about a licence presented for verification: whether it issued it, its
 /// status history, and when the certificate in its `x5c` was revoked. Through `state.licence_facts`.
 pub async fn facts(
-    state: &AppState,
+    ctx: &Licences,
     sd_jwt: &str,
 ) -> Result<Option<Arc<RepositoryFacts>>, LicenceError> {
-    if let Some(f) = super::verify::peek_id(sd_jwt).and_then(|id| cached_facts(state, &id)) {
+    if let Some(f) = super::verify::peek_id(sd_jwt).and_then(|id| cached_facts(ctx, &id)) {
         return Ok(Some(f));
     }
     let Some(peek) = super::verify::peek(sd_jwt) else {
         return Ok(None);
     };
-    fetch_facts(state, peek).await.map(Some)
+    fetch_facts(ctx, peek).await.map(Some)
 }
 
 /// Online verification of a licence as presented, at `at`, on the node's CPU pool (one ES256 check,
@@ -186,77 +196,70 @@ pub async fn facts(
 /// and verify again with them. Answers the report and the facts it used (`None`: the licence did not
 /// parse).
 pub async fn verify_online(
-    state: &AppState,
+    ctx: &Licences,
     licence: String,
     at: i64,
 ) -> Result<(Report, Option<Arc<RepositoryFacts>>), LicenceError> {
     let licence = Arc::new(licence);
     let job = {
-        let (state, licence) = (state.clone(), licence.clone());
+        let (ctx, licence) = (ctx.clone(), licence.clone());
         move || {
             let mut cached = None;
             let lookup = |id: &str| {
-                cached = cached_facts(&state, id);
+                cached = cached_facts(&ctx, id);
                 cached.clone()
             };
-            verify::verify_cached(
-                &licence,
-                state.ca.root_der(),
-                at,
-                &state.verify_memo,
-                lookup,
-            )
-            .map(|report| (report, cached))
+            verify::verify_cached(&licence, ctx.ca.root_der(), at, &ctx.verify_memo, lookup)
+                .map(|report| (report, cached))
         }
     };
-    let peek = match state.cpu.run(job).await.map_err(LicenceError::internal)? {
+    let peek = match ctx.cpu.run(job).await.map_err(LicenceError::internal)? {
         Ok(done) => return Ok(done),
         Err(peek) => peek,
     };
-    let facts = fetch_facts(state, peek).await?;
+    let facts = fetch_facts(ctx, peek).await?;
     let job = {
-        let (state, facts) = (state.clone(), facts.clone());
+        let (ctx, facts) = (ctx.clone(), facts.clone());
         move || {
-            let root = state.ca.root_der();
-            verify::verify_with(&licence, root, at, Some(&facts), Some(&state.verify_memo))
+            let root = ctx.ca.root_der();
+            verify::verify_with(&licence, root, at, Some(&facts), Some(&ctx.verify_memo))
         }
     };
-    let report = state.cpu.run(job).await.map_err(LicenceError::internal)?;
+    let report = ctx.cpu.run(job).await.map_err(LicenceError::internal)?;
     Ok((report, Some(facts)))
 }
 
 /// The cached facts about the licence `id`, if any (counted as a hit or a miss in `/metrics`).
-pub fn cached_facts(state: &AppState, id: &str) -> Option<Arc<RepositoryFacts>> {
-    state
-        .metrics
-        .lookup(CacheName::LicenceFacts, state.licence_facts.get(id))
+pub fn cached_facts(ctx: &Licences, id: &str) -> Option<Arc<RepositoryFacts>> {
+    ctx.metrics
+        .lookup(CacheName::LicenceFacts, ctx.licence_facts.get(id))
 }
 
 /// The facts about a licence read from the database by its lookup keys, then cached.
 pub async fn fetch_facts(
-    state: &AppState,
+    ctx: &Licences,
     peek: super::verify::Peek,
 ) -> Result<Arc<RepositoryFacts>, LicenceError> {
     let cert_revoked_at = match &peek.cert_serial {
-        Some(serial) => storage::departments::cert(&state.db, serial)
+        Some(serial) => storage::departments::cert(&ctx.db, serial)
             .await?
             .and_then(|c| c.revoked_at),
         None => None,
     };
-    let f = match storage::licences::get(&state.db, &peek.licence_id).await? {
+    let f = match storage::licences::get(&ctx.db, &peek.licence_id).await? {
         None => RepositoryFacts {
             cert_revoked_at,
             ..Default::default()
         },
         Some(row) => {
-            let history = storage::licences::history(&state.db, &row.id).await?;
-            let mut log: Vec<_> = storage::tlog::leaves_of(&state.db, &row.id)
+            let history = storage::licences::history(&ctx.db, &row.id).await?;
+            let mut log: Vec<_> = storage::tlog::leaves_of(&ctx.db, &row.id)
                 .await?
                 .into_iter()
                 .map(|(i, leaf)| (u64::try_from(i).ok(), leaf))
                 .collect();
             log.extend(
-                storage::tlog::pending_of(&state.db, &row.id)
+                storage::tlog::pending_of(&ctx.db, &row.id)
                     .await?
                     .into_iter()
                     .map(|leaf| (None, leaf)),
@@ -272,13 +275,13 @@ pub async fn fetch_facts(
         }
     };
     let f = Arc::new(f);
-    state.licence_facts.insert(peek.licence_id, f.clone());
+    ctx.licence_facts.insert(peek.licence_id, f.clone());
     Ok(f)
 }
 
 /// The audit event and the transparency-log leaf of a status change, in its transaction.
 pub async fn record_change(
-    state: &AppState,
+    ctx: &Licences,
     tx: &mut crate::storage::Tx,
     department_id: &str,
     licence_id: &str,
@@ -302,8 +305,8 @@ pub async fn record_change(
     )
     .await?;
     let leaf =
-        crate::audit::log::status_leaf(licence_id, u8::try_from(to).unwrap_or(2), reason, now);
+        crate::tlog::leaf::status_leaf(licence_id, u8::try_from(to).unwrap_or(2), reason, now);
     // No receipt is answered for a status change: its checkpoint comes with the next round's.
-    crate::audit::sealer::append(state, tx, licence_id, leaf.to_bytes(), now).await?;
+    crate::audit::rounds::append(&ctx.audit, tx, licence_id, leaf.to_bytes(), now).await?;
     Ok(())
 }

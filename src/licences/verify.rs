@@ -1003,7 +1003,7 @@ fn check_record(r: &mut Recorder, facts: Option<&RepositoryFacts>) {
 
 /// The licence's issuance leaf as the repository must have logged it.
 fn expected_leaf(p: &Parsed<'_>) -> Vec<u8> {
-    crate::audit::log::issued_leaf(&p.jti, p.iat, &issuer_signed(p)).to_bytes()
+    crate::tlog::leaf::issued_leaf(&p.jti, p.iat, &issuer_signed(p)).to_bytes()
 }
 
 /// The issuer-signed JWT with its signature in canonical base64url, as issuance logged it.
@@ -1037,7 +1037,7 @@ fn check_log(r: &mut Recorder, p: &Parsed<'_>, facts: Option<&RepositoryFacts>) 
         Some((seen, index)) if same(seen) => Some(*index),
         _ => {
             let issuer_signed = issuer_signed(p);
-            let expected = crate::audit::log::issued_leaf(&p.jti, p.iat, &issuer_signed).to_bytes();
+            let expected = crate::tlog::leaf::issued_leaf(&p.jti, p.iat, &issuer_signed).to_bytes();
             let found = facts
                 .log
                 .iter()

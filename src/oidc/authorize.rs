@@ -11,7 +11,7 @@ use super::clients::{self, Client, GrantType};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use crate::crypto::{random_id, random_token, secret_hash};
-use crate::state::AppState;
+use crate::oidc::context::Provider;
 use crate::storage::{self, sessions::SessionRow, StorageError};
 
 /// Errors that must not be redirected: the redirect URI itself is in doubt.
@@ -58,7 +58,7 @@ impl AuthRequest {
 
 /// Phase one: the client and its redirect URI.
 pub async fn client_and_redirect(
-    state: &AppState,
+    ctx: &Provider,
     p: &Params,
 ) -> Result<(Arc<Client>, String), PageError> {
     let show = |k: &'static str, d: &str| PageError::Show(k, d.to_owned());
@@ -66,7 +66,7 @@ pub async fn client_and_redirect(
         .one("client_id")
         .map_err(|e| show("invalid_request", &e.description))?
         .ok_or(show("invalid_request", "client_id is missing"))?;
-    let client = clients::get(state, id)
+    let client = clients::get(ctx, id)
         .await?
         .ok_or(show("invalid_client", "unknown client"))?;
     let uri = p
@@ -322,7 +322,7 @@ pub struct CodeData {
 
 /// Issue a code for a finished request; returns the redirect URL with `code`, `state` and `iss`.
 pub async fn issue_code(
-    state: &AppState,
+    ctx: &Provider,
     req: &AuthRequest,
     session: &SessionRow,
     now: i64,
@@ -344,7 +344,7 @@ pub async fn issue_code(
     };
     let json = serde_json::to_string(&data).map_err(|_| OAuthError::server_error())?;
     let grant_id = random_id();
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::grants::insert_code(
         &mut tx,
         &secret_hash(&code),
@@ -352,13 +352,13 @@ pub async fn issue_code(
         &req.client_id,
         &json,
         now,
-        state.config.code_ttl,
+        ctx.code_ttl,
     )
     .await?;
     tx.commit().await.map_err(StorageError::from)?;
-    storage::sessions::add_client(&state.db, &session.id, &req.client_id, &acting_for, now).await?;
+    storage::sessions::add_client(&ctx.db, &session.id, &req.client_id, &acting_for, now).await?;
     Ok(redirect_with(
-        state,
+        ctx,
         &req.redirect_uri,
         &[
             ("code", Some(code.as_str())),
@@ -369,7 +369,7 @@ pub async fn issue_code(
 
 /// The client's redirect URI with response parameters, always including RFC 9207 `iss`.
 pub fn redirect_with(
-    state: &AppState,
+    ctx: &Provider,
     redirect_uri: &str,
     params: &[(&str, Option<&str>)],
 ) -> String {
@@ -384,20 +384,20 @@ pub fn redirect_with(
                 q.append_pair(k, v);
             }
         }
-        q.append_pair("iss", &state.issuer);
+        q.append_pair("iss", &ctx.issuer);
     }
     url.to_string()
 }
 
 /// The error redirect for a request that failed after its redirect URI was validated.
 pub fn error_redirect(
-    state: &AppState,
+    ctx: &Provider,
     redirect_uri: &str,
     req_state: Option<&str>,
     e: &OAuthError,
 ) -> String {
     redirect_with(
-        state,
+        ctx,
         redirect_uri,
         &[
             ("error", Some(e.code.as_str())),
@@ -410,14 +410,14 @@ pub fn error_redirect(
 /// The person consents to what the screen named: the scopes and, with `licences`, the licence types
 /// (as `licence_type:<code>` entries). Stored with its audit event.
 pub async fn give_consent(
-    state: &AppState,
+    ctx: &Provider,
     account_id: &str,
     client_id: &str,
     acting_for: &str,
     granted: &[String],
     now: i64,
 ) -> Result<(), StorageError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::grants::save_consent(
         &mut tx,
         account_id,

@@ -8,43 +8,36 @@ use serde_json::Value;
 use super::clients;
 use super::denylist::DenyKind;
 use super::tokens::{client_sid, logout_token_claims, sign_for_client};
-use crate::state::AppState;
+use crate::oidc::context::Provider;
 use crate::storage::{self, sessions::SessionClient, StorageError, Tx};
 
 /// Deny every access token of `grant_ids`, in the database (same transaction) and in memory after commit.
 async fn deny_grants(
-    state: &AppState,
+    ctx: &Provider,
     tx: &mut Tx,
     grant_ids: &[String],
     now: i64,
 ) -> Result<(), StorageError> {
     for g in grant_ids {
-        storage::grants::deny(
-            tx,
-            DenyKind::Grant.as_str(),
-            g,
-            now + state.config.access_token_ttl,
-        )
-        .await?;
+        storage::grants::deny(tx, DenyKind::Grant.as_str(), g, now + ctx.access_token_ttl).await?;
     }
     Ok(())
 }
 
-fn remember_denied(state: &AppState, grant_ids: &[String], now: i64) {
+fn remember_denied(ctx: &Provider, grant_ids: &[String], now: i64) {
     for g in grant_ids {
-        state
-            .deny
-            .insert(DenyKind::Grant, g, now + state.config.access_token_ttl);
+        ctx.deny
+            .insert(DenyKind::Grant, g, now + ctx.access_token_ttl);
     }
 }
 
 /// End SSO sessions (logout, "end this session", "log out everywhere").
 pub async fn end_sessions(
-    state: &AppState,
+    ctx: &Provider,
     session_ids: &[String],
     now: i64,
 ) -> Result<(), StorageError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     let mut portals = Vec::new();
     let mut revoked = Vec::new();
     for sid in session_ids {
@@ -52,45 +45,45 @@ pub async fn end_sessions(
         portals.extend(storage::sessions::take_clients(&mut tx, sid).await?);
         revoked.extend(storage::grants::revoke_session_grants(&mut tx, sid, now).await?);
     }
-    deny_grants(state, &mut tx, &revoked, now).await?;
+    deny_grants(ctx, &mut tx, &revoked, now).await?;
     tx.commit().await?;
-    remember_denied(state, &revoked, now);
-    deliver(state, portals, now).await;
+    remember_denied(ctx, &revoked, now);
+    deliver(ctx, portals, now).await;
     Ok(())
 }
 
 /// An account is disabled: every session ends (back-channel logout) and every grant, offline ones
 /// included, is revoked.
 pub async fn disable_account(
-    state: &AppState,
+    ctx: &Provider,
     account_id: &str,
     now: i64,
 ) -> Result<usize, StorageError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::accounts::set_disabled(&mut tx, account_id, Some(now), now).await?;
     let revoked = storage::grants::revoke_account_grants(&mut tx, account_id, now).await?;
-    deny_grants(state, &mut tx, &revoked, now).await?;
+    deny_grants(ctx, &mut tx, &revoked, now).await?;
     tx.commit().await?;
-    remember_denied(state, &revoked, now);
-    let sessions: Vec<String> = storage::sessions::active_for_account(&state.db, account_id, now)
+    remember_denied(ctx, &revoked, now);
+    let sessions: Vec<String> = storage::sessions::active_for_account(&ctx.db, account_id, now)
         .await?
         .into_iter()
         .map(|s| s.id)
         .collect();
-    end_sessions(state, &sessions, now).await?;
+    end_sessions(ctx, &sessions, now).await?;
     Ok(sessions.len())
 }
 
 /// An agent's rights for an enterprise are withdrawn.
 pub async fn revoke_agent(
-    state: &AppState,
+    ctx: &Provider,
     grant_id: &str,
     agent_id: &str,
     enterprise_id: &str,
     actor: &str,
     now: i64,
 ) -> Result<(), StorageError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::enterprises::revoke_agent(&mut tx, grant_id, now).await?;
     crate::audit::record(
         &mut tx,
@@ -104,21 +97,21 @@ pub async fn revoke_agent(
     let portals =
         storage::sessions::take_clients_acting_for(&mut tx, agent_id, enterprise_id).await?;
     let revoked = storage::grants::revoke_acting_for(&mut tx, agent_id, enterprise_id, now).await?;
-    deny_grants(state, &mut tx, &revoked, now).await?;
+    deny_grants(ctx, &mut tx, &revoked, now).await?;
     tx.commit().await?;
-    remember_denied(state, &revoked, now);
-    deliver(state, portals, now).await;
+    remember_denied(ctx, &revoked, now);
+    deliver(ctx, portals, now).await;
     Ok(())
 }
 
 /// The person withdraws what they granted a portal: consents and every grant (tokens) at that client.
 pub async fn withdraw_consent(
-    state: &AppState,
+    ctx: &Provider,
     account_id: &str,
     client_id: &str,
     now: i64,
 ) -> Result<(), StorageError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::grants::delete_consents(&mut tx, account_id, client_id).await?;
     crate::audit::record(
         &mut tx,
@@ -131,39 +124,39 @@ pub async fn withdraw_consent(
     .await?;
     let revoked =
         storage::grants::revoke_client_grants(&mut tx, account_id, client_id, now).await?;
-    deny_grants(state, &mut tx, &revoked, now).await?;
+    deny_grants(ctx, &mut tx, &revoked, now).await?;
     tx.commit().await?;
-    remember_denied(state, &revoked, now);
+    remember_denied(ctx, &revoked, now);
     Ok(())
 }
 
 /// Revoke one grant (refresh-token or code reuse, token revocation).
 pub async fn revoke_grant(
-    state: &AppState,
+    ctx: &Provider,
     grant_id: &str,
     reason: &str,
     now: i64,
 ) -> Result<(), StorageError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     storage::grants::revoke_grant(&mut tx, grant_id, reason, now).await?;
-    deny_grants(state, &mut tx, &[grant_id.to_owned()], now).await?;
+    deny_grants(ctx, &mut tx, &[grant_id.to_owned()], now).await?;
     tx.commit().await?;
-    remember_denied(state, &[grant_id.to_owned()], now);
+    remember_denied(ctx, &[grant_id.to_owned()], now);
     Ok(())
 }
 
 /// Send a logout token to each portal that registered a back-channel logout URI.
-async fn deliver(state: &AppState, portals: Vec<SessionClient>, now: i64) {
+async fn deliver(ctx: &Provider, portals: Vec<SessionClient>, now: i64) {
     let mut sends = Vec::new();
     for p in portals {
-        let client = match clients::get(state, &p.client_id).await {
+        let client = match clients::get(ctx, &p.client_id).await {
             Ok(Some(c)) => c,
             _ => continue,
         };
         let Some(uri) = client.config.backchannel_logout_uri.clone() else {
             continue;
         };
-        let Ok(Some(session)) = storage::sessions::by_id(&state.db, &p.session_id).await else {
+        let Ok(Some(session)) = storage::sessions::by_id(&ctx.db, &p.session_id).await else {
             continue;
         };
         let local = if p.acting_for.is_empty() {
@@ -171,15 +164,15 @@ async fn deliver(state: &AppState, portals: Vec<SessionClient>, now: i64) {
         } else {
             p.acting_for.clone()
         };
-        let sub = super::subject::subject(state, &client, &local);
-        let sid = client_sid(state, &client.id, &session.id);
-        let claims: Value = logout_token_claims(state, &client.id, &sub, &sid, now);
+        let sub = super::subject::subject(ctx, &client, &local);
+        let sid = client_sid(ctx, &client.id, &session.id);
+        let claims: Value = logout_token_claims(ctx, &client.id, &sub, &sid, now);
         let Ok(token) =
-            sign_for_client(state, client.config.id_token_alg, "logout+jwt", claims).await
+            sign_for_client(ctx, client.config.id_token_alg, "logout+jwt", claims).await
         else {
             continue;
         };
-        let http = state.http.clone();
+        let http = ctx.http.clone();
         let client_id = client.id.clone();
         sends.push(async move {
             let r = http

@@ -4,12 +4,17 @@
 //! [`params::Params`] and call these functions.
 
 pub mod authorize;
+pub mod claims;
 pub mod clients;
+pub mod context;
 pub mod denylist;
 pub mod discovery;
 pub mod error;
 pub mod logout;
 pub mod params;
+pub mod registration;
 pub mod subject;
 pub mod token;
 pub mod tokens;
+
+pub use context::Provider;

@@ -6,23 +6,20 @@ use serde_json::{json, Map, Value};
 
 use super::clients::{Client, SubjectType};
 use crate::identity::accounts;
-use crate::state::AppState;
+use crate::oidc::context::Provider;
 use crate::storage::accounts::AccountRow;
 use crate::storage::enterprises::EnterpriseRow;
 
 /// `local_id` is an account id (`p_…`) or an enterprise id (`e_…`).
-pub fn subject(state: &AppState, client: &Client, local_id: &str) -> String {
+pub fn subject(ctx: &Provider, client: &Client, local_id: &str) -> String {
     match client.config.subject_type {
         SubjectType::Public => local_id.to_owned(),
-        SubjectType::Pairwise => state
-            .keys
-            .data()
-            .pairwise_subject(&client.sector(), local_id),
+        SubjectType::Pairwise => ctx.keys.data().pairwise_subject(&client.sector(), local_id),
     }
 }
 
 /// Claims about the person allowed by `scopes`, for the ID token and userinfo.
-pub fn person_claims(state: &AppState, a: &AccountRow, scopes: &[&str]) -> Map<String, Value> {
+pub fn person_claims(ctx: &Provider, a: &AccountRow, scopes: &[&str]) -> Map<String, Value> {
     let mut c = Map::new();
     let has = |s: &str| scopes.contains(&s);
     if has("profile") || has("id_number") {
@@ -42,7 +39,7 @@ pub fn person_claims(state: &AppState, a: &AccountRow, scopes: &[&str]) -> Map<S
         }
     }
     if has("id_number") {
-        if let Some(n) = accounts::id_number(state, a) {
+        if let Some(n) = accounts::id_number(&ctx.identity, a) {
             c.insert("id_number".into(), json!(n));
             c.insert("id_type".into(), json!(a.id_kind));
         }
@@ -52,7 +49,7 @@ pub fn person_claims(state: &AppState, a: &AccountRow, scopes: &[&str]) -> Map<S
 
 /// The enterprise view: `act` carries the agent, `org_*` the enterprise.
 pub fn enterprise_claims(
-    state: &AppState,
+    ctx: &Provider,
     client: &Client,
     e: &EnterpriseRow,
     agent_id: &str,
@@ -61,7 +58,7 @@ pub fn enterprise_claims(
     let mut c = Map::new();
     c.insert(
         "act".into(),
-        json!({ "sub": subject(state, client, agent_id) }),
+        json!({ "sub": subject(ctx, client, agent_id) }),
     );
     c.insert("org_uscc".into(), json!(e.uscc));
     c.insert("org_name".into(), json!(e.name));

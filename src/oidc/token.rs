@@ -15,7 +15,7 @@ use super::params::Params;
 use super::subject::{enterprise_claims, person_claims, subject};
 use super::tokens::{self, AccessGrant, Act};
 use crate::crypto::{b64url, constant_time_eq, random_token, secret_hash, sha256};
-use crate::state::AppState;
+use crate::oidc::context::Provider;
 use crate::storage::{self, grants::GrantRow, StorageError};
 
 /// Stored with each refresh token: what the grant covers.
@@ -28,7 +28,7 @@ struct RefreshData {
 }
 
 pub async fn exchange(
-    state: &AppState,
+    ctx: &Provider,
     client: &Arc<Client>,
     p: &Params,
     now: i64,
@@ -36,12 +36,12 @@ pub async fn exchange(
     let (grant, result) = match p.required("grant_type")? {
         "authorization_code" => (
             "authorization_code",
-            authorization_code(state, client, p, now).await,
+            authorization_code(ctx, client, p, now).await,
         ),
-        "refresh_token" => ("refresh_token", refresh_token(state, client, p, now).await),
+        "refresh_token" => ("refresh_token", refresh_token(ctx, client, p, now).await),
         "client_credentials" => (
             "client_credentials",
-            client_credentials(state, client, p, now),
+            client_credentials(ctx, client, p, now),
         ),
         _ => {
             return Err(OAuthError::new(
@@ -51,7 +51,7 @@ pub async fn exchange(
         }
     };
     if result.is_ok() {
-        state.metrics.token_issued(grant);
+        ctx.metrics.token_issued(grant);
     }
     result
 }
@@ -81,7 +81,7 @@ fn pkce_ok(challenge: &str, verifier: &str) -> bool {
 }
 
 async fn authorization_code(
-    state: &AppState,
+    ctx: &Provider,
     client: &Arc<Client>,
     p: &Params,
     now: i64,
@@ -92,11 +92,11 @@ async fn authorization_code(
     let verifier = p.one("code_verifier")?;
     // Read and check everything first; the write transaction below stays short and touches only its
     // own connection (SQLite has one).
-    let row = storage::grants::code(&state.db, &code_hash)
+    let row = storage::grants::code(&ctx.db, &code_hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the code is unknown"))?;
     if row.used_at.is_some() {
-        return Err(code_reused(state, client, &row.grant_id, now).await);
+        return Err(code_reused(ctx, client, &row.grant_id, now).await);
     }
     if row.expires_at <= now {
         return Err(OAuthError::invalid_grant("the code has expired"));
@@ -138,7 +138,7 @@ async fn authorization_code(
         created_at: now,
         revoked_at: None,
     };
-    let view = grant_view(state, client, &grant, now).await?;
+    let view = grant_view(ctx, client, &grant, now).await?;
     let rd = RefreshData {
         scopes: data.scopes.clone(),
         auth_time: data.auth_time,
@@ -146,17 +146,17 @@ async fn authorization_code(
         amr: data.amr.clone(),
     };
 
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !storage::grants::spend_code(&mut tx, &code_hash, now).await? {
         // Lost a race with a concurrent redemption of the same code: that is a reuse too.
         drop(tx);
-        return Err(code_reused(state, client, &row.grant_id, now).await);
+        return Err(code_reused(ctx, client, &row.grant_id, now).await);
     }
     storage::grants::insert_grant(&mut tx, &grant).await?;
-    let refresh = issue_refresh(state, &mut tx, client, &grant, &rd, now).await?;
+    let refresh = issue_refresh(ctx, &mut tx, client, &grant, &rd, now).await?;
     tx.commit().await.map_err(StorageError::from)?;
     respond(
-        state,
+        ctx,
         client,
         &grant,
         &rd,
@@ -169,8 +169,8 @@ async fn authorization_code(
 }
 
 /// A code presented twice: someone else may hold it. Revoke everything it issued.
-async fn code_reused(state: &AppState, client: &Client, grant_id: &str, now: i64) -> OAuthError {
-    if let Err(e) = super::logout::revoke_grant(state, grant_id, "code_reused", now).await {
+async fn code_reused(ctx: &Provider, client: &Client, grant_id: &str, now: i64) -> OAuthError {
+    if let Err(e) = super::logout::revoke_grant(ctx, grant_id, "code_reused", now).await {
         return e.into();
     }
     tracing::warn!(client_id = %client.id, "authorization code reused; its grant is revoked");
@@ -178,7 +178,7 @@ async fn code_reused(state: &AppState, client: &Client, grant_id: &str, now: i64
 }
 
 async fn issue_refresh(
-    state: &AppState,
+    ctx: &Provider,
     tx: &mut storage::Tx,
     client: &Client,
     grant: &GrantRow,
@@ -196,24 +196,24 @@ async fn issue_refresh(
         &grant.id,
         &json,
         now,
-        now + state.config.refresh_token_ttl,
+        now + ctx.refresh_token_ttl,
     )
     .await?;
     Ok(Some(token))
 }
 
 async fn refresh_token(
-    state: &AppState,
+    ctx: &Provider,
     client: &Arc<Client>,
     p: &Params,
     now: i64,
 ) -> Result<Value, OAuthError> {
     require_grant(client, GrantType::RefreshToken)?;
     let token_hash = secret_hash(p.required("refresh_token")?);
-    let row = storage::grants::refresh(&state.db, &token_hash)
+    let row = storage::grants::refresh(&ctx.db, &token_hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the refresh token is unknown"))?;
-    let grant = storage::grants::grant(&state.db, &row.grant_id)
+    let grant = storage::grants::grant(&ctx.db, &row.grant_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the grant is gone"))?;
     if grant.client_id != client.id {
@@ -222,7 +222,7 @@ async fn refresh_token(
         ));
     }
     if row.used_at.is_some() {
-        return Err(refresh_reused(state, client, &grant.id, now).await);
+        return Err(refresh_reused(ctx, client, &grant.id, now).await);
     }
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the grant has been revoked"));
@@ -248,21 +248,20 @@ async fn refresh_token(
         }
         this.scopes = requested;
     }
-    let view = grant_view(state, client, &grant, now).await?;
-    let mut tx = state.db.begin().await?;
+    let view = grant_view(ctx, client, &grant, now).await?;
+    let mut tx = ctx.db.begin().await?;
     if !storage::grants::spend_refresh(&mut tx, &token_hash, now).await? {
         drop(tx);
-        return Err(refresh_reused(state, client, &grant.id, now).await);
+        return Err(refresh_reused(ctx, client, &grant.id, now).await);
     }
-    let refresh = issue_refresh(state, &mut tx, client, &grant, &rd, now).await?;
+    let refresh = issue_refresh(ctx, &mut tx, client, &grant, &rd, now).await?;
     tx.commit().await.map_err(StorageError::from)?;
-    respond(state, client, &grant, &this, view, None, refresh, now).await
+    respond(ctx, client, &grant, &this, view, None, refresh, now).await
 }
 
 /// A spent refresh token presented again: the family may be stolen. Revoke all of it.
-async fn refresh_reused(state: &AppState, client: &Client, grant_id: &str, now: i64) -> OAuthError {
-    if let Err(e) = super::logout::revoke_grant(state, grant_id, "refresh_token_reused", now).await
-    {
+async fn refresh_reused(ctx: &Provider, client: &Client, grant_id: &str, now: i64) -> OAuthError {
+    if let Err(e) = super::logout::revoke_grant(ctx, grant_id, "refresh_token_reused", now).await {
         return e.into();
     }
     tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
@@ -278,34 +277,34 @@ struct GrantView {
 }
 
 async fn grant_view(
-    state: &AppState,
+    ctx: &Provider,
     client: &Client,
     grant: &GrantRow,
     now: i64,
 ) -> Result<GrantView, OAuthError> {
-    let account = storage::accounts::by_id(&state.db, &grant.account_id).await?;
+    let account = storage::accounts::by_id(&ctx.db, &grant.account_id).await?;
     let Some(account) = account.filter(|a| a.disabled_at.is_none()) else {
         return Err(OAuthError::invalid_grant("the account is disabled"));
     };
     if grant.acting_for.is_empty() {
         return Ok(GrantView {
-            sub: subject(state, client, &grant.account_id),
+            sub: subject(ctx, client, &grant.account_id),
             account,
             org: None,
         });
     }
-    let actable = storage::enterprises::actable_by(&state.db, &grant.account_id, now).await?;
+    let actable = storage::enterprises::actable_by(&ctx.db, &grant.account_id, now).await?;
     let Some(a) = actable.into_iter().find(|e| e.id == grant.acting_for) else {
         return Err(OAuthError::invalid_grant(
             "the person may no longer act for this enterprise",
         ));
     };
-    let e = storage::enterprises::by_id(&state.db, &a.id)
+    let e = storage::enterprises::by_id(&ctx.db, &a.id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the enterprise is gone"))?;
-    let org = enterprise_claims(state, client, &e, &grant.account_id, &a.role);
+    let org = enterprise_claims(ctx, client, &e, &grant.account_id, &a.role);
     Ok(GrantView {
-        sub: subject(state, client, &e.id),
+        sub: subject(ctx, client, &e.id),
         account,
         org: Some(org),
     })
@@ -314,7 +313,7 @@ async fn grant_view(
 /// Build the token response: access token, ID token (with `openid`), refresh token (if any). No I/O.
 #[allow(clippy::too_many_arguments)]
 async fn respond(
-    state: &AppState,
+    ctx: &Provider,
     client: &Client,
     grant: &GrantRow,
     rd: &RefreshData,
@@ -331,7 +330,7 @@ async fn respond(
         .and_then(|a| a["sub"].as_str())
         .map(|s| Act { sub: s.to_owned() });
     let (access, ttl) = tokens::mint_access(
-        state,
+        ctx,
         AccessGrant {
             sub: view.sub.clone(),
             client_id: &client.id,
@@ -348,9 +347,9 @@ async fn respond(
         let sid = grant
             .session_id
             .as_deref()
-            .map(|s| tokens::client_sid(state, &client.id, s));
+            .map(|s| tokens::client_sid(ctx, &client.id, s));
         let mut claims = tokens::id_token_claims(
-            state,
+            ctx,
             &view.sub,
             &client.id,
             now,
@@ -362,13 +361,13 @@ async fn respond(
             Some(&access),
         );
         let scopes: Vec<&str> = rd.scopes.iter().map(String::as_str).collect();
-        claims.extend(person_claims(state, &view.account, &scopes));
+        claims.extend(person_claims(ctx, &view.account, &scopes));
         if let Some(org) = view.org {
             claims.extend(org);
         }
         body["id_token"] = json!(
             tokens::sign_for_client(
-                state,
+                ctx,
                 client.config.id_token_alg,
                 "JWT",
                 Value::Object(claims)
@@ -386,7 +385,7 @@ async fn respond(
 pub const SYSTEM_SCOPES: [&str; 2] = ["admin", "auditor"];
 
 fn client_credentials(
-    state: &AppState,
+    ctx: &Provider,
     client: &Arc<Client>,
     p: &Params,
     now: i64,
@@ -413,7 +412,7 @@ fn client_credentials(
         None => api_scopes.join(" "),
     };
     let (access, ttl) = tokens::mint_access(
-        state,
+        ctx,
         AccessGrant {
             sub: client.id.clone(),
             client_id: &client.id,
@@ -431,7 +430,7 @@ fn client_credentials(
 /// Userinfo for a verified access token. The response depends only on the grant and scope, so it is
 /// cached per (grant, scope) for a minute; revocation is checked before the cache on every request.
 pub async fn userinfo(
-    state: &AppState,
+    ctx: &Provider,
     claims: &tokens::AccessClaims,
     now: i64,
 ) -> Result<Arc<Value>, OAuthError> {
@@ -446,40 +445,40 @@ pub async fn userinfo(
         ));
     }
     let key = format!("{gid} {}", claims.scope);
-    if let Some(v) = state
+    if let Some(v) = ctx
         .metrics
-        .lookup(CacheName::Userinfo, state.userinfo.get(&key))
+        .lookup(CacheName::Userinfo, ctx.userinfo.get(&key))
     {
         return Ok(v);
     }
-    let grant = storage::grants::grant(&state.db, gid)
+    let grant = storage::grants::grant(&ctx.db, gid)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the grant is gone"))?;
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_token("the token has been revoked"));
     }
-    let client = super::clients::get(state, &grant.client_id)
+    let client = super::clients::get(ctx, &grant.client_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the client is gone"))?;
-    let view = grant_view(state, &client, &grant, now)
+    let view = grant_view(ctx, &client, &grant, now)
         .await
         .map_err(|e| OAuthError::invalid_token(e.description))?;
     let mut body = serde_json::Map::new();
     body.insert("sub".into(), json!(view.sub));
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
-    body.extend(person_claims(state, &view.account, &scopes));
+    body.extend(person_claims(ctx, &view.account, &scopes));
     if let Some(org) = view.org {
         body.extend(org);
     }
     let v = Arc::new(Value::Object(body));
-    state.userinfo.insert(key, v.clone());
+    ctx.userinfo.insert(key, v.clone());
     Ok(v)
 }
 
 /// RFC 7662 introspection. Any authenticated client may introspect access tokens (resource servers do);
 /// refresh tokens only by the client they were issued to.
 pub async fn introspect(
-    state: &AppState,
+    ctx: &Provider,
     client: &Client,
     p: &Params,
     now: i64,
@@ -487,7 +486,7 @@ pub async fn introspect(
     let token = p.required("token")?;
     let inactive = json!({ "active": false });
     if p.one("token_type_hint")? != Some("refresh_token") {
-        if let Ok(c) = tokens::verify_access(state, token, now) {
+        if let Ok(c) = tokens::verify_access(ctx, token, now) {
             let mut v = json!({
                 "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id, "sub": c.sub,
                 "exp": c.exp, "iat": c.iat, "iss": c.iss, "aud": c.aud, "jti": c.jti,
@@ -498,10 +497,10 @@ pub async fn introspect(
             return Ok(v);
         }
     }
-    let Some(r) = storage::grants::refresh(&state.db, &secret_hash(token)).await? else {
+    let Some(r) = storage::grants::refresh(&ctx.db, &secret_hash(token)).await? else {
         return Ok(inactive);
     };
-    let Some(grant) = storage::grants::grant(&state.db, &r.grant_id).await? else {
+    let Some(grant) = storage::grants::grant(&ctx.db, &r.grant_id).await? else {
         return Ok(inactive);
     };
     if grant.client_id == client.id
@@ -519,15 +518,15 @@ pub async fn introspect(
 /// RFC 7009 revocation: an access token is denied by `jti`; a refresh token revokes its whole grant.
 /// Unknown tokens, and tokens of other clients, are answered with success and left alone.
 pub async fn revoke(
-    state: &AppState,
+    ctx: &Provider,
     client: &Client,
     p: &Params,
     now: i64,
 ) -> Result<(), OAuthError> {
     let token = p.required("token")?;
-    if let Ok(c) = tokens::verify_access(state, token, now) {
+    if let Ok(c) = tokens::verify_access(ctx, token, now) {
         if c.client_id == client.id {
-            let mut tx = state.db.begin().await?;
+            let mut tx = ctx.db.begin().await?;
             storage::grants::deny(
                 &mut tx,
                 super::denylist::DenyKind::Jti.as_str(),
@@ -536,18 +535,17 @@ pub async fn revoke(
             )
             .await?;
             tx.commit().await.map_err(StorageError::from)?;
-            state
-                .deny
+            ctx.deny
                 .insert(super::denylist::DenyKind::Jti, &c.jti, c.exp);
         }
         return Ok(());
     }
-    if let Some(r) = storage::grants::refresh(&state.db, &secret_hash(token)).await? {
-        if storage::grants::grant(&state.db, &r.grant_id)
+    if let Some(r) = storage::grants::refresh(&ctx.db, &secret_hash(token)).await? {
+        if storage::grants::grant(&ctx.db, &r.grant_id)
             .await?
             .is_some_and(|g| g.client_id == client.id)
         {
-            super::logout::revoke_grant(state, &r.grant_id, "revoked_by_client", now).await?;
+            super::logout::revoke_grant(ctx, &r.grant_id, "revoked_by_client", now).await?;
         }
     }
     Ok(())

@@ -6,49 +6,15 @@
 use crate::metrics::CacheName;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+pub use super::claims::{AccessClaims, Act};
+use super::context::Provider;
 use super::denylist::DenyKind;
 use super::error::OAuthError;
 use crate::crypto::jwt::{self, JwtError};
 use crate::crypto::keys::SigningAlg;
 use crate::crypto::{b64url, random_id, sha256};
-use crate::state::AppState;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Act {
-    pub sub: String,
-}
-
-/// RFC 9068 access token claims, plus `gid` (the grant, for revocation and for userinfo to find the
-/// person without putting any identifier of theirs in the token) and `act` for enterprise agents.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub client_id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub scope: String,
-    pub exp: i64,
-    pub iat: i64,
-    pub jti: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_time: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acr: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub act: Option<Act>,
-}
-
-impl AccessClaims {
-    pub fn has_scope(&self, s: &str) -> bool {
-        self.scope.split(' ').any(|x| x == s)
-    }
-}
 
 /// What an access token is for, before it is signed.
 pub struct AccessGrant<'a> {
@@ -63,15 +29,15 @@ pub struct AccessGrant<'a> {
 
 /// Mint a signed access token; returns it with its lifetime in seconds.
 pub fn mint_access(
-    state: &AppState,
+    ctx: &Provider,
     g: AccessGrant<'_>,
     now: i64,
 ) -> Result<(String, i64), OAuthError> {
-    let ttl = state.config.access_token_ttl;
+    let ttl = ctx.access_token_ttl;
     let claims = AccessClaims {
-        iss: state.issuer.clone(),
+        iss: ctx.issuer.clone(),
         sub: g.sub,
-        aud: state.issuer.clone(),
+        aud: ctx.issuer.clone(),
         client_id: g.client_id.to_owned(),
         scope: g.scope.to_owned(),
         exp: now + ttl,
@@ -82,7 +48,7 @@ pub fn mint_access(
         gid: g.gid,
         act: g.act,
     };
-    let keys = state.keys.current();
+    let keys = ctx.keys.current();
     let token = jwt::sign(&keys, SigningAlg::ES256, "at+jwt", &claims).map_err(|e| {
         tracing::error!(error = %e, "access token signing failed");
         OAuthError::server_error()
@@ -93,12 +59,12 @@ pub fn mint_access(
 /// Sign an ID token (or any JWT for a client) with the client's algorithm. RS256 costs most of a
 /// millisecond, so it runs on a blocking thread; ES256 (~20 µs) runs inline.
 pub async fn sign_for_client(
-    state: &AppState,
+    ctx: &Provider,
     alg: SigningAlg,
     typ: &'static str,
     claims: Value,
 ) -> Result<String, OAuthError> {
-    let keys = state.keys.current();
+    let keys = ctx.keys.current();
     let result = match alg {
         SigningAlg::ES256 => jwt::sign(&keys, alg, typ, &claims),
         SigningAlg::RS256 => {
@@ -121,7 +87,7 @@ pub fn at_hash(access_token: &str) -> String {
 /// The base claims of an ID token; the caller adds profile claims.
 #[allow(clippy::too_many_arguments)]
 pub fn id_token_claims(
-    state: &AppState,
+    ctx: &Provider,
     sub: &str,
     client_id: &str,
     now: i64,
@@ -133,11 +99,11 @@ pub fn id_token_claims(
     access_token: Option<&str>,
 ) -> Map<String, Value> {
     let mut c = Map::new();
-    c.insert("iss".into(), json!(state.issuer));
+    c.insert("iss".into(), json!(ctx.issuer));
     c.insert("sub".into(), json!(sub));
     c.insert("aud".into(), json!(client_id));
     c.insert("azp".into(), json!(client_id));
-    c.insert("exp".into(), json!(now + state.config.id_token_ttl));
+    c.insert("exp".into(), json!(now + ctx.id_token_ttl));
     c.insert("iat".into(), json!(now));
     c.insert("auth_time".into(), json!(auth_time));
     c.insert("acr".into(), json!(acr));
@@ -155,9 +121,8 @@ pub fn id_token_claims(
 }
 
 /// The `sid` a client sees for a session: per client, so portals cannot correlate sessions.
-pub fn client_sid(state: &AppState, client_id: &str, session_id: &str) -> String {
-    state
-        .keys
+pub fn client_sid(ctx: &Provider, client_id: &str, session_id: &str) -> String {
+    ctx.keys
         .data()
         .pairwise_subject(&format!("sid:{client_id}"), session_id)
 }
@@ -165,38 +130,38 @@ pub fn client_sid(state: &AppState, client_id: &str, session_id: &str) -> String
 /// Verify an access token for userinfo or introspection. Errors say why, for logs and tests; callers
 /// decide what the client sees.
 pub fn verify_access(
-    state: &AppState,
+    ctx: &Provider,
     token: &str,
     now: i64,
 ) -> Result<Arc<AccessClaims>, OAuthError> {
-    let claims = match state
+    let claims = match ctx
         .metrics
-        .lookup(CacheName::VerifiedTokens, state.verified.get(token))
+        .lookup(CacheName::VerifiedTokens, ctx.verified.get(token))
     {
         Some(c) => c,
         None => {
-            let keys = state.keys.current();
+            let keys = ctx.keys.current();
             let c: AccessClaims = jwt::verify(&keys, token, "at+jwt", now)
                 .map_err(|e| OAuthError::invalid_token(e.to_string()))?;
-            if c.iss != state.issuer {
+            if c.iss != ctx.issuer {
                 return Err(OAuthError::invalid_token(
                     "the token was issued by another issuer",
                 ));
             }
             let c = Arc::new(c);
-            state.verified.insert(token.to_owned(), c.clone());
+            ctx.verified.insert(token.to_owned(), c.clone());
             c
         }
     };
     if claims.exp <= now {
         return Err(OAuthError::invalid_token("the token has expired"));
     }
-    if state.deny.contains(DenyKind::Jti, &claims.jti)
-        || state.deny.contains(DenyKind::Client, &claims.client_id)
+    if ctx.deny.contains(DenyKind::Jti, &claims.jti)
+        || ctx.deny.contains(DenyKind::Client, &claims.client_id)
         || claims
             .gid
             .as_deref()
-            .is_some_and(|g| state.deny.contains(DenyKind::Grant, g))
+            .is_some_and(|g| ctx.deny.contains(DenyKind::Grant, g))
     {
         return Err(OAuthError::invalid_token("the token has been revoked"));
     }
@@ -206,14 +171,14 @@ pub fn verify_access(
 pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 pub fn logout_token_claims(
-    state: &AppState,
+    ctx: &Provider,
     client_id: &str,
     sub: &str,
     sid: &str,
     now: i64,
 ) -> Value {
     json!({
-        "iss": state.issuer,
+        "iss": ctx.issuer,
         "aud": client_id,
         "iat": now,
         "exp": now + 120,

@@ -61,6 +61,16 @@ pub async fn insert(
     Ok(id)
 }
 
+/// Take the cluster-wide sealing lock for the rest of `tx` (PostgreSQL: a transaction-scoped advisory
+/// lock on `key`; SQLite's single connection serialises by itself).
+pub async fn lock_sealing(tx: &mut Tx, key: i64) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Up to `limit` queued events, oldest first, and the chain's last position and hash (one query:
 /// the head comes with each row).
 pub async fn pending_with_head(

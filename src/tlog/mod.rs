@@ -1,5 +1,6 @@
 //! The pure cryptography of the licence transparency log: an RFC 9162 Merkle tree (the prover in
-//! [`merkle`], an independent verifier in [`proof`]) and C2SP signed checkpoints ([`note`]).
+//! [`merkle`], an independent verifier in [`proof`]), C2SP signed checkpoints ([`note`]), and what a
+//! licence's leaves hold ([`leaf`]).
 //!
 //! No I/O, no database, no clock: what a leaf contains is the caller's business (it hands in bytes or
 //! leaf hashes), storage is a lookup closure over the stored nodes, and the signing time is a field of
@@ -7,6 +8,7 @@
 //! [`Frontier`] without reads, and each proof or past root first says which nodes it needs (`*_needs`),
 //! so the caller fetches them in one query.
 
+pub mod leaf;
 pub mod merkle;
 pub mod note;
 pub mod proof;

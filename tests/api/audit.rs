@@ -35,7 +35,7 @@ async fn audited_world() -> World {
         assert_eq!(s, 200, "{b}");
     }
     // Chained, as the sealer's next round (at most a second later) leaves them.
-    tongban::audit::sealer::seal_now(&w.app.state, tongban::domain::time::now())
+    tongban::audit::rounds::seal_now(&w.app.state.audit, tongban::domain::time::now())
         .await
         .unwrap();
     w

@@ -329,7 +329,7 @@ async fn concurrent_issuance_on_both_nodes_keeps_indexes_and_the_log_order_uniqu
     assert_eq!((ids.len(), indexes.len()), (n, n));
 
     // The log: indexes 0..n, one issuance leaf per licence, whichever node sequenced it.
-    tongban::audit::sealer::seal_now(&w.app.state, tongban::domain::time::now())
+    tongban::audit::rounds::seal_now(&w.app.state.audit, tongban::domain::time::now())
         .await
         .unwrap();
     let rows: Vec<(i64, String)> =

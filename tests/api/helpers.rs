@@ -9,9 +9,9 @@ use reqwest::redirect::Policy;
 use serde_json::Value;
 use tongban::config::Config;
 use tongban::crypto::keys::SigningAlg;
+use tongban::http::AppState;
 use tongban::oidc::clients::{self, AuthMethod, ClientConfig, GrantType, SubjectType};
 use tongban::startup::Server;
-use tongban::state::AppState;
 
 pub const PASSWORD: &str = "Correct-Horse-9-Battery";
 
@@ -250,7 +250,7 @@ impl TestApp {
             password: PASSWORD.into(),
         };
         let id = tongban::identity::accounts::register(
-            &self.state,
+            &self.state.identity,
             &reg,
             1,
             tongban::domain::time::now(),
@@ -262,7 +262,7 @@ impl TestApp {
 
     pub async fn enterprise(&self, uscc: &str, name: &str, rep: &str) -> String {
         tongban::identity::enterprises::create(
-            &self.state,
+            &self.state.identity,
             uscc,
             name,
             rep,
@@ -528,7 +528,7 @@ impl TestApp {
             client_id: Some(&client.id),
         };
         let row = tongban::licences::departments::register(
-            &self.state,
+            &self.state.licences,
             n,
             "system",
             tongban::domain::time::now(),
@@ -541,7 +541,7 @@ impl TestApp {
     pub async fn licence_type(&self, def: Value) -> String {
         let t = tongban::licences::catalogue::LicenceType::parse(&def.to_string())
             .expect("licence type");
-        tongban::licences::catalogue::register(&self.state, &t, "system", 0)
+        tongban::licences::registry::register(&self.state.licences, &t, "system", 0)
             .await
             .expect("register type");
         t.code

@@ -517,12 +517,12 @@ async fn a_consent_read_of_more_than_a_page_logs_every_licence() {
         .await;
     assert_eq!(s, 200, "{b}");
     let holder = tongban::licences::issue::holder_index(
-        &w.app.state,
+        &w.app.state.licences,
         &serde_json::from_value(request(&w)["holders"][0].clone()).unwrap(),
     )
     .unwrap();
     let read = tongban::licences::access::query_with_consent(
-        &w.app.state,
+        &w.app.state.licences,
         "c_portal",
         &holder,
         &[w.type_code.clone(), permit_code],

@@ -335,7 +335,7 @@ async fn a_department_or_an_enterprise_registered_after_a_refusal_is_found_at_on
         "{p}"
     );
     tongban::licences::departments::register(
-        &w.app.state,
+        &w.app.state.licences,
         tongban::licences::departments::NewDepartment {
             uscc: OTHER_DEPARTMENT,
             name_zh: "北京市住房公积金管理中心",

@@ -335,7 +335,7 @@ async fn expired_tampered_and_foreign_tokens_are_refused_at_userinfo_and_introsp
 
     claims["exp"] = json!(tongban::domain::time::now() - 5);
     let expired = tongban::crypto::jwt::sign(
-        &app.state.keys.current(),
+        &app.state.provider.keys.current(),
         SigningAlg::ES256,
         "at+jwt",
         &claims,
@@ -630,7 +630,7 @@ async fn removing_a_client_revokes_its_tokens_and_its_cached_registration() {
                 assert!(ok, "{err}");
             } else {
                 assert!(tongban::oidc::clients::remove(
-                    &app.state,
+                    &app.state.provider,
                     id,
                     tongban::domain::time::now()
                 )
@@ -639,7 +639,7 @@ async fn removing_a_client_revokes_its_tokens_and_its_cached_registration() {
             }
         }
         if by_cli {
-            tongban::cluster::refresh_deny(&app.state).await;
+            tongban::cluster::refresh_deny(&app.state.licences).await;
         }
         for at in [access, cc_token.as_str()] {
             let (_, intro) = app

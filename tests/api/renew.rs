@@ -67,7 +67,7 @@ async fn renew_all_gives_every_department_new_certificates_and_old_licences_stil
     assert!(!ok, "a code or --all is required");
 
     // The licence signed before the renewal still verifies.
-    w.app.state.signers.invalidate_all();
+    w.app.state.licences.signers.invalidate_all();
     let r = w
         .app
         .http()

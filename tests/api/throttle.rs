@@ -95,7 +95,7 @@ async fn check(app: &TestApp, drivers: &[Driver], verified: impl Fn() -> u64) {
 async fn concurrent_guesses_never_get_more_than_the_limit_evaluated() {
     let app = spawn_app().await;
     check(&app, &[app.driver()], || {
-        app.state.passwords.verifications()
+        app.state.identity.passwords.verifications()
     })
     .await;
 }
@@ -107,7 +107,8 @@ async fn two_nodes_sharing_postgresql_share_the_limit() {
     let mut second = app.driver();
     second.base = other.base.clone();
     check(&app, &[app.driver(), second], || {
-        app.state.passwords.verifications() + other.state.passwords.verifications()
+        app.state.identity.passwords.verifications()
+            + other.state.identity.passwords.verifications()
     })
     .await;
 }

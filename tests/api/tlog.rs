@@ -235,7 +235,7 @@ async fn smuggle(w: &World) -> String {
     let state = &w.app.state;
     let now = tongban::domain::time::now();
     let signer = departments::signer(
-        state,
+        &state.licences,
         &w.dept.row.id,
         tongban::pki::Purpose::LicenceSigning,
         now,
@@ -259,7 +259,7 @@ async fn smuggle(w: &World) -> String {
     claims.insert("type_name".into(), json!("营业执照"));
     claims.insert(
         "status".into(),
-        json!({ "status_list": { "idx": 7, "uri": issue::status_uri(state, &w.dept.row.id) } }),
+        json!({ "status_list": { "idx": 7, "uri": tongban::licences::status::status_uri(&state.licences, &w.dept.row.id) } }),
     );
     claims.insert("holders".into(), req["holders"].clone());
     claims.extend(req["fields"].as_object().unwrap().clone());
@@ -275,6 +275,7 @@ async fn smuggle(w: &World) -> String {
         status: 0,
         cert_serial: signer.serial.clone(),
         sd_jwt_sealed: state
+            .provider
             .keys
             .data()
             .seal_bytes(sd_jwt.as_bytes(), jti.as_str()),
@@ -284,7 +285,7 @@ async fn smuggle(w: &World) -> String {
         superseded_by: None,
     };
     let holder: issue::HolderRef = serde_json::from_value(req["holders"][0].clone()).unwrap();
-    let index = issue::holder_index(state, &holder).unwrap();
+    let index = issue::holder_index(&state.licences, &holder).unwrap();
     let mut tx = state.db.begin().await.unwrap();
     let mut b = tongban::storage::Batch::new(state.db.backend);
     tongban::storage::licences::insert_into(&mut b, &row, &[index], &w.dept.row.id);

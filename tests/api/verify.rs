@@ -112,7 +112,7 @@ async fn verdicts_follow_the_status_and_answer_for_a_past_date() {
             .unwrap();
     }
     // The edit bypassed the service: drop its cached facts (otherwise at most 2 seconds old).
-    w.app.state.licence_facts.invalidate_all();
+    w.app.state.licences.licence_facts.invalidate_all();
     let now = tongban::domain::time::now();
     assert_eq!(
         verify(&w, licence, Some(now - 900)).await["verdict"],
@@ -297,7 +297,7 @@ async fn a_revoked_department_certificate_invalidates_only_what_it_signs_afterwa
     // Revoke the certificate one second after `before` was signed (set explicitly: no waiting).
     let issued_at = before["issued_at"].as_i64().unwrap();
     tongban::licences::departments::revoke_cert(
-        &w.app.state,
+        &w.app.state.licences,
         &serial.serial,
         "key_compromise",
         "system",
@@ -321,6 +321,7 @@ async fn a_revoked_department_certificate_invalidates_only_what_it_signs_afterwa
     let key = w
         .app
         .state
+        .provider
         .keys
         .data()
         .open_bytes(&serial.key_sealed, &serial.serial)
@@ -330,7 +331,7 @@ async fn a_revoked_department_certificate_invalidates_only_what_it_signs_afterwa
         &key,
         &[
             serial.cert_der.clone(),
-            w.app.state.ca.intermediate_der().to_vec(),
+            w.app.state.licences.ca.intermediate_der().to_vec(),
         ],
     )
     .unwrap();
@@ -352,7 +353,7 @@ async fn a_revoked_department_certificate_invalidates_only_what_it_signs_afterwa
 
     // The department renews and issues again: valid.
     let fresh = tongban::licences::departments::renew(
-        &w.app.state,
+        &w.app.state.licences,
         &w.dept.row,
         "system",
         tongban::domain::time::now(),

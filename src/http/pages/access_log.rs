@@ -12,7 +12,7 @@ use serde_json::json;
 use super::login::current_session;
 use super::{format_time, redirect, Ui};
 use crate::domain::time::now;
-use crate::state::AppState;
+use crate::http::AppState;
 use crate::storage;
 
 /// The blind indexes of the person's own licences and of the enterprises they represent.
@@ -22,7 +22,13 @@ pub async fn holder_indexes(
 ) -> Result<Vec<Vec<u8>>, storage::StorageError> {
     let mut indexes = vec![a.id_number_index.clone()];
     for e in storage::enterprises::represented_by(&state.db, &a.id).await? {
-        indexes.push(state.keys.data().blind_index(&format!("uscc:{}", e.uscc)));
+        indexes.push(
+            state
+                .provider
+                .keys
+                .data()
+                .blind_index(&format!("uscc:{}", e.uscc)),
+        );
     }
     Ok(indexes)
 }
@@ -59,7 +65,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
             }
             (None, Some(c)) => {
                 if !names.contains_key(c) {
-                    let n = crate::oidc::clients::get(&state, c)
+                    let n = crate::oidc::clients::get(&state.provider, c)
                         .await
                         .ok()
                         .flatten()

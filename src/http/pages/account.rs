@@ -10,10 +10,10 @@ use super::login::current_session;
 use super::{cookie_header, format_time, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::extract::OAuthParams;
+use crate::http::AppState;
 use crate::identity::accounts::{self, AccountError};
 use crate::identity::enterprises::{self, EnterpriseError};
 use crate::oidc::{clients, logout};
-use crate::state::AppState;
 use crate::storage::{self, accounts::AccountRow, sessions::SessionRow};
 
 async fn render(
@@ -38,7 +38,7 @@ async fn render(
         .await
         .unwrap_or_default()
     {
-        let name = clients::get(state, &c.client_id)
+        let name = clients::get(&state.provider, &c.client_id)
             .await
             .ok()
             .flatten()
@@ -75,7 +75,7 @@ async fn render(
             .collect();
         represented.push(json!({ "id": e.id, "name": e.name, "uscc": e.uscc, "agents": agents }));
     }
-    let masked = accounts::id_number(state, a)
+    let masked = accounts::id_number(&state.identity, a)
         .map(|n| accounts::mask(&n))
         .unwrap_or_default();
     let ctx = json!({
@@ -135,7 +135,7 @@ pub async fn action(
                 Err("password_mismatch")
             } else {
                 match accounts::change_password(
-                    &state,
+                    &state.identity,
                     &a,
                     &get("current_password"),
                     &get("new_password"),
@@ -162,14 +162,14 @@ pub async fn action(
             if !own {
                 Err("invalid_request")
             } else {
-                logout::end_sessions(&state, &[sid], now)
+                logout::end_sessions(&state.provider, &[sid], now)
                     .await
                     .map(|_| "session_ended")
                     .map_err(|_| "server_error")
             }
         }
         "/account/consents/withdraw" => {
-            logout::withdraw_consent(&state, &a.id, &get("client_id"), now)
+            logout::withdraw_consent(&state.provider, &a.id, &get("client_id"), now)
                 .await
                 .map(|_| "consent_withdrawn")
                 .map_err(|_| "server_error")
@@ -177,7 +177,7 @@ pub async fn action(
         "/account/agents/grant" => {
             let days = get("days").parse::<i64>().unwrap_or(0);
             match enterprises::grant_agent(
-                &state,
+                &state.identity,
                 &a.id,
                 &get("enterprise_id"),
                 &get("agent"),
@@ -196,9 +196,9 @@ pub async fn action(
             }
         }
         "/account/agents/revoke" => {
-            match enterprises::revocable_grant(&state, &a.id, &get("grant_id")).await {
+            match enterprises::revocable_grant(&state.identity, &a.id, &get("grant_id")).await {
                 Ok(g) => logout::revoke_agent(
-                    &state,
+                    &state.provider,
                     &g.id,
                     &g.agent_id,
                     &g.enterprise_id,
@@ -226,7 +226,7 @@ pub async fn action(
                 .into_iter()
                 .map(|x| x.id)
                 .collect();
-            logout::end_sessions(&state, &all, now)
+            logout::end_sessions(&state.provider, &all, now)
                 .await
                 .map(|_| "logged_out_everywhere")
                 .map_err(|_| "server_error")

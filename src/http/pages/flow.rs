@@ -12,10 +12,10 @@ use super::{cookie_header, redirect, Ui};
 use crate::crypto::random_id;
 use crate::domain::time::now;
 use crate::http::extract::OAuthParams;
+use crate::http::AppState;
 use crate::oidc::authorize::{self, AuthRequest, PageError, Step};
 use crate::oidc::params::Params;
 use crate::oidc::{clients, logout, subject};
-use crate::state::AppState;
 use crate::storage;
 
 /// Pending requests expire after 30 minutes: long enough to register an account on the way.
@@ -29,7 +29,7 @@ pub async fn authorize(
 ) -> Response {
     let ui_locales = p.one("ui_locales").ok().flatten().map(str::to_owned);
     let ui = Ui::new(&headers, &uri, ui_locales.as_deref());
-    let (client, redirect_uri) = match authorize::client_and_redirect(&state, &p).await {
+    let (client, redirect_uri) = match authorize::client_and_redirect(&state.provider, &p).await {
         Ok(x) => x,
         Err(PageError::Show(key, d)) => return ui.error(&state, StatusCode::BAD_REQUEST, key, &d),
         Err(PageError::Storage(e)) => {
@@ -42,7 +42,7 @@ pub async fn authorize(
         Ok(r) => r,
         Err(e) => {
             return redirect(&authorize::error_redirect(
-                &state,
+                &state.provider,
                 &redirect_uri,
                 req_state.as_deref(),
                 &e,
@@ -64,7 +64,7 @@ pub async fn authorize(
     {
         tracing::error!(error = %e, "authorize: storing the request failed");
         return redirect(&authorize::error_redirect(
-            &state,
+            &state.provider,
             &redirect_uri,
             req_state.as_deref(),
             &crate::oidc::error::OAuthError::server_error(),
@@ -115,7 +115,7 @@ async fn proceed(
 ) -> Response {
     let fail = |e: crate::oidc::error::OAuthError| {
         redirect(&authorize::error_redirect(
-            state,
+            &state.provider,
             &req.redirect_uri,
             req.state.as_deref(),
             &e,
@@ -169,7 +169,7 @@ async fn proceed(
                 ));
             }
             let _ = storage::sessions::delete_auth_request(&state.db, id).await;
-            match authorize::issue_code(state, &req, &s, now).await {
+            match authorize::issue_code(&state.provider, &req, &s, now).await {
                 Ok(url) => {
                     let mut resp = redirect(&url);
                     ui.add_cookies(state, &mut resp);
@@ -186,7 +186,7 @@ async fn proceed(
 
 /// The licence types a portal is registered to read with consent (`licences` scope).
 async fn client_licence_types(state: &AppState, client_id: &str) -> Vec<String> {
-    clients::get(state, client_id)
+    clients::get(&state.provider, client_id)
         .await
         .ok()
         .flatten()
@@ -195,7 +195,7 @@ async fn client_licence_types(state: &AppState, client_id: &str) -> Vec<String> 
 }
 
 async fn client_name(state: &AppState, client_id: &str) -> String {
-    clients::get(state, client_id)
+    clients::get(&state.provider, client_id)
         .await
         .ok()
         .flatten()
@@ -308,7 +308,8 @@ pub async fn consent_page(
     if req.has_scope("licences") {
         let codes = client_licence_types(&state, &req.client_id).await;
         for code in codes {
-            if let Ok(Some(t)) = crate::licences::issue::licence_type(&state, &code).await {
+            if let Ok(Some(t)) = crate::licences::issue::licence_type(&state.licences, &code).await
+            {
                 let name = if ui.lang == "en" {
                     t.name_en.clone()
                 } else {
@@ -351,7 +352,7 @@ pub async fn consent_submit(
             "the person declined",
         );
         return redirect(&authorize::error_redirect(
-            &state,
+            &state.provider,
             &req.redirect_uri,
             req.state.as_deref(),
             &e,
@@ -365,7 +366,7 @@ pub async fn consent_submit(
         granted.extend(codes.into_iter().map(|c| format!("licence_type:{c}")));
     }
     if let Err(e) = crate::oidc::authorize::give_consent(
-        &state,
+        &state.provider,
         &s.account_id,
         &req.client_id,
         &acting_for,
@@ -399,7 +400,7 @@ pub async fn logout(
     let ui = Ui::new(&headers, &uri, p.one("ui_locales").ok().flatten());
     let now = now();
     let hint = p.one("id_token_hint").ok().flatten().and_then(|t| {
-        let keys = state.keys.current();
+        let keys = state.provider.keys.current();
         let parsed = crate::crypto::jwt::parse(t).ok()?;
         let kid = parsed.header.get("kid")?.as_str()?;
         keys.verifying(kid)?
@@ -426,7 +427,7 @@ pub async fn logout(
                 .and_then(|h| h["aud"].as_str().map(str::to_owned))
         });
     let client = match &client_id {
-        Some(id) => clients::get(&state, id).await.ok().flatten(),
+        Some(id) => clients::get(&state.provider, id).await.ok().flatten(),
         None => None,
     };
     let post_logout = p
@@ -452,9 +453,10 @@ pub async fn logout(
     let session = current_session(&state, &headers, now).await;
     let hint_matches = match (&session, &hint, &client) {
         (Some((s, _)), Some(h), Some(c)) => {
-            let sid = crate::oidc::tokens::client_sid(&state, &c.id, &s.id);
+            let sid = crate::oidc::tokens::client_sid(&state.provider, &c.id, &s.id);
             h["sid"].as_str() == Some(sid.as_str())
-                || h["sub"].as_str() == Some(subject::subject(&state, c, &s.account_id).as_str())
+                || h["sub"].as_str()
+                    == Some(subject::subject(&state.provider, c, &s.account_id).as_str())
         }
         _ => false,
     };
@@ -470,7 +472,9 @@ pub async fn logout(
             });
             return ui.render(&state, "logout.html", StatusCode::OK, ctx);
         }
-        if let Err(e) = logout::end_sessions(&state, std::slice::from_ref(&s.id), now).await {
+        if let Err(e) =
+            logout::end_sessions(&state.provider, std::slice::from_ref(&s.id), now).await
+        {
             tracing::error!(error = %e, "logout failed");
             return ui.server_error(&state);
         }

@@ -10,9 +10,9 @@ use super::login::current_session;
 use super::{format_time, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::api::ApiPath;
+use crate::http::AppState;
 use crate::licences::catalogue::LicenceType;
 use crate::licences::{access, verify};
-use crate::state::AppState;
 use crate::storage::{self, accounts::AccountRow};
 
 /// The holder indexes a person sees: their own, then each enterprise they represent or act for.
@@ -24,7 +24,11 @@ async fn holders(state: &AppState, a: &AccountRow, t: i64) -> Vec<(String, Vec<u
     {
         out.push((
             e.name,
-            state.keys.data().blind_index(&format!("uscc:{}", e.uscc)),
+            state
+                .provider
+                .keys
+                .data()
+                .blind_index(&format!("uscc:{}", e.uscc)),
         ));
     }
     out
@@ -41,7 +45,7 @@ async fn own_licence(
     let row = storage::licences::get(&state.db, id).await.ok().flatten()?;
     for (_, index) in holders(state, a, t).await {
         if storage::licences::holds(&state.db, id, &index).await.ok()? {
-            return access::view(state, &row).await.ok();
+            return access::view(&state.licences, &row).await.ok();
         }
     }
     None
@@ -62,7 +66,7 @@ fn fields(claims: &serde_json::Map<String, Value>, t: Option<&LicenceType>) -> V
 
 /// The licence type, for labels; a page still renders (with field names) if it cannot be read.
 async fn type_of(state: &AppState, code: &str) -> Option<std::sync::Arc<LicenceType>> {
-    crate::licences::issue::licence_type(state, code)
+    crate::licences::issue::licence_type(&state.licences, code)
         .await
         .ok()
         .flatten()
@@ -76,7 +80,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     };
     let mut groups = Vec::new();
     for (i, (name, index)) in holders(&state, &a, t).await.into_iter().enumerate() {
-        let licences: Vec<Value> = match access::wallet(&state, &index, None, 0).await {
+        let licences: Vec<Value> = match access::wallet(&state.licences, &index, None, 0).await {
             Ok(list) => list
                 .iter()
                 .map(|l| json!({ "id": l.id, "type_code": l.type_code, "type_name": l.type_name, "status": l.status, "issued": format_time(l.issued_at), "expires": l.expires_at.map(format_time) }))
@@ -113,14 +117,14 @@ pub async fn view(
         move || {
             verify::verify_with(
                 &licence,
-                state.ca.root_der(),
+                state.licences.ca.root_der(),
                 t,
                 None,
-                Some(&state.verify_memo),
+                Some(&state.licences.verify_memo),
             )
         }
     };
-    let Ok(report) = state.cpu.run(job).await else {
+    let Ok(report) = state.licences.cpu.run(job).await else {
         return ui.server_error(&state);
     };
     let claims = report.claims.clone().unwrap_or_default();
@@ -191,7 +195,7 @@ pub async fn check(
     let Ok(Some(row)) = storage::licences::get(&state.db, &id).await else {
         return ui.error(&state, StatusCode::NOT_FOUND, "not_found", "");
     };
-    let t = crate::licences::issue::licence_type(&state, &row.type_code)
+    let t = crate::licences::issue::licence_type(&state.licences, &row.type_code)
         .await
         .ok()
         .flatten();
@@ -218,7 +222,7 @@ pub async fn share(
 ) -> Response {
     let t = now();
     let ui = Ui::new(&headers, &uri, None);
-    let opened = match access::open_share(&state, &token, t).await {
+    let opened = match access::open_share(&state.licences, &token, t).await {
         Ok(v) => v,
         Err(e) if e.status == 410 => {
             return ui.error(&state, StatusCode::GONE, "not_found", &e.detail)
@@ -226,7 +230,7 @@ pub async fn share(
         Err(e) => return ui.failure(&state, e.status == 503),
     };
     let licence = opened["licence"].as_str().unwrap_or_default().to_owned();
-    let report = match crate::licences::status::verify_online(&state, licence, t).await {
+    let report = match crate::licences::status::verify_online(&state.licences, licence, t).await {
         Ok((report, _)) => report,
         Err(_) => return ui.server_error(&state),
     };

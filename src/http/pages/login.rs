@@ -8,10 +8,10 @@ use serde_json::json;
 use super::{cookie_header, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::extract::{cookie, ClientAddr, OAuthParams};
+use crate::http::AppState;
 use crate::identity::accounts::{self, AccountError, Registration};
 use crate::identity::sessions;
 use crate::oidc::params::Params;
-use crate::state::AppState;
 use crate::storage::{self, accounts::AccountRow, sessions::SessionRow};
 
 /// The live SSO session of this browser and its (enabled) account.
@@ -21,7 +21,7 @@ pub async fn current_session(
     now: i64,
 ) -> Option<(SessionRow, AccountRow)> {
     let secret = cookie(headers, super::session_cookie(state))?;
-    let s = sessions::current(state, &secret, now)
+    let s = sessions::current(&state.identity, &secret, now)
         .await
         .ok()
         .flatten()?;
@@ -59,7 +59,7 @@ async fn request_context(
     let Ok(r) = serde_json::from_str::<crate::oidc::authorize::AuthRequest>(&row.params) else {
         return (None, None, None);
     };
-    let name = crate::oidc::clients::get(state, &r.client_id)
+    let name = crate::oidc::clients::get(&state.provider, &r.client_id)
         .await
         .ok()
         .flatten()
@@ -99,7 +99,9 @@ pub async fn login_submit(
     }
     let username = p.one("username").ok().flatten().unwrap_or("");
     let password = p.one("password").ok().flatten().unwrap_or("");
-    let account = match accounts::authenticate(&state, username, password, &addr, now()).await {
+    let account = match accounts::authenticate(&state.identity, username, password, &addr, now())
+        .await
+    {
         Ok(a) => a,
         Err(e) => {
             if matches!(
@@ -130,7 +132,8 @@ pub async fn login_submit(
     } else {
         "urn:tongban:loa:1"
     };
-    let (secret, _) = match sessions::create(&state, &account.id, acr, &["pwd"], now).await {
+    let (secret, _) = match sessions::create(&state.identity, &account.id, acr, &["pwd"], now).await
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "session creation failed");
@@ -203,7 +206,7 @@ pub async fn register_submit(
     if reg.password != get("password_confirm") {
         return fail("password_mismatch", StatusCode::BAD_REQUEST);
     }
-    match accounts::register(&state, &reg, 1, now()).await {
+    match accounts::register(&state.identity, &reg, 1, now()).await {
         Ok(_) => {
             tracing::info!("citizen registered");
             let to = match &req {

@@ -8,8 +8,9 @@ pub mod account;
 pub mod flow;
 pub mod licences;
 pub mod login;
+pub mod templates;
 
-use std::collections::HashMap;
+pub use templates::{Pages, STYLESHEET};
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -17,63 +18,7 @@ use serde_json::{json, Value};
 
 use super::extract::cookie;
 use crate::crypto::{constant_time_eq, random_token};
-use crate::state::AppState;
-
-const TEMPLATES: [(&str, &str); 16] = [
-    ("base.html", include_str!("../../../templates/base.html")),
-    (
-        "_macros.html",
-        include_str!("../../../templates/_macros.html"),
-    ),
-    ("login.html", include_str!("../../../templates/login.html")),
-    (
-        "register.html",
-        include_str!("../../../templates/register.html"),
-    ),
-    (
-        "select.html",
-        include_str!("../../../templates/select.html"),
-    ),
-    (
-        "consent.html",
-        include_str!("../../../templates/consent.html"),
-    ),
-    (
-        "account.html",
-        include_str!("../../../templates/account.html"),
-    ),
-    (
-        "logout.html",
-        include_str!("../../../templates/logout.html"),
-    ),
-    (
-        "logged_out.html",
-        include_str!("../../../templates/logged_out.html"),
-    ),
-    ("error.html", include_str!("../../../templates/error.html")),
-    (
-        "licences.html",
-        include_str!("../../../templates/licences.html"),
-    ),
-    (
-        "licence.html",
-        include_str!("../../../templates/licence.html"),
-    ),
-    (
-        "licence_check.html",
-        include_str!("../../../templates/licence_check.html"),
-    ),
-    ("share.html", include_str!("../../../templates/share.html")),
-    (
-        "access_log.html",
-        include_str!("../../../templates/access_log.html"),
-    ),
-    (
-        "supervision.html",
-        include_str!("../../../templates/supervision.html"),
-    ),
-];
-pub const STYLESHEET: &str = include_str!("../../../templates/static/tongban.css");
+use crate::http::AppState;
 
 pub const CSRF_COOKIE: &str = "tongban_csrf";
 pub const LANG_COOKIE: &str = "tongban_lang";
@@ -103,30 +48,6 @@ pub fn csrf_cookie(state: &AppState) -> &'static str {
         HOST_CSRF_COOKIE
     } else {
         CSRF_COOKIE
-    }
-}
-
-pub struct Pages {
-    env: minijinja::Environment<'static>,
-    catalogs: HashMap<&'static str, Value>,
-}
-
-impl Pages {
-    pub fn load() -> anyhow::Result<Self> {
-        let mut env = minijinja::Environment::new();
-        for (name, src) in TEMPLATES {
-            env.add_template(name, src)?;
-        }
-        let mut catalogs = HashMap::new();
-        catalogs.insert(
-            "en",
-            serde_json::from_str(include_str!("../../../templates/i18n/en.json"))?,
-        );
-        catalogs.insert(
-            "zh-CN",
-            serde_json::from_str(include_str!("../../../templates/i18n/zh-CN.json"))?,
-        );
-        Ok(Self { env, catalogs })
     }
 }
 
@@ -253,6 +174,7 @@ impl Ui {
         let csrf = self.existing_csrf(state).unwrap_or(&self.fresh_csrf);
         let session = self.session.get(state).unwrap_or("");
         state
+            .provider
             .keys
             .data()
             .csrf_token(&format!("v2.{csrf}.{session}"))

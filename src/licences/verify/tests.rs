@@ -169,7 +169,7 @@ fn a_licence_without_its_issuance_leaf_is_not_in_the_log() {
     // A leaf recording a different licence body (same identifier) does not count either.
     let mut other = facts();
     let p = parse(&lic, None).unwrap();
-    let mut leaf = crate::audit::log::issued_leaf(&p.jti, p.iat, "another.jwt.body");
+    let mut leaf = crate::tlog::leaf::issued_leaf(&p.jti, p.iat, "another.jwt.body");
     leaf.at = p.iat;
     other.log.push((Some(3), leaf.to_bytes()));
     assert_eq!(

@@ -1,0 +1,22 @@
+//! What the identity layer needs, built once at start-up.
+
+use std::sync::Arc;
+
+use super::throttle::Throttle;
+use crate::crypto::keys::KeyDir;
+use crate::crypto::password::PasswordHasherPool;
+use crate::metrics::Metrics;
+use crate::storage::Db;
+
+#[derive(Clone)]
+pub struct Identity {
+    pub db: Db,
+    /// The data keys: ID numbers are sealed and blind-indexed with them.
+    pub keys: Arc<KeyDir>,
+    pub passwords: PasswordHasherPool,
+    pub throttle: Throttle,
+    pub metrics: Arc<Metrics>,
+    /// Seconds an SSO session lives at most, and without use.
+    pub session_absolute_ttl: i64,
+    pub session_idle_ttl: i64,
+}
