@@ -3,6 +3,8 @@
 //! hashing (`password`). Everything here is synchronous and CPU-bound; callers on the async runtime
 //! keep the slow parts (argon2id, RSA signing) on blocking threads.
 
+pub mod ed25519;
+pub mod es256;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;
@@ -35,6 +37,17 @@ pub fn random_id() -> String {
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut b);
     b64url(b)
+}
+
+/// SHA-256 of the concatenation of `parts`, without concatenating them.
+pub fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in parts {
+        ctx.update(part);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 pub fn sha256(data: impl AsRef<[u8]>) -> [u8; 32] {

@@ -4,12 +4,11 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Map, Value};
 
 use super::sdjwt;
 use crate::crypto::b64url;
+use crate::crypto::es256::Es256Key;
 
 pub const LICENCE_TYP: &str = "dc+sd-jwt";
 pub const STATUS_LIST_TYP: &str = "statuslist+jwt";
@@ -28,9 +27,8 @@ pub enum VcError {
 pub struct Signer {
     /// Serial (hex) of the department certificate.
     pub serial: String,
-    key: EcdsaKeyPair,
+    key: Es256Key,
     x5c: Vec<String>,
-    rng: SystemRandom,
 }
 
 impl std::fmt::Debug for Signer {
@@ -42,14 +40,11 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// `chain`: the department certificate, then the intermediate (DER).
     pub fn new(serial: String, pkcs8: &[u8], chain: &[Vec<u8>]) -> Result<Self, VcError> {
-        let rng = SystemRandom::new();
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
-            .map_err(|_| VcError::Key)?;
+        let key = Es256Key::from_pkcs8(pkcs8).map_err(|_| VcError::Key)?;
         Ok(Self {
             serial,
             key,
             x5c: chain.iter().map(|c| STANDARD.encode(c)).collect(),
-            rng,
         })
     }
 
@@ -61,10 +56,10 @@ impl Signer {
         out.push_str(&b64url(payload.to_string()));
         let sig = self
             .key
-            .sign(&self.rng, out.as_bytes())
+            .sign(out.as_bytes())
             .map_err(|_| VcError::Signing)?;
         out.push('.');
-        out.push_str(&b64url(sig.as_ref()));
+        out.push_str(&b64url(&sig));
         Ok(out)
     }
 

@@ -287,8 +287,10 @@ fn verify_assertion(
     }
     let exp = payload
         .get("exp")
-        .and_then(Value::as_u64)
-        .and_then(|t| i64::try_from(t).ok())
+        .and_then(Value::as_f64)
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        // A NumericDate may have a fraction (RFC 7519 §2); whole seconds count.
+        .map(|t| t as i64)
         .ok_or(fail("the client assertion needs exp"))?;
     if exp <= now || exp > now + 600 {
         return Err(fail("the client assertion is expired or lives too long"));

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use ring::digest;
+use crate::crypto::sha256_parts as sha256;
 use thiserror::Error;
 
 /// A SHA-256 hash: a leaf hash, an interior node hash or a tree root.
@@ -37,16 +37,6 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 /// The root of the empty tree: SHA-256 of the empty string.
 pub fn empty_root() -> Hash {
     sha256(&[])
-}
-
-fn sha256(parts: &[&[u8]]) -> Hash {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    for part in parts {
-        ctx.update(part);
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
 }
 
 /// A complete subtree: the leaves `[index << level, (index + 1) << level)`. Leaves are level 0.

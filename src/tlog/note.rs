@@ -14,10 +14,9 @@
 
 use std::fmt;
 
+use crate::crypto::ed25519::{self, SigningKey};
+use crate::crypto::sha256_parts as sha256;
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use ring::digest;
-use ring::rand::SystemRandom;
-use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 use thiserror::Error;
 
 /// The signed-note signature type of Ed25519.
@@ -53,16 +52,6 @@ pub enum NoteError {
     OriginMismatch { origin: String, key_name: String },
 }
 
-fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    for part in parts {
-        ctx.update(part);
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
-}
-
 /// signed-note: the first 4 bytes of SHA-256(name || "\n" || 0x01 || public key).
 fn key_hash(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
     let h = sha256(&[name.as_bytes(), b"\n", &[ALG_ED25519], public_key]);
@@ -91,7 +80,7 @@ fn check_text(text: &str) -> Result<(), NoteError> {
 /// The log's Ed25519 signing key and its name (the log origin, e.g. `tongban.example.cn/licences`).
 pub struct LogKey {
     name: String,
-    key_pair: Ed25519KeyPair,
+    key_pair: SigningKey,
     public_key: [u8; 32],
     key_hash: [u8; 4],
 }
@@ -112,9 +101,7 @@ impl fmt::Debug for LogKey {
 impl LogKey {
     /// A new Ed25519 private key as PKCS#8 (v2) DER, to be stored by the caller.
     pub fn generate_pkcs8() -> Result<Vec<u8>, NoteError> {
-        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| NoteError::KeyGeneration)?;
-        Ok(doc.as_ref().to_vec())
+        SigningKey::generate_pkcs8().map_err(|_| NoteError::KeyGeneration)
     }
 
     /// Loads a PKCS#8 Ed25519 key (v2 as generated above, or v1 as written by `openssl genpkey`).
@@ -122,13 +109,8 @@ impl LogKey {
         if !is_valid_name(name) {
             return Err(NoteError::InvalidKeyName);
         }
-        let key_pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
-            .map_err(|_| NoteError::InvalidPrivateKey)?;
-        let public_key: [u8; 32] = key_pair
-            .public_key()
-            .as_ref()
-            .try_into()
-            .map_err(|_| NoteError::InvalidPrivateKey)?;
+        let key_pair = SigningKey::from_pkcs8(pkcs8).map_err(|_| NoteError::InvalidPrivateKey)?;
+        let public_key = key_pair.public_key();
         let key_hash = key_hash(name, &public_key);
         Ok(Self {
             name: name.to_owned(),
@@ -284,9 +266,9 @@ impl VerifierKey {
             if verified || name != self.name || sig[..4] != self.key_hash {
                 continue;
             }
-            UnparsedPublicKey::new(&ED25519, &self.public_key)
-                .verify(text.as_bytes(), &sig[4..])
-                .map_err(|_| NoteError::BadSignature)?;
+            if !ed25519::verify(&self.public_key, text.as_bytes(), &sig[4..]) {
+                return Err(NoteError::BadSignature);
+            }
             verified = true;
         }
         if verified {

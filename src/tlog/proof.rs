@@ -6,7 +6,7 @@
 //! other instead of being repeated in both. Sizes and roots come from a signed checkpoint the caller
 //! has already verified; a proof alone says nothing about which tree is the real one.
 
-use ring::digest;
+use crate::crypto::sha256_parts as sha256;
 use thiserror::Error;
 
 /// Why a proof was rejected.
@@ -24,16 +24,6 @@ pub enum VerifyError {
     OldRootMismatch,
     #[error("the proof does not lead to the root")]
     RootMismatch,
-}
-
-fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    for part in parts {
-        ctx.update(part);
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
 }
 
 /// The leaf hash, SHA-256(0x00 || data): what a verifier computes from the entry it holds.

@@ -2,7 +2,6 @@
 //! (`note_test.go`: the PeterNeumann and EnochRoot keys and signatures).
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use ring::digest;
 
 use crate::tlog::note::{open_checkpoint, verify_note, Checkpoint, LogKey, NoteError, VerifierKey};
 
@@ -153,8 +152,8 @@ fn key_hash_is_the_signed_note_formula() {
     let key = fresh("tongban.example.cn/licences");
     let mut input = b"tongban.example.cn/licences\n\x01".to_vec();
     input.extend_from_slice(&key.public_key());
-    let h = digest::digest(&digest::SHA256, &input);
-    assert_eq!(key.key_hash(), h.as_ref()[..4]);
+    let h = crate::crypto::sha256(&input);
+    assert_eq!(key.key_hash(), h[..4]);
     let vkey = key.verifier_key();
     let hex: String = key.key_hash().iter().map(|b| format!("{b:02x}")).collect();
     let pk = STANDARD.encode([&[1u8][..], &key.public_key()].concat());
