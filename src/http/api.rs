@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use crate::domain::time::now;
 use crate::http::AppState;
-use crate::licences::issue::{self, Idempotency, IssueRequest};
+use crate::licences::issuance::{self, Caller, Issued, KEY_REUSED_KIND};
+use crate::licences::issue::IssueRequest;
 use crate::licences::status::{self, Action};
 use crate::licences::LicenceError;
 use crate::oidc::tokens::{self, AccessClaims};
@@ -22,6 +23,7 @@ impl From<LicenceError> for ApiError {
     fn from(e: LicenceError) -> Self {
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
         let title = match e.status {
+            422 if e.kind == KEY_REUSED_KIND => "Idempotency key reused",
             400 => "The request is invalid",
             403 => "Not allowed",
             404 => "Not found",
@@ -195,8 +197,16 @@ impl DepartmentClient {
     }
 }
 
-fn created(body: Value, replayed: bool) -> Response {
-    let mut r = (StatusCode::CREATED, Json(body)).into_response();
+/// A licence as issuance answers it: the licence with its inclusion receipt.
+fn issued_body(i: Issued) -> Value {
+    let mut body = i.licence;
+    body["receipt"] = i.receipt.unwrap_or(Value::Null);
+    body
+}
+
+fn created(i: Issued) -> Response {
+    let replayed = i.replayed;
+    let mut r = (StatusCode::CREATED, Json(issued_body(i))).into_response();
     if replayed {
         r.headers_mut().insert(
             "idempotent-replayed",
@@ -204,56 +214,6 @@ fn created(body: Value, replayed: bool) -> Response {
         );
     }
     r
-}
-
-/// The stored response for an idempotency key, if the same request was made before.
-async fn replay(
-    state: &AppState,
-    client_id: &str,
-    key: &str,
-    hash: &[u8],
-) -> Result<Option<Response>, ApiError> {
-    match recorded(state, client_id, key, hash).await? {
-        Recorded::Nothing => Ok(None),
-        Recorded::Same(body) => Ok(Some(created(with_receipt(state, body).await?, true))),
-        Recorded::Different => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "Idempotency key reused",
-            KEY_REUSED,
-        )),
-    }
-}
-
-const KEY_REUSED: &str = "this Idempotency-Key was used for a different request";
-
-/// What is recorded under an idempotency key.
-enum Recorded {
-    Nothing,
-    /// The body answered to the same request.
-    Same(Value),
-    /// The key was used for a different request.
-    Different,
-}
-
-async fn recorded(
-    state: &AppState,
-    client_id: &str,
-    key: &str,
-    hash: &[u8],
-) -> Result<Recorded, ApiError> {
-    let Some(row) = storage::licences::idempotent(&state.db, client_id, key)
-        .await
-        .map_err(ApiError::internal)?
-    else {
-        return Ok(Recorded::Nothing);
-    };
-    if row.request_hash != hash {
-        return Ok(Recorded::Different);
-    }
-    serde_json::from_str(&row.response)
-        .map(Recorded::Same)
-        .map_err(ApiError::internal)
 }
 
 /// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
@@ -273,45 +233,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         })
 }
 
-fn request_hash(req: &IssueRequest) -> Result<Vec<u8>, ApiError> {
-    Ok(crate::crypto::sha256(serde_json::to_vec(req).map_err(ApiError::internal)?).to_vec())
-}
-
-/// Issuance answers carry the licence's inclusion receipt: its leaf is sequenced (a sealing round,
-/// shared with concurrent issuances) and proved against the newest checkpoint.
-async fn with_receipt(state: &AppState, mut body: Value) -> Result<Value, ApiError> {
-    seal_unless_sequenced(state, std::slice::from_ref(&body)).await?;
-    attach_receipt(state, &mut body).await?;
-    Ok(body)
-}
-
-/// A sealing round, unless every one of these licences was sequenced in its own transaction
-/// (SQLite) and its receipt is at hand.
-async fn seal_unless_sequenced(state: &AppState, licences: &[Value]) -> Result<(), ApiError> {
-    let sequenced = |l: &Value| {
-        l["id"]
-            .as_str()
-            .is_none_or(|id| state.audit.sealer.recent_receipt(id).is_some())
-    };
-    if !licences.iter().all(sequenced) {
-        crate::audit::rounds::seal_now(&state.audit, now())
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    Ok(())
-}
-
-async fn attach_receipt(state: &AppState, body: &mut Value) -> Result<(), ApiError> {
-    let Some(id) = body["id"].as_str().map(str::to_owned) else {
-        return Ok(());
-    };
-    let receipt = crate::audit::log::receipt(&state.audit, &id, true)
-        .await
-        .map_err(ApiError::internal)?;
-    body["receipt"] = receipt.unwrap_or(Value::Null);
-    Ok(())
-}
-
 pub async fn issue_licence(
     State(state): State<AppState>,
     client: DepartmentClient,
@@ -320,41 +241,13 @@ pub async fn issue_licence(
 ) -> Result<Response, ApiError> {
     client.require("licences:issue")?;
     let key = idempotency_key(&headers)?;
-    let hash = request_hash(&req)?;
-    if let Some(k) = &key {
-        if let Some(r) = replay(&state, &client.claims.client_id, k, &hash).await? {
-            return Ok(r);
-        }
-    }
-    let idem = key.as_deref().map(|k| Idempotency {
+    let caller = Caller {
+        department: &client.department,
         client_id: &client.claims.client_id,
-        key: k,
-        request_hash: hash.clone(),
-    });
-    match issue::issue(
-        &state.licences,
-        &client.department,
-        &req,
-        idem.as_ref(),
-        now(),
-    )
-    .await
-    {
-        Ok(body) => Ok(created(with_receipt(&state, body).await?, false)),
-        // A concurrent retry with the same key committed first: answer with its result.
-        Err(e) if e.status == 409 && key.is_some() => match replay(
-            &state,
-            &client.claims.client_id,
-            key.as_deref().unwrap_or_default(),
-            &hash,
-        )
-        .await?
-        {
-            Some(r) => Ok(r),
-            None => Err(e.into()),
-        },
-        Err(e) => Err(e.into()),
-    }
+        key: key.as_deref(),
+    };
+    let issued = issuance::issue_one(&state.licences, &caller, &req, now()).await?;
+    Ok(created(issued))
 }
 
 #[derive(Deserialize)]
@@ -384,54 +277,20 @@ pub async fn issue_batch(
         ));
     }
     let key = idempotency_key(&headers)?;
-    let client_id = &client.claims.client_id;
-    let mut results = Vec::with_capacity(batch.licences.len());
-    for (i, req) in batch.licences.iter().enumerate() {
-        let item_key = key.as_ref().map(|k| format!("{k}/{i}"));
-        let hash = request_hash(req)?;
-        if let Some(k) = &item_key {
-            match recorded(&state, client_id, k, &hash).await? {
-                Recorded::Nothing => {}
-                Recorded::Same(body) => {
-                    results.push(json!({ "status": 201, "licence": body, "replayed": true }));
-                    continue;
-                }
-                Recorded::Different => {
-                    results.push(json!({ "status": 422, "problem": { "type": "https://tongban.example/problems/idempotency-key-reused", "detail": KEY_REUSED } }));
-                    continue;
-                }
-            }
-        }
-        let idem = item_key.as_deref().map(|k| Idempotency {
-            client_id,
-            key: k,
-            request_hash: hash.clone(),
-        });
-        let issued = issue::issue(
-            &state.licences,
-            &client.department,
-            req,
-            idem.as_ref(),
-            now(),
-        )
-        .await;
-        results.push(match issued {
-            Ok(body) => json!({ "status": 201, "licence": body }),
+    let caller = Caller {
+        department: &client.department,
+        client_id: &client.claims.client_id,
+        key: key.as_deref(),
+    };
+    let results: Vec<Value> = issuance::issue_batch(&state.licences, &caller, &batch.licences, now())
+        .await?
+        .into_iter()
+        .map(|r| match r {
+            Ok(i) if i.replayed => json!({ "status": 201, "licence": issued_body(i), "replayed": true }),
+            Ok(i) => json!({ "status": 201, "licence": issued_body(i) }),
             Err(e) => json!({ "status": e.status, "problem": { "type": format!("https://tongban.example/problems/{}", e.kind), "detail": e.detail } }),
-        });
-    }
-    // At most one sealing round for the whole batch, then each licence's receipt.
-    let issued: Vec<Value> = results
-        .iter()
-        .filter(|r| r["status"] == 201)
-        .map(|r| json!({ "id": r["licence"]["id"] }))
+        })
         .collect();
-    seal_unless_sequenced(&state, &issued).await?;
-    for r in &mut results {
-        if r["status"] == 201 {
-            attach_receipt(&state, &mut r["licence"]).await?;
-        }
-    }
     Ok((StatusCode::OK, Json(json!({ "results": results }))).into_response())
 }
 

@@ -10,7 +10,7 @@ use crate::domain::time::now;
 use crate::http::AppState;
 use crate::oidc::discovery::{metadata, paths};
 use crate::oidc::error::OAuthError;
-use crate::oidc::{clients, token, tokens};
+use crate::oidc::{clients, grants, introspection, tokens};
 
 const NO_STORE: [(header::HeaderName, &str); 2] = [
     (header::CACHE_CONTROL, "no-store"),
@@ -48,7 +48,7 @@ pub async fn token(
         now,
     )
     .await?;
-    let body = token::exchange(&state.provider, &client, &p, now).await?;
+    let body = grants::exchange(&state.provider, &client, &p, now).await?;
     Ok((NO_STORE, Json(body)).into_response())
 }
 
@@ -60,7 +60,7 @@ pub async fn userinfo(
     let now = now();
     let t = bearer(&headers, &p)?;
     let claims = tokens::verify_access(&state.provider, &t, now)?;
-    let body = token::userinfo(&state.provider, &claims, now).await?;
+    let body = introspection::userinfo(&state.provider, &claims, now).await?;
     Ok((NO_STORE, Json(body.as_ref().clone())).into_response())
 }
 
@@ -78,7 +78,7 @@ pub async fn introspect(
         now,
     )
     .await?;
-    let body = token::introspect(&state.provider, &client, &p, now).await?;
+    let body = introspection::introspect(&state.provider, &client, &p, now).await?;
     Ok((NO_STORE, Json(body)).into_response())
 }
 
@@ -96,6 +96,6 @@ pub async fn revoke(
         now,
     )
     .await?;
-    token::revoke(&state.provider, &client, &p, now).await?;
+    introspection::revoke(&state.provider, &client, &p, now).await?;
     Ok((NO_STORE, "").into_response())
 }

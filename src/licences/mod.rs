@@ -4,6 +4,7 @@ pub mod catalogue;
 pub mod context;
 pub mod departments;
 pub mod id;
+pub mod issuance;
 pub mod issue;
 pub mod registry;
 pub mod sdjwt;

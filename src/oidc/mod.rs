@@ -10,11 +10,12 @@ pub mod context;
 pub mod denylist;
 pub mod discovery;
 pub mod error;
+pub mod grants;
+pub mod introspection;
 pub mod logout;
 pub mod params;
 pub mod registration;
 pub mod subject;
-pub mod token;
 pub mod tokens;
 
 pub use context::Provider;

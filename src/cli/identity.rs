@@ -1,0 +1,220 @@
+//! `tongban client`, `account` and `enterprise`: who may sign in, and to which portals.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::shared::{offline_state, parse_list, print};
+use crate::config::Config;
+use crate::crypto::keys::SigningAlg;
+use crate::domain::time::now;
+use crate::identity::accounts;
+use crate::oidc::clients::{self, AuthMethod, ClientConfig, GrantType, SubjectType};
+
+#[derive(Subcommand)]
+pub(super) enum ClientCmd {
+    Add(Box<ClientAdd>),
+    List,
+    Show { client_id: String },
+    Remove { client_id: String },
+}
+
+#[derive(Args)]
+pub(super) struct ClientAdd {
+    #[arg(long)]
+    pub(super) name: String,
+    /// Choose the client id (default: generated).
+    #[arg(long)]
+    pub(super) id: Option<String>,
+    #[arg(long = "redirect-uri")]
+    pub(super) redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri")]
+    pub(super) post_logout_redirect_uris: Vec<String>,
+    #[arg(long)]
+    pub(super) backchannel_logout_uri: Option<String>,
+    /// authorization_code, refresh_token, client_credentials (repeat).
+    #[arg(long = "grant-type", default_values = ["authorization_code", "refresh_token"])]
+    pub(super) grant_types: Vec<String>,
+    /// client_secret_basic, client_secret_post, private_key_jwt or none.
+    #[arg(long, default_value = "client_secret_basic")]
+    pub(super) auth_method: String,
+    #[arg(long = "scope", default_values = ["openid", "profile"])]
+    pub(super) scopes: Vec<String>,
+    /// pairwise (default) or public.
+    #[arg(long, default_value = "pairwise")]
+    pub(super) subject_type: String,
+    #[arg(long)]
+    pub(super) sector: Option<String>,
+    /// ES256 or RS256.
+    #[arg(long, default_value = "RS256")]
+    pub(super) id_token_alg: String,
+    /// A JWK Set file with the client's public keys (private_key_jwt).
+    #[arg(long)]
+    pub(super) jwks: Option<PathBuf>,
+    /// A licence type (code) the portal may read with the holder's consent (repeat).
+    #[arg(long = "licence-type")]
+    pub(super) licence_types: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub(super) enum AccountCmd {
+    /// Register a citizen in person. The password is read from standard input.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "resident")]
+        id_kind: String,
+        #[arg(long)]
+        id_number: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, default_value = "")]
+        phone: String,
+        /// The person's identity was verified at the counter (level of assurance 3).
+        #[arg(long)]
+        verified: bool,
+    },
+    /// Show an account by ID number, email or phone.
+    Show { identifier: String },
+    /// Disable an account and end its sessions.
+    Disable { identifier: String },
+    /// Give an account the auditor role: it may see the supervision page.
+    Auditor { identifier: String },
+}
+
+#[derive(Subcommand)]
+pub(super) enum EnterpriseCmd {
+    /// Register an enterprise; the legal representative is given by ID number, email or phone.
+    Add {
+        #[arg(long)]
+        uscc: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        legal_representative: String,
+    },
+}
+
+pub(super) async fn client(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
+    let state = offline_state(config).await?;
+    match cmd {
+        ClientCmd::Add(a) => {
+            let jwks = match &a.jwks {
+                Some(p) => Some(
+                    serde_json::from_slice(&std::fs::read(p)?)
+                        .context("the JWK Set file is not JSON")?,
+                ),
+                None => None,
+            };
+            let cfg = ClientConfig {
+                name: a.name,
+                redirect_uris: a.redirect_uris,
+                post_logout_redirect_uris: a.post_logout_redirect_uris,
+                backchannel_logout_uri: a.backchannel_logout_uri,
+                grant_types: parse_list(&a.grant_types, GrantType::parse, "grant type")?,
+                auth_method: AuthMethod::parse(&a.auth_method).context("unknown auth method")?,
+                scopes: a.scopes,
+                subject_type: match a.subject_type.as_str() {
+                    "public" => SubjectType::Public,
+                    "pairwise" => SubjectType::Pairwise,
+                    s => anyhow::bail!("unknown subject type {s:?}"),
+                },
+                sector: a.sector,
+                id_token_alg: SigningAlg::parse(&a.id_token_alg)
+                    .context("id token algorithm must be ES256 or RS256")?,
+                jwks,
+                licence_types: a.licence_types,
+            };
+            let (c, secret) = clients::register(&state.db, a.id, cfg, now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(json!({ "client_id": c.id, "client_secret": secret, "config": c.config }));
+        }
+        ClientCmd::List => {
+            let list: Vec<_> = clients::list(&state.db)
+                .await?
+                .into_iter()
+                .map(|c| json!({ "client_id": c.id, "name": c.config.name }))
+                .collect();
+            print(json!(list));
+        }
+        ClientCmd::Show { client_id } => {
+            let c = clients::get(&state.provider, &client_id)
+                .await?
+                .context("no such client")?;
+            print(json!({ "client_id": c.id, "config": c.config }));
+        }
+        ClientCmd::Remove { client_id } => {
+            anyhow::ensure!(
+                clients::remove(&state.provider, &client_id, now()).await?,
+                "no such client"
+            );
+            print(json!({ "removed": client_id }));
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<()> {
+    let state = offline_state(config).await?;
+    match cmd {
+        AccountCmd::Add {
+            name,
+            id_kind,
+            id_number,
+            email,
+            phone,
+            verified,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let reg = accounts::Registration {
+                name,
+                id_kind,
+                id_number,
+                email,
+                phone,
+                password: password.trim_end_matches(['\r', '\n']).to_owned(),
+            };
+            let id = accounts::register(&state.identity, &reg, if verified { 3 } else { 1 }, now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(json!({ "id": id }));
+        }
+        AccountCmd::Show { identifier } => {
+            let a = accounts::find_by_identifier(&state.identity, &identifier)
+                .await?
+                .context("no such account")?;
+            let masked = accounts::id_number(&state.identity, &a).map(|n| accounts::mask(&n));
+            print(
+                json!({ "id": a.id, "name": a.name, "id_kind": a.id_kind, "id_number": masked, "email": a.email, "phone": a.phone, "loa": a.loa, "disabled": a.disabled_at.is_some() }),
+            );
+        }
+        AccountCmd::Auditor { identifier } => {
+            let a = accounts::find_by_identifier(&state.identity, &identifier)
+                .await?
+                .context("no such account")?;
+            crate::audit::supervision::grant_auditor(
+                &state.audit,
+                &a.id,
+                crate::audit::OPERATOR_CLI,
+                now(),
+            )
+            .await?;
+            print(json!({ "auditor": a.id }));
+        }
+        AccountCmd::Disable { identifier } => {
+            let a = accounts::find_by_identifier(&state.identity, &identifier)
+                .await?
+                .context("no such account")?;
+            let sessions =
+                crate::oidc::logout::disable_account(&state.provider, &a.id, now()).await?;
+            print(json!({ "disabled": a.id, "sessions_ended": sessions }));
+        }
+    }
+    Ok(())
+}
