@@ -99,7 +99,7 @@ pub async fn open(config: &Config, opening: Opening) -> anyhow::Result<(Db, Arc<
     if ca_created {
         tracing::info!("created the licence root and intermediate CA");
     }
-    if crate::audit::log::create_key_if_missing(dir)? {
+    if crate::audit::licence_log::create_key_if_missing(dir)? {
         tracing::info!("created the transparency log's key");
     }
     Ok((db, Arc::new(keys), Arc::new(ca)))

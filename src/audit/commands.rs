@@ -47,7 +47,7 @@ pub async fn verify_log(
             None
         }
     };
-    let latest = super::log::latest(ctx).await?;
+    let latest = super::licence_log::latest(ctx).await?;
     let Some(saved) = saved else {
         return Ok((json!({ "log": vkey, "checks": f.list }), false));
     };
@@ -124,7 +124,7 @@ pub async fn verify_log(
         "the stored leaves hash to the newest checkpoint's root".into(),
     );
     if saved.size > 0 && saved.size <= latest_cp.size {
-        let proof = super::log::consistency_proof(ctx, saved.size, latest_cp.size).await;
+        let proof = super::licence_log::consistency_proof(ctx, saved.size, latest_cp.size).await;
         let verdict = match proof {
             Ok(p) => crate::tlog::proof::verify_consistency(
                 saved.size,

@@ -11,7 +11,7 @@
 pub mod chain;
 pub mod commands;
 pub mod context;
-pub mod log;
+pub mod licence_log;
 pub mod rounds;
 pub mod sealer;
 pub mod supervision;

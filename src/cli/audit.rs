@@ -61,7 +61,7 @@ pub(super) async fn audit(config: Config, cmd: AuditCmd) -> anyhow::Result<()> {
         }
         AuditCmd::Checkpoint => {
             crate::audit::rounds::seal_now(&state.audit, now()).await?;
-            let (_, note) = crate::audit::log::latest(&state.audit)
+            let (_, note) = crate::audit::licence_log::latest(&state.audit)
                 .await?
                 .context("the log is empty: no checkpoint yet")?;
             print!("{note}");
@@ -90,7 +90,7 @@ pub(super) async fn verify_licence(
     };
     let licence = licence.trim();
     let facts = match evidence.state {
-        Some(state) => crate::licences::status::facts(&state.licences, licence)
+        Some(state) => crate::licences::revocation::facts(&state.licences, licence)
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.detail))?,
         None => None,

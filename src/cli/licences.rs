@@ -77,7 +77,7 @@ pub(super) async fn department(config: Config, cmd: DepartmentCmd) -> anyhow::Re
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(
-                json!({ "id": dept.id, "uscc": dept.uscc, "iss": dept.iss, "status_list": crate::licences::status::status_uri(&state.licences, &dept.id) }),
+                json!({ "id": dept.id, "uscc": dept.uscc, "iss": dept.iss, "status_list": crate::licences::revocation::status_uri(&state.licences, &dept.id) }),
             );
         }
         DepartmentCmd::List => {

@@ -186,9 +186,9 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Init => {
             let (_, keys, _) = startup::open(&config, startup::Opening::MayCreate).await?;
             // The transparency log's key too, so a node can mount the key directory read-only.
-            let log_key = crate::audit::log::load_key(
+            let log_key = crate::audit::licence_log::load_key(
                 &config.key_dir,
-                &crate::audit::log::origin(&offline_issuer(&config)),
+                &crate::audit::licence_log::origin(&offline_issuer(&config)),
             )?;
             print(json!({
                 "database": redact_password(&config.database_url),

@@ -103,7 +103,7 @@ async fn department_json(state: &AppState, d: &DepartmentRow) -> Result<Value, A
         .collect();
     Ok(json!({
         "id": d.id, "uscc": d.uscc, "name_zh": d.name_zh, "name_en": d.name_en, "iss": d.iss,
-        "client_id": d.client_id, "status_list": crate::licences::status::status_uri(&state.licences, &d.id),
+        "client_id": d.client_id, "status_list": crate::licences::revocation::status_uri(&state.licences, &d.id),
         "certificates": certs,
     }))
 }

@@ -14,7 +14,7 @@ use crate::domain::time::now;
 use crate::http::AppState;
 use crate::licences::issuance::{self, Caller, Issued, KEY_REUSED_KIND};
 use crate::licences::issue::IssueRequest;
-use crate::licences::status::{self, Action};
+use crate::licences::revocation::{self, Action};
 use crate::licences::LicenceError;
 use crate::oidc::tokens::{self, AccessClaims};
 use crate::storage::{self, departments::DepartmentRow};
@@ -167,7 +167,7 @@ impl FromRequestParts<AppState> for DepartmentClient {
             ));
         }
         let department =
-            crate::licences::issue::department_of_client(&state.licences, &claims.client_id)
+            crate::licences::lookup::department_of_client(&state.licences, &claims.client_id)
                 .await
                 .map_err(ApiError::internal)?
                 .ok_or_else(|| {
@@ -315,7 +315,7 @@ pub async fn change_status(
             "the action is suspend, reinstate or revoke",
         )
     })?;
-    let to = status::change(
+    let to = revocation::change(
         &state.licences,
         &client.department,
         &id,
@@ -345,11 +345,11 @@ pub async fn status_list(
     if q.time.is_some_and(|time| time > t) {
         return Err(ApiError::bad_request("bad-time", "time is in the future"));
     }
-    let jwt = status::token(&state.licences, &department, q.time, t).await?;
+    let jwt = revocation::token(&state.licences, &department, q.time, t).await?;
     let cache = if q.time.is_some() {
         "public, max-age=86400".to_owned()
     } else {
-        format!("public, max-age={}", status::TTL)
+        format!("public, max-age={}", revocation::TTL)
     };
     Ok((
         [
@@ -416,7 +416,7 @@ pub async fn verify(
         ));
     }
     let at = req.at.unwrap_or_else(now);
-    let (report, facts) = status::verify_online(&state.licences, req.licence, at).await?;
+    let (report, facts) = revocation::verify_online(&state.licences, req.licence, at).await?;
     state.metrics.verification(report.verdict.as_str());
     record_verification(&state, &addr, &headers, &report, facts.as_deref()).await?;
     // Sized for a report up front: `Json` starts at 128 bytes and doubles its way to ~2 KB.
@@ -446,7 +446,7 @@ async fn record_verification(
         false => None,
         true => {
             let claims = bearer_claims(headers, state)?;
-            crate::licences::issue::department_of_client(&state.licences, &claims.client_id)
+            crate::licences::lookup::department_of_client(&state.licences, &claims.client_id)
                 .await
                 .map_err(ApiError::internal)?
         }

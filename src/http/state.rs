@@ -92,8 +92,10 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let minute = Duration::from_secs(60);
         let metrics = Arc::new(Metrics::new());
-        let log_key =
-            crate::audit::log::load_key(&config.key_dir, &crate::audit::log::origin(&issuer))?;
+        let log_key = crate::audit::licence_log::load_key(
+            &config.key_dir,
+            &crate::audit::licence_log::origin(&issuer),
+        )?;
         let audit = Audit {
             db: db.clone(),
             sealer: Arc::new(Sealer::new()),

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::issue::licence_type;
+use super::lookup::licence_type;
 use super::{sdjwt, LicenceError};
 use crate::crypto::{random_id, random_token, secret_hash};
 use crate::licences::context::Licences;

@@ -157,5 +157,5 @@ async fn receipt(ctx: &Licences, licence: &Value) -> Result<Option<Value>, Licen
     let Some(id) = licence["id"].as_str() else {
         return Ok(None);
     };
-    Ok(crate::audit::log::receipt(&ctx.audit, id, true).await?)
+    Ok(crate::audit::licence_log::receipt(&ctx.audit, id, true).await?)
 }

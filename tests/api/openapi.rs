@@ -1013,7 +1013,7 @@ fn the_report_and_request_enums_are_the_codes() {
             .iter()
             .map(|r| r.as_str().unwrap())
             .collect::<Vec<_>>(),
-        tongban::licences::status::REASONS
+        tongban::licences::revocation::REASONS
     );
     for k in list("HolderKind") {
         serde_json::from_value::<tongban::licences::catalogue::HolderKind>(json!(k))

@@ -259,7 +259,7 @@ async fn smuggle(w: &World) -> String {
     claims.insert("type_name".into(), json!("营业执照"));
     claims.insert(
         "status".into(),
-        json!({ "status_list": { "idx": 7, "uri": tongban::licences::status::status_uri(&state.licences, &w.dept.row.id) } }),
+        json!({ "status_list": { "idx": 7, "uri": tongban::licences::revocation::status_uri(&state.licences, &w.dept.row.id) } }),
     );
     claims.insert("holders".into(), req["holders"].clone());
     claims.extend(req["fields"].as_object().unwrap().clone());

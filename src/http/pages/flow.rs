@@ -308,7 +308,7 @@ pub async fn consent_page(
     if req.has_scope("licences") {
         let codes = client_licence_types(&state, &req.client_id).await;
         for code in codes {
-            if let Ok(Some(t)) = crate::licences::issue::licence_type(&state.licences, &code).await
+            if let Ok(Some(t)) = crate::licences::lookup::licence_type(&state.licences, &code).await
             {
                 let name = if ui.lang == "en" {
                     t.name_en.clone()

@@ -66,7 +66,7 @@ fn fields(claims: &serde_json::Map<String, Value>, t: Option<&LicenceType>) -> V
 
 /// The licence type, for labels; a page still renders (with field names) if it cannot be read.
 async fn type_of(state: &AppState, code: &str) -> Option<std::sync::Arc<LicenceType>> {
-    crate::licences::issue::licence_type(&state.licences, code)
+    crate::licences::lookup::licence_type(&state.licences, code)
         .await
         .ok()
         .flatten()
@@ -195,7 +195,7 @@ pub async fn check(
     let Ok(Some(row)) = storage::licences::get(&state.db, &id).await else {
         return ui.error(&state, StatusCode::NOT_FOUND, "not_found", "");
     };
-    let t = crate::licences::issue::licence_type(&state.licences, &row.type_code)
+    let t = crate::licences::lookup::licence_type(&state.licences, &row.type_code)
         .await
         .ok()
         .flatten();
@@ -230,7 +230,8 @@ pub async fn share(
         Err(e) => return ui.failure(&state, e.status == 503),
     };
     let licence = opened["licence"].as_str().unwrap_or_default().to_owned();
-    let report = match crate::licences::status::verify_online(&state.licences, licence, t).await {
+    let report = match crate::licences::revocation::verify_online(&state.licences, licence, t).await
+    {
         Ok((report, _)) => report,
         Err(_) => return ui.server_error(&state),
     };

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::api::{ApiPath, ApiQuery};
 use super::error::ApiError;
-use crate::audit::log;
+use crate::audit::licence_log;
 use crate::http::AppState;
 use crate::storage;
 
@@ -35,7 +35,7 @@ fn not_found(detail: &str) -> ApiError {
 }
 
 async fn size(state: &AppState) -> Result<u64, ApiError> {
-    Ok(log::latest(&state.audit)
+    Ok(licence_log::latest(&state.audit)
         .await
         .map_err(ApiError::internal)?
         .map_or(0, |(s, _)| s))
@@ -47,7 +47,7 @@ fn b64(hashes: &[[u8; 32]]) -> Vec<String> {
 
 /// The newest checkpoint, a C2SP signed note.
 pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
-    match log::latest(&state.audit)
+    match licence_log::latest(&state.audit)
         .await
         .map_err(ApiError::internal)?
     {
@@ -115,7 +115,7 @@ pub async fn inclusion(
             format!("need index < size ≤ {n} (the tree size)"),
         ));
     }
-    let proof = log::inclusion_proof(&state.audit, q.index, size)
+    let proof = licence_log::inclusion_proof(&state.audit, q.index, size)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!({ "index": q.index, "size": size, "proof": b64(&proof) })).into_response())
@@ -143,7 +143,7 @@ pub async fn consistency(
             format!("need 0 < old ≤ new ≤ {n} (the tree size)"),
         ));
     }
-    let proof = log::consistency_proof(&state.audit, q.old, new)
+    let proof = licence_log::consistency_proof(&state.audit, q.old, new)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!({ "old": q.old, "new": new, "proof": b64(&proof) })).into_response())
@@ -154,7 +154,7 @@ pub async fn receipt(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    match log::receipt(&state.audit, &id, false)
+    match licence_log::receipt(&state.audit, &id, false)
         .await
         .map_err(ApiError::internal)?
     {
