@@ -3,14 +3,11 @@
 //! index, sign the SD-JWT VC with the department's key, and store it — with its holders, first status
 //! event, the superseded licence's revocation and the idempotency record — in one transaction.
 
-use crate::metrics::CacheName;
-use std::sync::Arc;
-
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::catalogue::{HolderKind, LicenceType};
+use super::catalogue::HolderKind;
 use super::departments::{self, DepartmentError};
 use super::id::{LicenceId, LicenceTypeCode};
 use super::lookup::{licence_type, registered_name};

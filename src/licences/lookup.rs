@@ -7,8 +7,6 @@ use std::sync::Arc;
 use super::catalogue::{HolderKind, LicenceType};
 use super::context::Licences;
 use super::issue::HolderRef;
-use super::LicenceError;
-use crate::domain::Uscc;
 use crate::metrics::CacheName;
 use crate::storage::{self, departments::DepartmentRow, StorageError};
 
