@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::catalogue::{HolderKind, LicenceType};
 use super::context::Licences;
-use super::issue::HolderRef;
+use super::request::HolderRef;
 use crate::metrics::CacheName;
 use crate::storage::{self, departments::DepartmentRow, StorageError};
 

@@ -8,6 +8,7 @@ pub mod issuance;
 pub mod issue;
 pub mod lookup;
 pub mod registry;
+pub mod request;
 pub mod revocation;
 pub mod sdjwt;
 pub mod statuslist;

@@ -14,6 +14,7 @@ pub mod grants;
 pub mod introspection;
 pub mod logout;
 pub mod params;
+pub mod pending;
 pub mod registration;
 pub mod subject;
 pub mod tokens;

@@ -9,13 +9,12 @@ use serde_json::{json, Value};
 
 use super::login::current_session;
 use super::{cookie_header, redirect, Ui};
-use crate::crypto::random_id;
 use crate::domain::time::now;
 use crate::http::extract::OAuthParams;
 use crate::http::AppState;
 use crate::oidc::authorize::{self, AuthRequest, PageError, Step};
 use crate::oidc::params::Params;
-use crate::oidc::{clients, logout, subject};
+use crate::oidc::{clients, logout, pending, subject};
 use crate::storage;
 
 /// Pending requests expire after 30 minutes: long enough to register an account on the way.
@@ -50,38 +49,25 @@ pub async fn authorize(
         }
     };
     let now = now();
-    let id = random_id();
-    let stored = serde_json::to_string(&req).unwrap_or_default();
-    if let Err(e) = storage::sessions::insert_auth_request(
-        &state.db,
-        &id,
-        &client.id,
-        &stored,
-        now,
-        REQUEST_TTL,
-    )
-    .await
-    {
-        tracing::error!(error = %e, "authorize: storing the request failed");
-        return redirect(&authorize::error_redirect(
-            &state.provider,
-            &redirect_uri,
-            req_state.as_deref(),
-            &crate::oidc::error::OAuthError::server_error(),
-        ));
-    }
+    let id = match pending::park(&state.provider, &req, now, REQUEST_TTL).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "authorize: storing the request failed");
+            return redirect(&authorize::error_redirect(
+                &state.provider,
+                &redirect_uri,
+                req_state.as_deref(),
+                &crate::oidc::error::OAuthError::server_error(),
+            ));
+        }
+    };
     proceed(&state, &headers, &ui, &id, req, now, now).await
 }
 
 /// Load a pending request by `req`.
 async fn load(state: &AppState, p: &Params, now: i64) -> Option<(String, AuthRequest, i64)> {
     let id = p.one("req").ok().flatten()?;
-    let row = storage::sessions::auth_request(&state.db, id, now)
-        .await
-        .ok()
-        .flatten()?;
-    let req = serde_json::from_str(&row.params).ok()?;
-    Some((row.id, req, row.created_at))
+    pending::find(&state.provider, id, now).await
 }
 
 pub async fn resume(
@@ -152,7 +138,7 @@ async fn proceed(
     );
     let to = match step {
         Err(e) => {
-            let _ = storage::sessions::delete_auth_request(&state.db, id).await;
+            let _ = pending::finish(&state.provider, id).await;
             return fail(e);
         }
         Ok(Step::Login) => format!("/login?req={id}"),
@@ -168,7 +154,7 @@ async fn proceed(
                     "the person may not act for that enterprise",
                 ));
             }
-            let _ = storage::sessions::delete_auth_request(&state.db, id).await;
+            let _ = pending::finish(&state.provider, id).await;
             match authorize::issue_code(&state.provider, &req, &s, now).await {
                 Ok(url) => {
                     let mut resp = redirect(&url);
@@ -267,12 +253,7 @@ pub async fn select_submit(
     req.acting_for = Some(choice);
     req.selected = true;
     req.consented = false;
-    let _ = storage::sessions::update_auth_request(
-        &state.db,
-        &id,
-        &serde_json::to_string(&req).unwrap_or_default(),
-    )
-    .await;
+    let _ = pending::update(&state.provider, &id, &req).await;
     proceed(&state, &headers, &ui, &id, req, created, now).await
 }
 
@@ -346,7 +327,7 @@ pub async fn consent_submit(
         return redirect(&format!("/login?req={id}"));
     };
     if p.one("decision").ok().flatten() != Some("allow") {
-        let _ = storage::sessions::delete_auth_request(&state.db, &id).await;
+        let _ = pending::finish(&state.provider, &id).await;
         let e = crate::oidc::error::OAuthError::new(
             crate::oidc::error::ErrorCode::AccessDenied,
             "the person declined",
@@ -380,12 +361,7 @@ pub async fn consent_submit(
     }
     tracing::info!(client_id = %req.client_id, "consent given");
     req.consented = true;
-    let _ = storage::sessions::update_auth_request(
-        &state.db,
-        &id,
-        &serde_json::to_string(&req).unwrap_or_default(),
-    )
-    .await;
+    let _ = pending::update(&state.provider, &id, &req).await;
     proceed(&state, &headers, &ui, &id, req, created, now).await
 }
 
