@@ -147,7 +147,7 @@ pub(super) async fn licence_type(config: Config, cmd: LicenceTypeCmd) -> anyhow:
             print(json!({ "code": t.code, "name_zh": t.name_zh, "name_en": t.name_en }));
         }
         LicenceTypeCmd::List => {
-            let list: Vec<_> = crate::storage::departments::licence_types(&state.db)
+            let list: Vec<_> = crate::storage::licence_types::list(&state.db)
                 .await?
                 .into_iter()
                 .map(|(code, _)| code)

@@ -220,7 +220,7 @@ pub async fn list_types(
     State(state): State<AppState>,
     _: AdminClient,
 ) -> Result<Response, ApiError> {
-    let list = storage::departments::licence_types(&state.db)
+    let list = storage::licence_types::list(&state.db)
         .await
         .map_err(ApiError::internal)?;
     let types = list
@@ -236,7 +236,7 @@ pub async fn get_type(
     _: AdminClient,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let def = storage::departments::licence_type(&state.db, &code)
+    let def = storage::licence_types::get(&state.db, &code)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| not_found(format!("no licence type {code}")))?;

@@ -85,7 +85,7 @@ pub async fn licence_type(
         &ctx.licence_types,
         code,
         async {
-            let Some(def) = storage::departments::licence_type(&ctx.db, code).await? else {
+            let Some(def) = storage::licence_types::get(&ctx.db, code).await? else {
                 return Ok(None);
             };
             Ok(Some(Arc::new(serde_json::from_str::<LicenceType>(&def)?)))

@@ -15,7 +15,7 @@ pub async fn register(
     t.validate()?;
     let stored = serde_json::to_value(t).map_err(crate::storage::StorageError::from)?;
     let mut tx = ctx.db.begin().await?;
-    crate::storage::departments::insert_type(&mut tx, &t.code, &stored.to_string(), now).await?;
+    crate::storage::licence_types::insert(&mut tx, &t.code, &stored.to_string(), now).await?;
     crate::audit::record(
         &mut tx,
         now,

@@ -137,34 +137,6 @@ pub async fn revoke_cert(tx: &mut Tx, serial: &str, reason: &str, now: i64) -> R
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn insert_type(tx: &mut Tx, code: &str, definition: &str, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO licence_types (code, definition, created_at) VALUES ($1, $2, $3)")
-        .bind(code)
-        .bind(definition)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(conflict("licence type code"))?;
-    Ok(())
-}
-
-pub async fn licence_type(db: &Db, code: &str) -> Result<Option<String>> {
-    let r: Option<(String,)> =
-        sqlx::query_as("SELECT definition FROM licence_types WHERE code = $1")
-            .bind(code)
-            .fetch_optional(&db.pool)
-            .await?;
-    Ok(r.map(|r| r.0))
-}
-
-pub async fn licence_types(db: &Db) -> Result<Vec<(String, String)>> {
-    Ok(
-        sqlx::query_as("SELECT code, definition FROM licence_types ORDER BY code")
-            .fetch_all(&db.pool)
-            .await?,
-    )
-}
-
 /// Every certificate of a department, newest first (keys stay sealed in the row).
 pub async fn certs_of(db: &Db, department_id: &str) -> Result<Vec<CertRow>> {
     Ok(sqlx::query_as(&format!(

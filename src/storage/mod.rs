@@ -12,6 +12,7 @@ pub mod clients;
 pub mod departments;
 pub mod enterprises;
 pub mod grants;
+pub mod licence_types;
 pub mod licences;
 pub mod notify;
 pub mod sessions;

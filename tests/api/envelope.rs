@@ -18,7 +18,7 @@ async fn open_type(w: &World) -> String {
         .unwrap()
         .remove("additionalProperties");
     let mut tx = w.app.state.db.begin().await.unwrap();
-    tongban::storage::departments::insert_type(&mut tx, &code, &def.to_string(), 0)
+    tongban::storage::licence_types::insert(&mut tx, &code, &def.to_string(), 0)
         .await
         .unwrap();
     tx.commit().await.unwrap();
