@@ -240,7 +240,7 @@ fn spawn_background(state: AppState) {
     // On PostgreSQL every event is queued, and a second's worth in one round (a 1,000-event round's
     // statement takes ~5 ms there) held up the queries committing beside it: holder queries paced at
     // ~180/s (1,800 audited reads/s) had a p99 of 8.2-16.7 ms with one round a second, 6.7-7.6 ms
-    // with five (ARCHITECTURE.md §8). On SQLite a round mostly stores a checkpoint.
+    // with five (benches/RESULTS.md). On SQLite a round mostly stores a checkpoint.
     let sealing = state.clone();
     let every = match state.db.backend {
         storage::Backend::Postgres => Duration::from_millis(200),

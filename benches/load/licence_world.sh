@@ -2,7 +2,8 @@
 # holder and a business-licence type, set up through the CLI in the current directory (its SQLite
 # file, or TONGBAN_DATABASE_URL); then the server pinned to core 0 with one tokio worker.
 # `licence_world BIN BASE` sets SERVER (its pid) and TOKEN (a department token with licences:issue and
-# licences:revoke); ISSUE is an issuance request body for that world.
+# licences:revoke) and BASIC (that client's `Authorization: Basic` credentials); ISSUE is an issuance
+# request body for that world.
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 ISSUE='{"type_code":"91350100M000100Y43001","holders":[{"kind":"enterprise","id":"9144030071526726XG","name":"深圳示范科技有限公司"}],"fields":{"company_name":"深圳示范科技有限公司","legal_representative":"林法人","address":"深圳市南山区"}}'
 
@@ -26,4 +27,5 @@ JSON
   SERVER=$!
   for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
   TOKEN=$(curl -fs -u "$ID:$SECRET" -d grant_type=client_credentials "$BASE/token" | json '["access_token"]')
+  BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
 }

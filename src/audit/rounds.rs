@@ -13,7 +13,7 @@
 //! records (the single connection makes that transaction the only appender), and [`Sealer::publish`](super::sealer::Sealer::publish)
 //! signs the checkpoint of its receipt once it committed. Issuance then waits for no round, and
 //! writes no queue row to delete again; the background round chains the audit events and stores a
-//! checkpoint of what the tree grew to. Measured on one core: see ARCHITECTURE.md, "Not built yet".
+//! checkpoint of what the tree grew to. Measured on one core: see benches/RESULTS.md.
 
 use std::sync::atomic::Ordering;
 
