@@ -20,11 +20,16 @@ pub enum JwksError {
     BadSignature,
 }
 
+/// A value that is not a JWK Set, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotAJwkSet(String);
+
 /// Is `jwks` a JWK Set?
-pub fn check_set(jwks: &Value) -> Result<(), String> {
+pub fn check_set(jwks: &Value) -> Result<(), NotAJwkSet> {
     josekit::jwk::JwkSet::from_map(jwks.as_object().cloned().unwrap_or_default())
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| NotAJwkSet(e.to_string()))
 }
 
 /// Verify `jwt` (ES256, RS256 or PS256) with the key of `jwks` its `kid` names (or the first key

@@ -60,16 +60,21 @@ impl FromRequestParts<AppState> for AdminClient {
 impl From<DepartmentError> for ApiError {
     fn from(e: DepartmentError) -> Self {
         match e {
-            DepartmentError::Invalid(d) => ApiError::new(
+            DepartmentError::Keys(_) => ApiError::internal(e),
+            DepartmentError::Storage(e) => storage_error(e),
+            DepartmentError::BadUscc(_)
+            | DepartmentError::IssNotAUrl
+            | DepartmentError::IssNotHttps
+            | DepartmentError::Names
+            | DepartmentError::NoClient(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-department",
                 "The request cannot be processed",
-                d,
+                e.to_string(),
             ),
             DepartmentError::Conflict(d) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", d)
             }
-            DepartmentError::Storage(e) => storage_error(e),
         }
     }
 }

@@ -45,9 +45,14 @@ pub struct Period {
     pub to: Option<i64>,
 }
 
+/// A period that does not run forwards, or runs longer than five years.
+#[derive(Debug, thiserror::Error)]
+#[error("need from < to, at most five years apart")]
+struct BadPeriod;
+
 /// The period asked for; any Unix seconds may arrive, so the arithmetic is checked.
-fn period(from: Option<i64>, to: Option<i64>, now: i64) -> Result<(i64, i64), String> {
-    let bad = || String::from("need from < to, at most five years apart");
+fn period(from: Option<i64>, to: Option<i64>, now: i64) -> Result<(i64, i64), BadPeriod> {
+    let bad = || BadPeriod;
     let to = to.unwrap_or(now + 1);
     let from = match from {
         Some(f) => f,
@@ -64,8 +69,8 @@ pub async fn json(
     _: AuditorClient,
     ApiQuery(p): ApiQuery<Period>,
 ) -> Result<Response, ApiError> {
-    let (from, to) =
-        period(p.from, p.to, now()).map_err(|d| ApiError::bad_request("bad-period", d))?;
+    let (from, to) = period(p.from, p.to, now())
+        .map_err(|e| ApiError::bad_request("bad-period", e.to_string()))?;
     let f = figures(&state.audit, from, to)
         .await
         .map_err(ApiError::internal)?;
@@ -114,7 +119,14 @@ pub async fn page(
     let from = q.from.as_deref().and_then(date);
     let (from, to) = match period(from, to, t) {
         Ok(p) => p,
-        Err(d) => return ui.error(&state, StatusCode::BAD_REQUEST, "bad_period", &d),
+        Err(e) => {
+            return ui.error(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "bad_period",
+                &e.to_string(),
+            )
+        }
     };
     let f = match figures(&state.audit, from, to).await {
         Ok(f) => f,

@@ -124,10 +124,37 @@ pub fn reserved_name_in(fields: &serde_json::Map<String, Value>) -> Option<&str>
     })
 }
 
+/// Why a licence type definition is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error("not a licence type: {0}")]
+    NotJson(String),
+    #[error("code: {0}")]
+    Code(String),
+    #[error("a licence type needs a Chinese and an English name")]
+    Names,
+    #[error("holder_kinds must not be empty and max_holders must be 1 to 10")]
+    Holders,
+    #[error("validity_days must be 1 to {MAX_VALIDITY_DAYS} (or null: no expiry)")]
+    ValidityDays,
+    #[error("department {uscc}: {why}")]
+    Department { uscc: String, why: String },
+    #[error("at least one department must be allowed to issue")]
+    NoIssuer,
+    #[error("every querier needs a legal basis")]
+    NoLegalBasis,
+    #[error("schema: {0}")]
+    Schema(String),
+    #[error("the schema must describe an object with properties")]
+    NotAnObjectSchema,
+    #[error(
+        "the schema admits a field named {0}, which belongs to the licence envelope: \
+         no property or pattern may name it, and unlisted fields must be refused \
+         (\"additionalProperties\": false, or a \"propertyNames\" that excludes it)"
+    )]
+    ReservedName(&'static str),
+    #[error("disclosable field {0} is not in the schema")]
+    UnknownDisclosable(String),
 }
 
 /// The longest default validity of a licence type: a hundred years.
@@ -135,63 +162,58 @@ pub const MAX_VALIDITY_DAYS: i64 = 36_500;
 
 impl LicenceType {
     pub fn parse(json: &str) -> Result<Self, CatalogueError> {
-        let t: LicenceType = serde_json::from_str(json)
-            .map_err(|e| CatalogueError::Invalid(format!("not a licence type: {e}")))?;
+        let t: LicenceType =
+            serde_json::from_str(json).map_err(|e| CatalogueError::NotJson(e.to_string()))?;
         t.validate()?;
         Ok(t)
     }
 
     pub fn validate(&self) -> Result<(), CatalogueError> {
-        let bad = |m: String| Err(CatalogueError::Invalid(m));
-        LicenceTypeCode::parse(&self.code)
-            .map_err(|e| CatalogueError::Invalid(format!("code: {e}")))?;
+        use CatalogueError as E;
+        LicenceTypeCode::parse(&self.code).map_err(|e| E::Code(e.to_string()))?;
         if self.name_zh.trim().is_empty() || self.name_en.trim().is_empty() {
-            return bad("a licence type needs a Chinese and an English name".into());
+            return Err(E::Names);
         }
         if self.holder_kinds.is_empty() || self.max_holders == 0 || self.max_holders > 10 {
-            return bad("holder_kinds must not be empty and max_holders must be 1 to 10".into());
+            return Err(E::Holders);
         }
         if self
             .validity_days
             .is_some_and(|d| !(1..=MAX_VALIDITY_DAYS).contains(&d))
         {
-            return bad(format!(
-                "validity_days must be 1 to {MAX_VALIDITY_DAYS} (or null: no expiry)"
-            ));
+            return Err(E::ValidityDays);
         }
         for u in self
             .issuers
             .iter()
             .chain(self.queriers.iter().map(|q| &q.department))
         {
-            Uscc::parse(u).map_err(|e| CatalogueError::Invalid(format!("department {u}: {e}")))?;
+            Uscc::parse(u).map_err(|e| E::Department {
+                uscc: u.clone(),
+                why: e.to_string(),
+            })?;
         }
         if self.issuers.is_empty() {
-            return bad("at least one department must be allowed to issue".into());
+            return Err(E::NoIssuer);
         }
         if self
             .queriers
             .iter()
             .any(|q| q.legal_basis.trim().is_empty())
         {
-            return bad("every querier needs a legal basis".into());
+            return Err(E::NoLegalBasis);
         }
-        jsonschema::validator_for(&self.schema)
-            .map_err(|e| CatalogueError::Invalid(format!("schema: {e}")))?;
+        jsonschema::validator_for(&self.schema).map_err(|e| E::Schema(e.to_string()))?;
         let props = self.schema.get("properties").and_then(Value::as_object);
         if self.schema.get("type").and_then(Value::as_str) != Some("object") || props.is_none() {
-            return bad("the schema must describe an object with properties".into());
+            return Err(E::NotAnObjectSchema);
         }
         if let Some(name) = self.admitted_reserved_name() {
-            return bad(format!(
-                "the schema admits a field named {name}, which belongs to the licence envelope: \
-                 no property or pattern may name it, and unlisted fields must be refused \
-                 (\"additionalProperties\": false, or a \"propertyNames\" that excludes it)"
-            ));
+            return Err(E::ReservedName(name));
         }
         for d in &self.disclosable {
             if !props.is_some_and(|p| p.contains_key(d)) {
-                return bad(format!("disclosable field {d} is not in the schema"));
+                return Err(E::UnknownDisclosable(d.clone()));
             }
         }
         Ok(())

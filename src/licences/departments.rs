@@ -17,12 +17,24 @@ use serde_json::json;
 /// Department certificates live two years; renew before.
 pub const CERT_LIFETIME_SECS: i64 = 2 * 365 * 86_400;
 
+/// Why registering a department, or using its certificates, failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DepartmentError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error("uscc: {0}")]
+    BadUscc(String),
+    #[error("iss must be an absolute URL")]
+    IssNotAUrl,
+    #[error("iss must use https")]
+    IssNotHttps,
+    #[error("a department needs a Chinese and an English name")]
+    Names,
+    #[error("no client {0}")]
+    NoClient(String),
     #[error("{0}")]
     Conflict(String),
+    /// Our side: a key, a certificate or a signer could not be made or opened (never the caller's doing).
+    #[error("department keys: {0}")]
+    Keys(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -49,8 +61,8 @@ fn certify(
     purpose: Purpose,
     now: i64,
 ) -> Result<CertRow, DepartmentError> {
-    let uscc = Uscc::parse(&d.uscc).map_err(|e| DepartmentError::Invalid(e.to_string()))?;
-    let key = generate_department_key().map_err(|e| DepartmentError::Invalid(e.to_string()))?;
+    let uscc = Uscc::parse(&d.uscc).map_err(|e| DepartmentError::BadUscc(e.to_string()))?;
+    let key = generate_department_key().map_err(|e| DepartmentError::Keys(e.to_string()))?;
     let subject = DepartmentSubject {
         name: &d.name_zh,
         uscc: &uscc,
@@ -65,7 +77,7 @@ fn certify(
             now,
             now + CERT_LIFETIME_SECS,
         )
-        .map_err(|e| DepartmentError::Invalid(format!("certificate: {e}")))?;
+        .map_err(|e| DepartmentError::Keys(format!("certificate: {e}")))?;
     Ok(CertRow {
         key_sealed: ctx.keys.data().seal_bytes(key.pkcs8_der(), &cert.serial),
         serial: cert.serial,
@@ -84,23 +96,20 @@ pub async fn register(
     actor: &str,
     now: i64,
 ) -> Result<DepartmentRow, DepartmentError> {
-    let uscc = Uscc::parse(n.uscc).map_err(|e| DepartmentError::Invalid(format!("uscc: {e}")))?;
-    let iss = url::Url::parse(n.iss)
-        .map_err(|_| DepartmentError::Invalid("iss must be an absolute URL".into()))?;
+    let uscc = Uscc::parse(n.uscc).map_err(|e| DepartmentError::BadUscc(e.to_string()))?;
+    let iss = url::Url::parse(n.iss).map_err(|_| DepartmentError::IssNotAUrl)?;
     if iss.scheme() != "https"
         && iss.host_str() != Some("localhost")
         && iss.host_str() != Some("127.0.0.1")
     {
-        return Err(DepartmentError::Invalid("iss must use https".into()));
+        return Err(DepartmentError::IssNotHttps);
     }
     if n.name_zh.trim().is_empty() || n.name_en.trim().is_empty() {
-        return Err(DepartmentError::Invalid(
-            "a department needs a Chinese and an English name".into(),
-        ));
+        return Err(DepartmentError::Names);
     }
     if let Some(c) = n.client_id {
         if crate::oidc::clients::get(&ctx.provider, c).await?.is_none() {
-            return Err(DepartmentError::Invalid(format!("no client {c}")));
+            return Err(DepartmentError::NoClient(c.to_owned()));
         }
     }
     let d = DepartmentRow {
@@ -223,11 +232,11 @@ pub async fn signer(
         .keys
         .data()
         .open_bytes(&c.key_sealed, &c.serial)
-        .map_err(|_| DepartmentError::Invalid("a department key does not unseal".into()))?;
+        .map_err(|_| DepartmentError::Keys("a department key does not unseal".into()))?;
     let chain = [c.cert_der.clone(), ctx.ca.intermediate_der().to_vec()];
     let s = Arc::new(
         Signer::new(c.serial.clone(), &pkcs8, &chain)
-            .map_err(|e| DepartmentError::Invalid(e.to_string()))?,
+            .map_err(|e| DepartmentError::Keys(e.to_string()))?,
     );
     ctx.signers.insert(key, s.clone());
     Ok(Some(s))

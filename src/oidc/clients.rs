@@ -31,9 +31,7 @@ pub async fn register(
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
     {
-        return Err(RegistrationError::Invalid(
-            "client_id: 1 to 128 characters of A-Z a-z 0-9 - _ . :".into(),
-        ));
+        return Err(RegistrationError::BadClientId);
     }
     let secret = matches!(
         config.auth_method,

@@ -103,62 +103,81 @@ pub const KNOWN_SCOPES: [&str; 14] = [
     "auditor",
 ];
 
+/// Why a client registration is refused (or failed to be stored).
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error("a client needs a name")]
+    NoName,
+    #[error("unknown scope {0:?}")]
+    UnknownScope(String),
+    #[error("the authorization_code grant needs at least one redirect URI")]
+    NoRedirectUri,
+    #[error("the refresh_token grant comes with the authorization_code grant")]
+    RefreshWithoutCode,
+    #[error("a public client (auth method none) cannot use client_credentials")]
+    PublicSystemClient,
+    #[error("private_key_jwt needs jwks")]
+    NoJwks,
+    #[error("jwks is not a JWK Set: {0}")]
+    BadJwks(String),
+    #[error("{what} {uri:?} is not an absolute URL")]
+    NotAnAbsoluteUrl { what: &'static str, uri: String },
+    #[error("{what} {uri:?} must use https (http only for localhost)")]
+    NotHttps { what: &'static str, uri: String },
+    #[error("{what} {uri:?} must not have a fragment")]
+    Fragment { what: &'static str, uri: String },
+    #[error("redirect URIs on several hosts need an explicit sector")]
+    SeveralHostsNoSector,
+    #[error("client_id: 1 to 128 characters of A-Z a-z 0-9 - _ . :")]
+    BadClientId,
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
 }
 
-fn check_uri(uri: &str, what: &str) -> Result<(), RegistrationError> {
+fn check_uri(uri: &str, what: &'static str) -> Result<(), RegistrationError> {
+    let it = || (what, uri.to_owned());
     let u = url::Url::parse(uri).map_err(|_| {
-        RegistrationError::Invalid(format!("{what} {uri:?} is not an absolute URL"))
+        let (what, uri) = it();
+        RegistrationError::NotAnAbsoluteUrl { what, uri }
     })?;
     let local = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     if !(u.scheme() == "https" || (u.scheme() == "http" && local)) {
-        return Err(RegistrationError::Invalid(format!(
-            "{what} {uri:?} must use https (http only for localhost)"
-        )));
+        let (what, uri) = it();
+        return Err(RegistrationError::NotHttps { what, uri });
     }
     if u.fragment().is_some() {
-        return Err(RegistrationError::Invalid(format!(
-            "{what} {uri:?} must not have a fragment"
-        )));
+        let (what, uri) = it();
+        return Err(RegistrationError::Fragment { what, uri });
     }
     Ok(())
 }
 
 impl ClientConfig {
     pub fn validate(&self) -> Result<(), RegistrationError> {
-        let bad = |m: &str| Err(RegistrationError::Invalid(m.into()));
+        use RegistrationError as E;
         if self.name.trim().is_empty() {
-            return bad("a client needs a name");
+            return Err(E::NoName);
         }
         for s in &self.scopes {
             if !KNOWN_SCOPES.contains(&s.as_str()) {
-                return Err(RegistrationError::Invalid(format!("unknown scope {s:?}")));
+                return Err(E::UnknownScope(s.clone()));
             }
         }
         let code = self.grant_types.contains(&GrantType::AuthorizationCode);
         if code && self.redirect_uris.is_empty() {
-            return bad("the authorization_code grant needs at least one redirect URI");
+            return Err(E::NoRedirectUri);
         }
         if self.grant_types.contains(&GrantType::RefreshToken) && !code {
-            return bad("the refresh_token grant comes with the authorization_code grant");
+            return Err(E::RefreshWithoutCode);
         }
         if self.auth_method == AuthMethod::None
             && self.grant_types.contains(&GrantType::ClientCredentials)
         {
-            return bad("a public client (auth method none) cannot use client_credentials");
+            return Err(E::PublicSystemClient);
         }
         if self.auth_method == AuthMethod::PrivateKeyJwt {
-            let jwks = self
-                .jwks
-                .as_ref()
-                .ok_or_else(|| RegistrationError::Invalid("private_key_jwt needs jwks".into()))?;
-            crate::crypto::jwks::check_set(jwks)
-                .map_err(|e| RegistrationError::Invalid(format!("jwks is not a JWK Set: {e}")))?;
+            let jwks = self.jwks.as_ref().ok_or(E::NoJwks)?;
+            crate::crypto::jwks::check_set(jwks).map_err(|e| E::BadJwks(e.to_string()))?;
         }
         for u in &self.redirect_uris {
             check_uri(u, "redirect URI")?;
@@ -176,7 +195,7 @@ impl ClientConfig {
                 .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(str::to_owned))
                 .collect();
             if hosts.len() > 1 {
-                return bad("redirect URIs on several hosts need an explicit sector");
+                return Err(E::SeveralHostsNoSector);
             }
         }
         Ok(())
