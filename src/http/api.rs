@@ -12,30 +12,11 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use crate::domain::time::now;
 use crate::http::AppState;
-use crate::licences::issuance::{self, Caller, Issued, KEY_REUSED_KIND};
+use crate::licences::issuance::{self, Caller, Issued};
 use crate::licences::issue::IssueRequest;
 use crate::licences::revocation::{self, Action};
-use crate::licences::LicenceError;
 use crate::oidc::tokens::{self, AccessClaims};
 use crate::storage::{self, departments::DepartmentRow};
-
-impl From<LicenceError> for ApiError {
-    fn from(e: LicenceError) -> Self {
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-        let title = match e.status {
-            422 if e.kind == KEY_REUSED_KIND => "Idempotency key reused",
-            400 => "The request is invalid",
-            403 => "Not allowed",
-            404 => "Not found",
-            409 => "Conflict",
-            410 => "Gone",
-            422 => "The request cannot be processed",
-            503 => "Temporarily unavailable",
-            _ => "Internal error",
-        };
-        ApiError::new(status, e.kind, title, e.detail)
-    }
-}
 
 /// A JSON body whose rejection is a problem details response (content type, syntax, shape).
 pub struct ApiJson<T>(pub T);
@@ -288,7 +269,7 @@ pub async fn issue_batch(
         .map(|r| match r {
             Ok(i) if i.replayed => json!({ "status": 201, "licence": issued_body(i), "replayed": true }),
             Ok(i) => json!({ "status": 201, "licence": issued_body(i) }),
-            Err(e) => json!({ "status": e.status, "problem": { "type": format!("https://tongban.example/problems/{}", e.kind), "detail": e.detail } }),
+            Err(e) => json!({ "status": super::error::licence_status(&e).as_u16(), "problem": { "type": format!("https://tongban.example/problems/{}", e.kind), "detail": e.detail } }),
         })
         .collect();
     Ok((StatusCode::OK, Json(json!({ "results": results }))).into_response())

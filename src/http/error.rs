@@ -5,12 +5,56 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::licences::issuance::KEY_REUSED_KIND;
+use crate::licences::{LicenceError, Refusal};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::storage::StorageError;
 
+/// The status of an OAuth error (RFC 6749 §5.2, RFC 6750 §3.1).
+fn oauth_status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The status of a licence refusal.
+pub fn licence_status(e: &LicenceError) -> StatusCode {
+    match e.refusal {
+        Refusal::BadRequest => StatusCode::BAD_REQUEST,
+        Refusal::Forbidden => StatusCode::FORBIDDEN,
+        Refusal::NotFound => StatusCode::NOT_FOUND,
+        Refusal::Conflict => StatusCode::CONFLICT,
+        Refusal::Gone => StatusCode::GONE,
+        Refusal::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<LicenceError> for ApiError {
+    fn from(e: LicenceError) -> Self {
+        let title = match e.refusal {
+            Refusal::Unprocessable if e.kind == KEY_REUSED_KIND => "Idempotency key reused",
+            Refusal::BadRequest => "The request is invalid",
+            Refusal::Forbidden => "Not allowed",
+            Refusal::NotFound => "Not found",
+            Refusal::Conflict => "Conflict",
+            Refusal::Gone => "Gone",
+            Refusal::Unprocessable => "The request cannot be processed",
+            Refusal::Unavailable => "Temporarily unavailable",
+            Refusal::Internal => "Internal error",
+        };
+        ApiError::new(licence_status(&e), e.kind, title, e.detail)
+    }
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let status = oauth_status(self.code);
         let mut resp = (
             status,
             [

@@ -306,7 +306,7 @@ pub async fn withdraw_share(
 /// Open a share: the licence with only the chosen disclosures, logged for the holder.
 pub async fn open_share(ctx: &Licences, token: &str, now: i64) -> Result<Value, LicenceError> {
     let gone = || LicenceError {
-        status: 410,
+        refusal: crate::licences::error::Refusal::Gone,
         kind: "share-gone",
         detail: "this share has expired, been withdrawn or never existed".into(),
     };

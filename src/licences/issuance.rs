@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use super::context::Licences;
+use super::error::{LicenceError, Refusal};
 use super::issue::{self, Idempotency, IssueRequest};
-use super::LicenceError;
 use crate::storage::{self, departments::DepartmentRow};
 
 /// A licence issued now, or answered again from the record of the same request.
@@ -109,7 +109,7 @@ async fn sign_or_replay(
     match issue::issue(ctx, caller.department, req, idem.as_ref(), now).await {
         Ok(body) => Ok((body, false)),
         // A concurrent retry with the same key committed first: answer with its result.
-        Err(e) if e.status == 409 && key.is_some() => {
+        Err(e) if e.refusal == Refusal::Conflict && key.is_some() => {
             match recorded(ctx, caller.client_id, key.unwrap_or_default(), &hash).await? {
                 Some(body) => Ok((body, true)),
                 None => Err(e),

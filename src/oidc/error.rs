@@ -46,16 +46,6 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
         }
     }
-
-    pub fn status(self) -> u16 {
-        match self {
-            Self::InvalidClient | Self::InvalidToken => 401,
-            Self::InsufficientScope => 403,
-            Self::ServerError => 500,
-            Self::TemporarilyUnavailable => 503,
-            _ => 400,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

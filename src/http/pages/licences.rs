@@ -12,6 +12,7 @@ use crate::domain::time::now;
 use crate::http::api::ApiPath;
 use crate::http::AppState;
 use crate::licences::catalogue::LicenceType;
+use crate::licences::Refusal;
 use crate::licences::{access, verify};
 use crate::storage::{self, accounts::AccountRow};
 
@@ -85,7 +86,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
                 .iter()
                 .map(|l| json!({ "id": l.id, "type_code": l.type_code, "type_name": l.type_name, "status": l.status, "issued": format_time(l.issued_at), "expires": l.expires_at.map(format_time) }))
                 .collect(),
-            Err(e) => return ui.failure(&state, e.status == 503),
+            Err(e) => return ui.failure(&state, e.refusal == Refusal::Unavailable),
         };
         groups.push(json!({ "index": i, "name": name, "licences": licences }));
     }
@@ -224,10 +225,10 @@ pub async fn share(
     let ui = Ui::new(&headers, &uri, None);
     let opened = match access::open_share(&state.licences, &token, t).await {
         Ok(v) => v,
-        Err(e) if e.status == 410 => {
+        Err(e) if e.refusal == Refusal::Gone => {
             return ui.error(&state, StatusCode::GONE, "not_found", &e.detail)
         }
-        Err(e) => return ui.failure(&state, e.status == 503),
+        Err(e) => return ui.failure(&state, e.refusal == Refusal::Unavailable),
     };
     let licence = opened["licence"].as_str().unwrap_or_default().to_owned();
     let report = match crate::licences::revocation::verify_online(&state.licences, licence, t).await
