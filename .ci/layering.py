@@ -11,6 +11,7 @@ Rules:
   2. SQL (sqlx, or a string literal holding a statement) only under storage/;
   3. the crypto crates (ring, josekit) only under crypto/ and pki/;
   4. no file under src/ over 500 lines;
+  4b. no handler under http/ calls a storage:: function (the domain layers own reads and writes);
   5. no import loop between files.
 
 Edges: every `use` path and every inline path that starts with crate::, super:: or self:: (or with a
@@ -66,6 +67,8 @@ SQL_LITERAL = re.compile(
     re.S,
 )
 CRYPTO_CRATE = re.compile(r"(?<![\w:])(ring|josekit)::")
+# A handler calling storage itself (types such as rows and StorageError may still be named).
+STORAGE_CALL = re.compile(r"(?<![\w:])(?:crate::)?storage::\w+::[a-z_]\w*(?=\s*\()")
 SQLX = re.compile(r"(?<![\w:])sqlx::|#\[sqlx")
 
 
@@ -313,6 +316,10 @@ def check(root):
             if allowed != "*" and tlayer != layer and tlayer not in allowed:
                 problems.append(f"{path}: imports src/{crate.files[target]} (layer `{tlayer}`), which `{layer}` may not")
         code = drop_inline_tests(crate.code[mod])
+        if layer == "http":
+            m = STORAGE_CALL.search(code)
+            if m:
+                problems.append(f"{path}: calls {m.group(0)}...): handlers call the domain, which owns its reads and writes")
         if allowed != "*" and layer != "http" and re.search(r"\bAppState\b", code):
             problems.append(f"{path}: names AppState, which lives in http/ (take the layer's own context)")
         if layer not in SQL_HOME:
@@ -365,6 +372,10 @@ def self_test():
                   "oidc/a.rs": "use super::b::B;\npub struct A(B);\n",
                   "oidc/b.rs": "use crate::oidc::A;\npub struct B(Box<A>);\n"},
                  ["import loop between 2 files: src/oidc/a.rs, src/oidc/b.rs"]),
+        "handler": ({"lib.rs": "pub mod http;\npub mod storage;\n",
+                     "http/mod.rs": "async fn h(db: &Db) { crate::storage::licences::get(db, 1).await; }\n",
+                     "storage/mod.rs": "pub mod licences;\n", "storage/licences.rs": "pub async fn get() {}\n"},
+                    ["handlers call the domain"]),
         "clean": ({"lib.rs": "pub mod oidc;\npub mod storage;\n",
                    "oidc/mod.rs": "pub mod a;\npub mod b;\npub use a::A;\n",
                    "oidc/a.rs": "use super::b::B;\nuse crate::storage::Db;\npub struct A(B, Db);\n",

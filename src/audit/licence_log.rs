@@ -150,3 +150,12 @@ pub async fn receipt(
         "inclusion_proof": b64(&proof),
     })))
 }
+
+/// The log's leaves `start..end`: (index, licence id, leaf).
+pub async fn leaves(
+    ctx: &Audit,
+    start: i64,
+    end: i64,
+) -> Result<Vec<(i64, String, Vec<u8>)>, storage::StorageError> {
+    storage::tlog::leaves(&ctx.db, start, end).await
+}

@@ -132,6 +132,11 @@ pub async fn grant_auditor(
     Ok(())
 }
 
+/// Does this account hold the auditor role?
+pub async fn is_auditor(ctx: &Audit, account_id: &str) -> Result<bool, storage::StorageError> {
+    storage::audit::is_auditor(&ctx.db, account_id).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::median;

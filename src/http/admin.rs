@@ -16,7 +16,7 @@ use crate::http::AppState;
 use crate::licences::catalogue::LicenceType;
 use crate::licences::departments::{self as depts, DepartmentError, NewDepartment};
 use crate::oidc::tokens::AccessClaims;
-use crate::storage::{self, departments::DepartmentRow, StorageError};
+use crate::storage::{departments::DepartmentRow, StorageError};
 
 /// The scope an administration token carries.
 pub const ADMIN_SCOPE: &str = "admin";
@@ -96,7 +96,7 @@ fn not_found(detail: impl Into<String>) -> ApiError {
 }
 
 async fn department_json(state: &AppState, d: &DepartmentRow) -> Result<Value, ApiError> {
-    let certs = storage::departments::certs_of(&state.db, &d.id)
+    let certs = crate::licences::departments::certs_of(&state.licences, &d.id)
         .await
         .map_err(ApiError::internal)?;
     let certs: Vec<_> = certs
@@ -117,7 +117,7 @@ pub async fn list_departments(
     State(state): State<AppState>,
     _: AdminClient,
 ) -> Result<Response, ApiError> {
-    let list = storage::departments::list(&state.db)
+    let list = crate::licences::departments::departments(&state.licences)
         .await
         .map_err(ApiError::internal)?;
     let mut out = Vec::with_capacity(list.len());
@@ -166,7 +166,7 @@ pub async fn get_department(
 }
 
 async fn by_uscc(state: &AppState, uscc: &str) -> Result<DepartmentRow, ApiError> {
-    storage::departments::by_uscc(&state.db, uscc)
+    crate::licences::departments::department_by_uscc(&state.licences, uscc)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| not_found(format!("no department with USCC {uscc}")))
@@ -205,7 +205,7 @@ pub async fn revoke_certificate(
     }
     let t = now();
     if !depts::revoke_cert(&state.licences, &serial, reason, &admin.actor(), t).await? {
-        let known = storage::departments::cert(&state.db, &serial)
+        let known = crate::licences::departments::certificate(&state.licences, &serial)
             .await
             .map_err(ApiError::internal)?;
         return Err(match known {
@@ -225,7 +225,7 @@ pub async fn list_types(
     State(state): State<AppState>,
     _: AdminClient,
 ) -> Result<Response, ApiError> {
-    let list = storage::licence_types::list(&state.db)
+    let list = crate::licences::registry::list(&state.licences)
         .await
         .map_err(ApiError::internal)?;
     let types = list
@@ -241,7 +241,7 @@ pub async fn get_type(
     _: AdminClient,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let def = storage::licence_types::get(&state.db, &code)
+    let def = crate::licences::registry::definition(&state.licences, &code)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| not_found(format!("no licence type {code}")))?;

@@ -16,7 +16,7 @@ use crate::licences::issuance::{self, Caller, Issued};
 use crate::licences::issue::IssueRequest;
 use crate::licences::revocation::{self, Action};
 use crate::oidc::tokens::{self, AccessClaims};
-use crate::storage::{self, departments::DepartmentRow};
+use crate::storage::departments::DepartmentRow;
 
 /// A JSON body whose rejection is a problem details response (content type, syntax, shape).
 pub struct ApiJson<T>(pub T);
@@ -399,74 +399,38 @@ pub async fn verify(
     let at = req.at.unwrap_or_else(now);
     let (report, facts) = revocation::verify_online(&state.licences, req.licence, at).await?;
     state.metrics.verification(report.verdict.as_str());
-    record_verification(&state, &addr, &headers, &report, facts.as_deref()).await?;
+    let department = verifying_department(&state, &headers).await?;
+    crate::licences::verification::record(
+        &state.licences,
+        department.as_deref(),
+        &addr,
+        &report,
+        facts.as_deref(),
+        now(),
+    )
+    .await
+    .map_err(ApiError::internal)?;
     // Sized for a report up front: `Json` starts at 128 bytes and doubles its way to ~2 KB.
     let mut body = Vec::with_capacity(4096);
     serde_json::to_writer(&mut body, &report).map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// The audit side of a verification: a department system that verifies (it sent its token) leaves
-/// an event, and so does a failed verification of a licence the repository holds (supervision
-/// counts them per issuing department). An anonymous verification of a valid licence writes
-/// nothing: it costs one signature check and no database round trip.
-async fn record_verification(
+/// The department of the system that sent a bearer token with its verification, if it did (an
+/// anonymous verification sends none); a token that does not verify is refused.
+async fn verifying_department(
     state: &AppState,
-    addr: &str,
     headers: &HeaderMap,
-    report: &crate::licences::verify::Report,
-    facts: Option<&crate::licences::verify::RepositoryFacts>,
-) -> Result<(), ApiError> {
-    use crate::audit::{self, Action as A};
-    use crate::licences::verify::Verdict;
+) -> Result<Option<std::sync::Arc<DepartmentRow>>, ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| !v.trim().eq_ignore_ascii_case("bearer"));
-    let department = match presented {
-        false => None,
-        true => {
-            let claims = bearer_claims(headers, state)?;
-            crate::licences::lookup::department_of_client(&state.licences, &claims.client_id)
-                .await
-                .map_err(ApiError::internal)?
-        }
-    };
-    let known = facts.is_some_and(|f| f.known);
-    let failed = known && report.verdict != Verdict::Valid;
-    let (Some(id), true) = (&report.licence_id, department.is_some() || failed) else {
-        return Ok(());
-    };
-    let verdict = serde_json::to_value(report.verdict).unwrap_or_default();
-    let object = format!("licence:{id}");
-    let t = now();
-    let write = async {
-        let mut tx = state.db.begin().await?;
-        if let Some(d) = &department {
-            let detail = json!({ "verdict": verdict });
-            audit::record(
-                &mut tx,
-                t,
-                &audit::department(&d.id),
-                A::LicenceVerifiedByDepartment,
-                &object,
-                detail,
-            )
-            .await?;
-        }
-        if failed {
-            let detail = json!({ "verdict": verdict });
-            audit::record(
-                &mut tx,
-                t,
-                &format!("address:{addr}"),
-                A::LicenceVerificationFailed,
-                &object,
-                detail,
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(storage::StorageError::from)
-    };
-    write.await.map_err(ApiError::internal)
+    if !presented {
+        return Ok(None);
+    }
+    let claims = bearer_claims(headers, state)?;
+    crate::licences::lookup::department_of_client(&state.licences, &claims.client_id)
+        .await
+        .map_err(ApiError::internal)
 }

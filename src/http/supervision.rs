@@ -110,7 +110,7 @@ pub async fn page(
     let Some((_, a)) = current_session(&state, &headers, t).await else {
         return redirect("/login");
     };
-    match crate::storage::audit::is_auditor(&state.db, &a.id).await {
+    match crate::audit::supervision::is_auditor(&state.audit, &a.id).await {
         Ok(true) => {}
         Ok(false) => return ui.error(&state, StatusCode::FORBIDDEN, "not_auditor", ""),
         Err(e) => return ui.failure(&state, e.is_unavailable()),

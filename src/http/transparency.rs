@@ -14,7 +14,6 @@ use super::api::{ApiPath, ApiQuery};
 use super::error::ApiError;
 use crate::audit::licence_log;
 use crate::http::AppState;
-use crate::storage;
 
 /// Entries per page at most.
 const PAGE_MAX: u64 = 1000;
@@ -80,7 +79,7 @@ pub async fn entries(
             format!("need start < end ≤ {n} (the tree size), at most {PAGE_MAX} entries"),
         ));
     }
-    let rows = storage::tlog::leaves(&state.db, r.start as i64, r.end as i64)
+    let rows = crate::audit::licence_log::leaves(&state.audit, r.start as i64, r.end as i64)
         .await
         .map_err(ApiError::internal)?;
     let entries: Vec<Value> = rows

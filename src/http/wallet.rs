@@ -18,7 +18,7 @@ use crate::licences::access;
 use crate::licences::catalogue::HolderKind;
 use crate::licences::issue::{holder_index, HolderRef};
 use crate::oidc::tokens;
-use crate::storage::{self, accounts::AccountRow};
+use crate::storage::accounts::AccountRow;
 
 fn unauthorized(d: &str) -> ApiError {
     ApiError::new(
@@ -40,7 +40,7 @@ async fn holder_of(
     let Some(uscc) = as_uscc else {
         return Ok(a.id_number_index.clone());
     };
-    let actable = storage::enterprises::actable_by(&state.db, &a.id, t)
+    let actable = crate::identity::enterprises::actable_by(&state.identity, &a.id, t)
         .await
         .map_err(ApiError::internal)?;
     if !actable.iter().any(|e| e.uscc == uscc) {
@@ -110,12 +110,12 @@ pub async fn my_licences(
             .gid
             .as_deref()
             .ok_or_else(|| unauthorized("the token does not represent a person"))?;
-        let grant = storage::grants::grant(&state.db, gid)
+        let grant = crate::oidc::consents::grant(&state.provider, gid)
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(|| unauthorized("the grant is gone"))?;
-        let consent = storage::grants::consent(
-            &state.db,
+        let consent = crate::oidc::consents::consent(
+            &state.provider,
             &grant.account_id,
             &grant.client_id,
             &grant.acting_for,
@@ -129,12 +129,12 @@ pub async fn my_licences(
             .map(str::to_owned)
             .collect();
         let index = if grant.acting_for.is_empty() {
-            storage::accounts::by_id(&state.db, &grant.account_id)
+            crate::identity::accounts::account(&state.identity, &grant.account_id)
                 .await
                 .map_err(ApiError::internal)?
                 .map(|a| a.id_number_index)
         } else {
-            storage::enterprises::by_id(&state.db, &grant.acting_for)
+            crate::identity::enterprises::enterprise(&state.identity, &grant.acting_for)
                 .await
                 .map_err(ApiError::internal)?
                 .map(|e| {
@@ -194,7 +194,7 @@ pub async fn my_access_log(
     let indexes = super::pages::access_log::holder_indexes(&state, &a)
         .await
         .map_err(ApiError::internal)?;
-    let log = storage::licences::access_log(&state.db, &indexes, 200)
+    let log = crate::licences::access::access_log(&state.licences, &indexes, 200)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!({ "accesses": log })).into_response())

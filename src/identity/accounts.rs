@@ -308,3 +308,11 @@ pub fn mask(number: &str) -> String {
         .map(|(i, c)| if i < 4 || i + 2 >= n { c } else { '*' })
         .collect()
 }
+
+/// An account by id.
+pub async fn account(
+    ctx: &Identity,
+    id: &str,
+) -> Result<Option<storage::accounts::AccountRow>, storage::StorageError> {
+    storage::accounts::by_id(&ctx.db, id).await
+}

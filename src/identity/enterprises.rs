@@ -124,3 +124,36 @@ pub async fn revocable_grant(
     }
     Ok(g)
 }
+
+/// The enterprises a person may act for now: those they represent, and those whose agent they are.
+pub async fn actable_by(
+    ctx: &Identity,
+    account_id: &str,
+    now: i64,
+) -> Result<Vec<storage::enterprises::Actable>, storage::StorageError> {
+    storage::enterprises::actable_by(&ctx.db, account_id, now).await
+}
+
+/// An enterprise by id.
+pub async fn enterprise(
+    ctx: &Identity,
+    id: &str,
+) -> Result<Option<storage::enterprises::EnterpriseRow>, storage::StorageError> {
+    storage::enterprises::by_id(&ctx.db, id).await
+}
+
+/// The enterprises whose legal representative this person is.
+pub async fn represented_by(
+    ctx: &Identity,
+    account_id: &str,
+) -> Result<Vec<storage::enterprises::EnterpriseRow>, storage::StorageError> {
+    storage::enterprises::represented_by(&ctx.db, account_id).await
+}
+
+/// An enterprise's agents, with their grants.
+pub async fn agents_of(
+    ctx: &Identity,
+    enterprise_id: &str,
+) -> Result<Vec<storage::enterprises::AgentGrantRow>, storage::StorageError> {
+    storage::enterprises::agents_of(&ctx.db, enterprise_id).await
+}

@@ -61,3 +61,12 @@ pub async fn current(
     }
     Ok(Some(s))
 }
+
+/// A person's sessions that have not ended, most recently used first.
+pub async fn active(
+    ctx: &Identity,
+    account_id: &str,
+    now: i64,
+) -> Result<Vec<storage::sessions::SessionRow>, storage::StorageError> {
+    storage::sessions::active_for_account(&ctx.db, account_id, now).await
+}

@@ -349,3 +349,29 @@ pub async fn open_share(ctx: &Licences, token: &str, now: i64) -> Result<Value, 
         json!({ "licence": shared, "purpose": s.purpose, "expires_at": s.expires_at, "status": full.status, "type_name": full.type_name }),
     )
 }
+
+/// Reads of these holders' licences by others, newest first.
+pub async fn access_log(
+    ctx: &Licences,
+    holder_indexes: &[Vec<u8>],
+    limit: i64,
+) -> Result<Vec<storage::licences::AccessRow>, storage::StorageError> {
+    storage::licences::access_log(&ctx.db, holder_indexes, limit).await
+}
+
+/// A licence by id.
+pub async fn licence(
+    ctx: &Licences,
+    id: &str,
+) -> Result<Option<storage::licences::LicenceRow>, storage::StorageError> {
+    storage::licences::get(&ctx.db, id).await
+}
+
+/// Is the holder with this blind index a holder of the licence?
+pub async fn holds(
+    ctx: &Licences,
+    licence_id: &str,
+    holder_index: &[u8],
+) -> Result<bool, storage::StorageError> {
+    storage::licences::holds(&ctx.db, licence_id, holder_index).await
+}

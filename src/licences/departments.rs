@@ -241,3 +241,40 @@ pub async fn signer(
     ctx.signers.insert(key, s.clone());
     Ok(Some(s))
 }
+
+/// A department by id.
+pub async fn department(
+    ctx: &Licences,
+    id: &str,
+) -> Result<Option<DepartmentRow>, storage::StorageError> {
+    storage::departments::by_id(&ctx.db, id).await
+}
+
+/// A department by its unified social credit code.
+pub async fn department_by_uscc(
+    ctx: &Licences,
+    uscc: &str,
+) -> Result<Option<DepartmentRow>, storage::StorageError> {
+    storage::departments::by_uscc(&ctx.db, uscc).await
+}
+
+/// Every department, by USCC.
+pub async fn departments(ctx: &Licences) -> Result<Vec<DepartmentRow>, storage::StorageError> {
+    storage::departments::list(&ctx.db).await
+}
+
+/// Every certificate of a department, newest first.
+pub async fn certs_of(
+    ctx: &Licences,
+    department_id: &str,
+) -> Result<Vec<CertRow>, storage::StorageError> {
+    storage::departments::certs_of(&ctx.db, department_id).await
+}
+
+/// A department certificate by serial.
+pub async fn certificate(
+    ctx: &Licences,
+    serial: &str,
+) -> Result<Option<CertRow>, storage::StorageError> {
+    storage::departments::cert(&ctx.db, serial).await
+}

@@ -15,6 +15,7 @@ pub mod revocation;
 pub mod sdjwt;
 pub mod statuslist;
 pub mod vc;
+pub mod verification;
 pub mod verify;
 
 pub use context::Licences;

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::catalogue::{CatalogueError, LicenceType};
 use super::context::Licences;
+use crate::storage;
 
 /// Register a licence type (validated) with its audit event; `Conflict` if the code exists.
 pub async fn register(
@@ -37,4 +38,17 @@ pub enum RegisterError {
     Invalid(#[from] CatalogueError),
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+}
+
+/// Every registered type: (code, definition JSON), by code.
+pub async fn list(ctx: &Licences) -> Result<Vec<(String, String)>, storage::StorageError> {
+    storage::licence_types::list(&ctx.db).await
+}
+
+/// A registered type's definition JSON.
+pub async fn definition(
+    ctx: &Licences,
+    code: &str,
+) -> Result<Option<String>, storage::StorageError> {
+    storage::licence_types::get(&ctx.db, code).await
 }

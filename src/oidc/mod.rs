@@ -6,6 +6,7 @@
 pub mod authorize;
 pub mod claims;
 pub mod clients;
+pub mod consents;
 pub mod context;
 pub mod denylist;
 pub mod discovery;

@@ -21,7 +21,7 @@ pub async fn holder_indexes(
     a: &storage::accounts::AccountRow,
 ) -> Result<Vec<Vec<u8>>, storage::StorageError> {
     let mut indexes = vec![a.id_number_index.clone()];
-    for e in storage::enterprises::represented_by(&state.db, &a.id).await? {
+    for e in crate::identity::enterprises::represented_by(&state.identity, &a.id).await? {
         indexes.push(
             state
                 .provider
@@ -40,7 +40,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         return redirect("/login");
     };
     let rows = match holder_indexes(&state, &a).await {
-        Ok(indexes) => storage::licences::access_log(&state.db, &indexes, 200).await,
+        Ok(indexes) => crate::licences::access::access_log(&state.licences, &indexes, 200).await,
         Err(e) => Err(e),
     };
     let rows = match rows {
@@ -54,7 +54,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         let who = match (&r.department_id, &r.client_id) {
             (Some(d), _) => {
                 if !names.contains_key(d) {
-                    let n = storage::departments::by_id(&state.db, d)
+                    let n = crate::licences::departments::department(&state.licences, d)
                         .await
                         .ok()
                         .flatten()

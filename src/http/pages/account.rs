@@ -14,7 +14,7 @@ use crate::http::AppState;
 use crate::identity::accounts::{self, AccountError};
 use crate::identity::enterprises::{self, EnterpriseError};
 use crate::oidc::{clients, logout};
-use crate::storage::{self, accounts::AccountRow, sessions::SessionRow};
+use crate::storage::{accounts::AccountRow, sessions::SessionRow};
 
 async fn render(
     state: &AppState,
@@ -26,15 +26,14 @@ async fn render(
     status: StatusCode,
 ) -> Response {
     let now = now();
-    let db = &state.db;
-    let sessions: Vec<Value> = storage::sessions::active_for_account(db, &a.id, now)
+    let sessions: Vec<Value> = crate::identity::sessions::active(&state.identity, &a.id, now)
         .await
         .unwrap_or_default()
         .iter()
         .map(|x| json!({ "id": x.id, "created": format_time(x.created_at), "last_seen": format_time(x.last_seen), "current": x.id == s.id }))
         .collect();
     let mut consents = Vec::new();
-    for c in storage::grants::consents_of(db, &a.id)
+    for c in crate::oidc::consents::consents_of(&state.provider, &a.id)
         .await
         .unwrap_or_default()
     {
@@ -47,7 +46,7 @@ async fn render(
         let acting = if c.acting_for.is_empty() {
             None
         } else {
-            storage::enterprises::by_id(db, &c.acting_for)
+            crate::identity::enterprises::enterprise(&state.identity, &c.acting_for)
                 .await
                 .ok()
                 .flatten()
@@ -56,18 +55,18 @@ async fn render(
         let scopes: Vec<&str> = c.scopes.split(' ').collect();
         consents.push(json!({ "client_id": c.client_id, "client_name": name, "scopes": scopes, "acting_for_name": acting, "granted": format_time(c.granted_at) }));
     }
-    let actable: Vec<Value> = storage::enterprises::actable_by(db, &a.id, now)
+    let actable: Vec<Value> = crate::identity::enterprises::actable_by(&state.identity, &a.id, now)
         .await
         .unwrap_or_default()
         .iter()
         .map(|e| json!({ "name": e.name, "uscc": e.uscc, "role": e.role, "expires": e.expires_at.map(format_time) }))
         .collect();
     let mut represented = Vec::new();
-    for e in storage::enterprises::represented_by(db, &a.id)
+    for e in crate::identity::enterprises::represented_by(&state.identity, &a.id)
         .await
         .unwrap_or_default()
     {
-        let agents: Vec<Value> = storage::enterprises::agents_of(db, &e.id)
+        let agents: Vec<Value> = crate::identity::enterprises::agents_of(&state.identity, &e.id)
             .await
             .unwrap_or_default()
             .iter()
@@ -154,7 +153,7 @@ pub async fn action(
         }
         "/account/sessions/end" => {
             let sid = get("session_id");
-            let own = storage::sessions::active_for_account(&state.db, &a.id, now)
+            let own = crate::identity::sessions::active(&state.identity, &a.id, now)
                 .await
                 .unwrap_or_default()
                 .iter()
@@ -220,7 +219,7 @@ pub async fn action(
         }
         "/account/logout-all" => {
             // Every session, this browser's included: each portal is told (back-channel).
-            let all: Vec<String> = storage::sessions::active_for_account(&state.db, &a.id, now)
+            let all: Vec<String> = crate::identity::sessions::active(&state.identity, &a.id, now)
                 .await
                 .unwrap_or_default()
                 .into_iter()

@@ -113,13 +113,18 @@ async fn proceed(
             return Ok((vec![], None));
         };
         let actable = if req.has_scope("enterprise") {
-            storage::enterprises::actable_by(&state.db, &s.account_id, now).await?
+            crate::identity::enterprises::actable_by(&state.identity, &s.account_id, now).await?
         } else {
             vec![]
         };
         let acting_for = req.acting_for.clone().unwrap_or_default();
-        let consent =
-            storage::grants::consent(&state.db, &s.account_id, &req.client_id, &acting_for).await?;
+        let consent = crate::oidc::consents::consent(
+            &state.provider,
+            &s.account_id,
+            &req.client_id,
+            &acting_for,
+        )
+        .await?;
         Ok::<_, storage::StorageError>((actable, consent))
     };
     // A failed lookup is a server error, never "no consent yet".
@@ -208,7 +213,7 @@ pub async fn select_page(
     let Some((s, account)) = current_session(&state, &headers, now).await else {
         return redirect(&format!("/login?req={id}"));
     };
-    let enterprises = storage::enterprises::actable_by(&state.db, &s.account_id, now)
+    let enterprises = crate::identity::enterprises::actable_by(&state.identity, &s.account_id, now)
         .await
         .unwrap_or_default();
     let list: Vec<Value> = enterprises
@@ -243,7 +248,7 @@ pub async fn select_submit(
     };
     let choice = p.one("acting_for").ok().flatten().unwrap_or("").to_owned();
     if !choice.is_empty() {
-        let actable = storage::enterprises::actable_by(&state.db, &s.account_id, now)
+        let actable = crate::identity::enterprises::actable_by(&state.identity, &s.account_id, now)
             .await
             .unwrap_or_default();
         if !actable.iter().any(|e| e.id == choice) {
@@ -277,7 +282,7 @@ pub async fn consent_page(
         return redirect(&format!("/login?req={id}"));
     }
     let acting_for_name = match req.acting_for.as_deref() {
-        Some(e) if !e.is_empty() => storage::enterprises::by_id(&state.db, e)
+        Some(e) if !e.is_empty() => crate::identity::enterprises::enterprise(&state.identity, e)
             .await
             .ok()
             .flatten()

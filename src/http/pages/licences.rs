@@ -14,12 +14,12 @@ use crate::http::AppState;
 use crate::licences::catalogue::LicenceType;
 use crate::licences::Refusal;
 use crate::licences::{access, verify};
-use crate::storage::{self, accounts::AccountRow};
+use crate::storage::accounts::AccountRow;
 
 /// The holder indexes a person sees: their own, then each enterprise they represent or act for.
 async fn holders(state: &AppState, a: &AccountRow, t: i64) -> Vec<(String, Vec<u8>)> {
     let mut out = vec![(a.name.clone(), a.id_number_index.clone())];
-    for e in storage::enterprises::actable_by(&state.db, &a.id, t)
+    for e in crate::identity::enterprises::actable_by(&state.identity, &a.id, t)
         .await
         .unwrap_or_default()
     {
@@ -43,9 +43,15 @@ async fn own_licence(
     id: &str,
     t: i64,
 ) -> Option<access::LicenceView> {
-    let row = storage::licences::get(&state.db, id).await.ok().flatten()?;
+    let row = crate::licences::access::licence(&state.licences, id)
+        .await
+        .ok()
+        .flatten()?;
     for (_, index) in holders(state, a, t).await {
-        if storage::licences::holds(&state.db, id, &index).await.ok()? {
+        if crate::licences::access::holds(&state.licences, id, &index)
+            .await
+            .ok()?
+        {
             return access::view(&state.licences, &row).await.ok();
         }
     }
@@ -130,8 +136,8 @@ pub async fn view(
     };
     let claims = report.claims.clone().unwrap_or_default();
     let fields = fields(&claims, type_of(&state, &l.type_code).await.as_deref());
-    let issuer = match storage::licences::get(&state.db, &l.id).await {
-        Ok(Some(row)) => storage::departments::by_id(&state.db, &row.issuer_id)
+    let issuer = match crate::licences::access::licence(&state.licences, &l.id).await {
+        Ok(Some(row)) => crate::licences::departments::department(&state.licences, &row.issuer_id)
             .await
             .ok()
             .flatten()
@@ -193,14 +199,14 @@ pub async fn check(
     ApiPath(id): ApiPath<String>,
 ) -> Response {
     let ui = Ui::new(&headers, &uri, None);
-    let Ok(Some(row)) = storage::licences::get(&state.db, &id).await else {
+    let Ok(Some(row)) = crate::licences::access::licence(&state.licences, &id).await else {
         return ui.error(&state, StatusCode::NOT_FOUND, "not_found", "");
     };
     let t = crate::licences::lookup::licence_type(&state.licences, &row.type_code)
         .await
         .ok()
         .flatten();
-    let issuer = storage::departments::by_id(&state.db, &row.issuer_id)
+    let issuer = crate::licences::departments::department(&state.licences, &row.issuer_id)
         .await
         .ok()
         .flatten();
@@ -238,7 +244,7 @@ pub async fn share(
     };
     let claims = report.claims.clone().unwrap_or_default();
     let ty = match report.licence_id.as_deref() {
-        Some(id) => match storage::licences::get(&state.db, id).await {
+        Some(id) => match crate::licences::access::licence(&state.licences, id).await {
             Ok(Some(row)) => type_of(&state, &row.type_code).await,
             _ => None,
         },

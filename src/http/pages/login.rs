@@ -12,7 +12,7 @@ use crate::http::AppState;
 use crate::identity::accounts::{self, AccountError, Registration};
 use crate::identity::sessions;
 use crate::oidc::params::Params;
-use crate::storage::{self, accounts::AccountRow, sessions::SessionRow};
+use crate::storage::{accounts::AccountRow, sessions::SessionRow};
 
 /// The live SSO session of this browser and its (enabled) account.
 pub async fn current_session(
@@ -25,7 +25,7 @@ pub async fn current_session(
         .await
         .ok()
         .flatten()?;
-    let a = storage::accounts::by_id(&state.db, &s.account_id)
+    let a = crate::identity::accounts::account(&state.identity, &s.account_id)
         .await
         .ok()
         .flatten()?;
@@ -53,10 +53,7 @@ async fn request_context(
     let Some(id) = req else {
         return (None, None, None);
     };
-    let Ok(Some(row)) = storage::sessions::auth_request(&state.db, id, now()).await else {
-        return (None, None, None);
-    };
-    let Ok(r) = serde_json::from_str::<crate::oidc::authorize::AuthRequest>(&row.params) else {
+    let Some((_, r, _)) = crate::oidc::pending::find(&state.provider, id, now()).await else {
         return (None, None, None);
     };
     let name = crate::oidc::clients::get(&state.provider, &r.client_id)
