@@ -18,10 +18,10 @@
 - every TONGBAN_* name anywhere in deploy/ is a field of `pub struct Config` (src/config.rs) or one of
   the variables the code reads itself;
 - every TONGBAN_TRUSTED_PROXIES value (compose, tongban.env) parses as addresses or CIDR networks, as
-  src/http/extract.rs would, none public (a public range would let clients choose their address),
+  src/config.rs would, none public (a public range would let clients choose their address),
   and in compose it covers the proxy's pinned network;
 - every `tongban <command>` in the image, compose, Kubernetes and deploy/README.md exists in
-  src/cli.rs, and every deploy/... path deploy/README.md names exists.
+  src/cli/, and every deploy/... path deploy/README.md names exists.
 
 Exits non-zero on any failure. Python 3.11 with PyYAML (installed with pip if missing).
 """
@@ -40,7 +40,7 @@ import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
 
-# TONGBAN_* variables the code reads outside `Config` (src/cli.rs). Each must still occur in src/ as
+# TONGBAN_* variables the code reads outside `Config` (src/cli/). Each must still occur in src/ as
 # a string literal, so a rename there fails here.
 NON_CONFIG_VARS = {"TONGBAN_CONFIG", "TONGBAN_LOG", "TONGBAN_LOG_FORMAT"}
 
@@ -169,8 +169,8 @@ def kebab(name: str) -> str:
 
 
 def cli_tree() -> dict[str, set[str] | None]:
-    """Top-level commands of src/cli.rs, each with its subcommands (None: it has none)."""
-    text = (ROOT / "src/cli.rs").read_text()
+    """Top-level commands of src/cli/, each with its subcommands (None: it has none)."""
+    text = "\n".join(p.read_text() for p in sorted((ROOT / "src/cli").glob("*.rs")))
     text = re.sub(r"^\s*//.*$", "", text, flags=re.M)
     enums: dict[str, list[tuple[str, str | None]]] = {}
     for m in re.finditer(r"\benum\s+(\w+)\s*\{", text):
@@ -194,7 +194,7 @@ def cli_tree() -> dict[str, set[str] | None]:
             variants.append((name, nested))
         enums[m.group(1)] = variants
     if "Command" not in enums:
-        sys.exit("check-deploy: no `enum Command` in src/cli.rs")
+        sys.exit("check-deploy: no `enum Command` in src/cli/")
     tree: dict[str, set[str] | None] = {}
     for name, nested in enums["Command"]:
         tree[name] = {n for n, _ in enums.get(nested, [])} if nested else None
@@ -216,7 +216,7 @@ def check_invocation(args: list[str], where: str) -> None:
         R.check(False, where, "no tongban command given")
         return
     cmd = args[0]
-    if not R.check(cmd in CLI, where, f"`tongban {cmd}` is not a command of src/cli.rs"):
+    if not R.check(cmd in CLI, where, f"`tongban {cmd}` is not a command of src/cli/"):
         return
     subs = CLI[cmd]
     if subs is None:
@@ -226,7 +226,7 @@ def check_invocation(args: list[str], where: str) -> None:
     if sub is None or sub.startswith("-"):
         R.check(sub in ("--help", "-h"), where, f"`tongban {cmd}` needs one of {sorted(subs)}")
         return
-    if R.check(sub in subs, where, f"`tongban {cmd} {sub}` is not in src/cli.rs ({sorted(subs)})"):
+    if R.check(sub in subs, where, f"`tongban {cmd} {sub}` is not in src/cli/ ({sorted(subs)})"):
         R.ok(f"{where}: tongban {cmd} {sub}")
 
 
@@ -442,7 +442,7 @@ NON_PUBLIC = [ipaddress.ip_network(n) for n in (
 
 
 def trusted_proxies(value: str, where: str) -> list[IpNet] | None:
-    """Parse like src/http/extract.rs `parse_trusted_proxies` (addresses or CIDR networks, separated by
+    """Parse like src/config.rs `parse_trusted_proxies` (addresses or CIDR networks, separated by
     commas or spaces), a little stricter: no host bits after the prefix (`10.1.2.3/8` is a typo the code
     would widen silently), and no public range, whose clients could then choose their own address.
     None if anything is wrong (reported)."""
@@ -957,7 +957,7 @@ def check_readme() -> None:
 
 def main() -> int:
     os.chdir(ROOT)
-    print(f"== check-deploy ({rel(DEPLOY)}/ against src/config.rs and src/cli.rs)")
+    print(f"== check-deploy ({rel(DEPLOY)}/ against src/config.rs and src/cli/)")
     docs = load_yaml_files()
     check_env_names()
     check_dockerfile()
