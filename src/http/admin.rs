@@ -14,9 +14,9 @@ use super::error::ApiError;
 use crate::domain::time::now;
 use crate::http::AppState;
 use crate::licences::catalogue::LicenceType;
-use crate::licences::departments::{self as depts, DepartmentError, NewDepartment};
+use crate::licences::departments::{self as depts, NewDepartment};
 use crate::oidc::tokens::AccessClaims;
-use crate::storage::{departments::DepartmentRow, StorageError};
+use crate::storage::departments::DepartmentRow;
 
 /// The scope an administration token carries.
 pub const ADMIN_SCOPE: &str = "admin";
@@ -54,40 +54,6 @@ impl FromRequestParts<AppState> for AdminClient {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         system_token(parts, state, ADMIN_SCOPE).map(Self)
-    }
-}
-
-impl From<DepartmentError> for ApiError {
-    fn from(e: DepartmentError) -> Self {
-        match e {
-            DepartmentError::Keys(_) => ApiError::internal(e),
-            DepartmentError::Storage(e) => storage_error(e),
-            DepartmentError::BadUscc(_)
-            | DepartmentError::IssNotAUrl
-            | DepartmentError::IssNotHttps
-            | DepartmentError::Names
-            | DepartmentError::NoClient(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-department",
-                "The request cannot be processed",
-                e.to_string(),
-            ),
-            DepartmentError::Conflict(d) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", d)
-            }
-        }
-    }
-}
-
-fn storage_error(e: StorageError) -> ApiError {
-    match e {
-        StorageError::Conflict(what) => ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "Conflict",
-            format!("a {what} like this exists already"),
-        ),
-        e => ApiError::internal(e),
     }
 }
 
@@ -256,15 +222,7 @@ pub async fn add_type(
     admin: AdminClient,
     ApiJson(t): ApiJson<LicenceType>,
 ) -> Result<Response, ApiError> {
-    use crate::licences::registry::{register, RegisterError};
-    match register(&state.licences, &t, &admin.actor(), now()).await {
-        Ok(stored) => Ok((StatusCode::CREATED, Json(stored)).into_response()),
-        Err(RegisterError::Invalid(e)) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-licence-type",
-            "The request cannot be processed",
-            e.to_string(),
-        )),
-        Err(RegisterError::Storage(e)) => Err(storage_error(e)),
-    }
+    let stored =
+        crate::licences::registry::register(&state.licences, &t, &admin.actor(), now()).await?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
 }

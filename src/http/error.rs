@@ -5,7 +5,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::licences::departments::DepartmentError;
 use crate::licences::issuance::KEY_REUSED_KIND;
+use crate::licences::registry::RegisterError;
 use crate::licences::{LicenceError, Refusal};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::storage::StorageError;
@@ -49,6 +51,55 @@ impl From<LicenceError> for ApiError {
             Refusal::Internal => "Internal error",
         };
         ApiError::new(licence_status(&e), e.kind, title, e.detail)
+    }
+}
+
+impl From<DepartmentError> for ApiError {
+    fn from(e: DepartmentError) -> Self {
+        match e {
+            DepartmentError::Keys(_) => ApiError::internal(e),
+            DepartmentError::Storage(e) => storage_error(e),
+            DepartmentError::BadUscc(_)
+            | DepartmentError::IssNotAUrl
+            | DepartmentError::IssNotHttps
+            | DepartmentError::Names
+            | DepartmentError::NoClient(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-department",
+                "The request cannot be processed",
+                e.to_string(),
+            ),
+            DepartmentError::Conflict(d) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", d)
+            }
+        }
+    }
+}
+
+/// A storage failure of an administrative change: a duplicate is a 409, anything else ours.
+fn storage_error(e: StorageError) -> ApiError {
+    match e {
+        StorageError::Conflict(what) => ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflict",
+            format!("a {what} like this exists already"),
+        ),
+        e => ApiError::internal(e),
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::Invalid(e) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-licence-type",
+                "The request cannot be processed",
+                e.to_string(),
+            ),
+            RegisterError::Storage(e) => storage_error(e),
+        }
     }
 }
 
