@@ -17,7 +17,7 @@ use openidconnect::{
 };
 use serde_json::{json, Value};
 
-use super::portal::Setup;
+use super::kind::Setup;
 use crate::licences::verify::Verdict;
 
 const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
