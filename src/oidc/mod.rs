@@ -3,6 +3,7 @@
 //! `http::oauth` (JSON endpoints) and `http::pages::flow` (authorize, logout) parse requests into
 //! [`params::Params`] and call these functions.
 
+pub mod account;
 pub mod authorize;
 pub mod claims;
 pub mod clients;

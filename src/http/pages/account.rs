@@ -11,9 +11,9 @@ use super::{cookie_header, format_time, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::extract::OAuthParams;
 use crate::http::AppState;
-use crate::identity::accounts::{self, AccountError};
-use crate::identity::enterprises::{self, EnterpriseError};
-use crate::oidc::{clients, logout};
+use crate::identity::accounts::{self};
+use crate::oidc::account::{self, AccountAction, Refused};
+use crate::oidc::clients;
 use crate::storage::{accounts::AccountRow, sessions::SessionRow};
 
 async fn render(
@@ -128,110 +128,42 @@ pub async fn action(
         return ui.csrf_failed(&state);
     }
     let get = |k: &str| p.one(k).ok().flatten().unwrap_or("").to_owned();
-    let result: Result<&'static str, &'static str> = match uri.path() {
-        "/account/password" => {
-            if get("new_password") != get("new_password_confirm") {
-                Err("password_mismatch")
-            } else {
-                match accounts::change_password(
-                    &state.identity,
-                    &a,
-                    &get("current_password"),
-                    &get("new_password"),
-                    now,
-                )
-                .await
-                {
-                    Ok(()) => Ok("password_changed"),
-                    Err(AccountError::Invalid(k)) => Err(k),
-                    Err(e) => Err({
-                        tracing::error!(error = %e, "password change failed");
-                        "server_error"
-                    }),
-                }
-            }
-        }
-        "/account/sessions/end" => {
-            let sid = get("session_id");
-            let own = crate::identity::sessions::active(&state.identity, &a.id, now)
-                .await
-                .unwrap_or_default()
-                .iter()
-                .any(|x| x.id == sid);
-            if !own {
-                Err("invalid_request")
-            } else {
-                logout::end_sessions(&state.provider, &[sid], now)
-                    .await
-                    .map(|_| "session_ended")
-                    .map_err(|_| "server_error")
-            }
-        }
-        "/account/consents/withdraw" => {
-            logout::withdraw_consent(&state.provider, &a.id, &get("client_id"), now)
-                .await
-                .map(|_| "consent_withdrawn")
-                .map_err(|_| "server_error")
-        }
-        "/account/agents/grant" => {
-            let days = get("days").parse::<i64>().unwrap_or(0);
-            match enterprises::grant_agent(
-                &state.identity,
-                &a.id,
-                &get("enterprise_id"),
-                &get("agent"),
-                &get("role"),
-                days,
-                now,
+    let action = match uri.path() {
+        "/account/password" => AccountAction::ChangePassword {
+            current: get("current_password"),
+            new: get("new_password"),
+            confirm: get("new_password_confirm"),
+        },
+        "/account/sessions/end" => AccountAction::EndSession {
+            session_id: get("session_id"),
+        },
+        "/account/consents/withdraw" => AccountAction::WithdrawConsent {
+            client_id: get("client_id"),
+        },
+        "/account/agents/grant" => AccountAction::GrantAgent {
+            enterprise_id: get("enterprise_id"),
+            agent: get("agent"),
+            role: get("role"),
+            days: get("days").parse::<i64>().unwrap_or(0),
+        },
+        "/account/agents/revoke" => AccountAction::RevokeAgent {
+            grant_id: get("grant_id"),
+        },
+        "/account/logout-all" => AccountAction::LogoutEverywhere,
+        _ => {
+            return render(
+                &state,
+                &ui,
+                &s,
+                &a,
+                None,
+                Some("not_found"),
+                StatusCode::BAD_REQUEST,
             )
             .await
-            {
-                Ok(_) => Ok("agent_granted"),
-                Err(EnterpriseError::Invalid(k)) => Err(k),
-                Err(e) => Err({
-                    tracing::error!(error = %e, "agent grant failed");
-                    "server_error"
-                }),
-            }
         }
-        "/account/agents/revoke" => {
-            match enterprises::revocable_grant(&state.identity, &a.id, &get("grant_id")).await {
-                Ok(g) => logout::revoke_agent(
-                    &state.provider,
-                    &g.id,
-                    &g.agent_id,
-                    &g.enterprise_id,
-                    &crate::audit::account(&a.id),
-                    now,
-                )
-                .await
-                .map(|_| "agent_revoked")
-                .map_err(|e| {
-                    tracing::error!(error = %e, "agent revocation failed");
-                    "server_error"
-                }),
-                Err(EnterpriseError::Invalid(k)) => Err(k),
-                Err(e) => Err({
-                    tracing::error!(error = %e, "agent revocation failed");
-                    "server_error"
-                }),
-            }
-        }
-        "/account/logout-all" => {
-            // Every session, this browser's included: each portal is told (back-channel).
-            let all: Vec<String> = crate::identity::sessions::active(&state.identity, &a.id, now)
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .map(|x| x.id)
-                .collect();
-            logout::end_sessions(&state.provider, &all, now)
-                .await
-                .map(|_| "logged_out_everywhere")
-                .map_err(|_| "server_error")
-        }
-        _ => Err("not_found"),
     };
+    let result = account::act(&state.provider, &a, action, now).await;
     match result {
         Ok(message) => {
             // Ending one's own current session from the list signs this browser out too.
@@ -246,13 +178,21 @@ pub async fn action(
             }
             redirect(&format!("/account?message={message}"))
         }
-        Err(key) => {
-            let status = if key == "server_error" {
-                StatusCode::INTERNAL_SERVER_ERROR
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            render(&state, &ui, &s, &a, None, Some(key), status).await
+        Err(Refused::Shown(key)) => {
+            render(
+                &state,
+                &ui,
+                &s,
+                &a,
+                None,
+                Some(key),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(Refused::Failed) => {
+            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            render(&state, &ui, &s, &a, None, Some("server_error"), status).await
         }
     }
 }
