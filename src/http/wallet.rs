@@ -110,51 +110,15 @@ pub async fn my_licences(
             .gid
             .as_deref()
             .ok_or_else(|| unauthorized("the token does not represent a person"))?;
-        let grant = crate::oidc::consents::grant(&state.provider, gid)
+        use crate::licences::consent_read::{self, ConsentReadError as E};
+        let purpose = q.purpose.as_deref().unwrap_or("");
+        let list = consent_read::read(&state.licences, gid, purpose, t)
             .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| unauthorized("the grant is gone"))?;
-        let consent = crate::oidc::consents::consent(
-            &state.provider,
-            &grant.account_id,
-            &grant.client_id,
-            &grant.acting_for,
-        )
-        .await
-        .map_err(ApiError::internal)?
-        .unwrap_or_default();
-        let types: Vec<String> = consent
-            .split(' ')
-            .filter_map(|s| s.strip_prefix("licence_type:"))
-            .map(str::to_owned)
-            .collect();
-        let index = if grant.acting_for.is_empty() {
-            crate::identity::accounts::account(&state.identity, &grant.account_id)
-                .await
-                .map_err(ApiError::internal)?
-                .map(|a| a.id_number_index)
-        } else {
-            crate::identity::enterprises::enterprise(&state.identity, &grant.acting_for)
-                .await
-                .map_err(ApiError::internal)?
-                .map(|e| {
-                    state
-                        .provider
-                        .keys
-                        .data()
-                        .blind_index(&format!("uscc:{}", e.uscc))
-                })
-        }
-        .ok_or_else(|| unauthorized("the holder is gone"))?;
-        let list = access::query_with_consent(
-            &state.licences,
-            &grant.client_id,
-            &index,
-            &types,
-            q.purpose.as_deref().unwrap_or(""),
-            t,
-        )
-        .await?;
+            .map_err(|e| match e {
+                E::GrantGone | E::HolderGone => unauthorized(&e.to_string()),
+                E::Licence(e) => e.into(),
+                E::Storage(e) => ApiError::internal(e),
+            })?;
         return Ok(Json(json!({ "licences": list })).into_response());
     }
     let (_, a) = current_session(&state, &headers, t)

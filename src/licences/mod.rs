@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod catalogue;
+pub mod consent_read;
 pub mod context;
 pub mod departments;
 pub mod error;

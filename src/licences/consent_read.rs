@@ -1,0 +1,63 @@
+//! A portal reading a person's licences with their consent: the access token's grant names the person
+//! (or the enterprise they act for) and the client; the consent given for that grant names the licence
+//! types; every read is logged for the holder ([`super::access::query_with_consent`]).
+
+use super::access::{query_with_consent, LicenceView};
+use super::context::Licences;
+use super::LicenceError;
+use crate::identity::{accounts, enterprises};
+use crate::oidc::consents;
+use crate::storage::StorageError;
+
+/// Why a consent read was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentReadError {
+    /// The token's grant no longer exists.
+    #[error("the grant is gone")]
+    GrantGone,
+    /// The person or enterprise the grant was for no longer exists.
+    #[error("the holder is gone")]
+    HolderGone,
+    #[error(transparent)]
+    Licence(#[from] LicenceError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The licences of the grant's holder whose types the holder consented to show this grant's client.
+pub async fn read(
+    ctx: &Licences,
+    grant_id: &str,
+    purpose: &str,
+    now: i64,
+) -> Result<Vec<LicenceView>, ConsentReadError> {
+    let provider = &ctx.provider;
+    let grant = consents::grant(provider, grant_id)
+        .await?
+        .ok_or(ConsentReadError::GrantGone)?;
+    let consent = consents::consent(
+        provider,
+        &grant.account_id,
+        &grant.client_id,
+        &grant.acting_for,
+    )
+    .await?
+    .unwrap_or_default();
+    let types: Vec<String> = consent
+        .split(' ')
+        .filter_map(|s| s.strip_prefix("licence_type:"))
+        .map(str::to_owned)
+        .collect();
+    let identity = &provider.identity;
+    let index = if grant.acting_for.is_empty() {
+        accounts::account(identity, &grant.account_id)
+            .await?
+            .map(|a| a.id_number_index)
+    } else {
+        enterprises::enterprise(identity, &grant.acting_for)
+            .await?
+            .map(|e| ctx.keys.data().blind_index(&format!("uscc:{}", e.uscc)))
+    }
+    .ok_or(ConsentReadError::HolderGone)?;
+    Ok(query_with_consent(ctx, &grant.client_id, &index, &types, purpose, now).await?)
+}
