@@ -7,9 +7,10 @@ use serde_json::Value;
 
 use super::clients;
 use super::denylist::DenyKind;
+use super::registration::Client;
 use super::tokens::{client_sid, logout_token_claims, sign_for_client};
 use crate::oidc::context::Provider;
-use crate::storage::{self, sessions::SessionClient, StorageError, Tx};
+use crate::storage::{self, sessions::SessionClient, sessions::SessionRow, StorageError, Tx};
 
 /// Deny every access token of `grant_ids`, in the database (same transaction) and in memory after commit.
 async fn deny_grants(
@@ -205,4 +206,32 @@ async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
         set.spawn(f);
     }
     while set.join_next().await.is_some() {}
+}
+
+/// The claims of an `id_token_hint` (RP-initiated logout), if it is an ID token we issued: signed by
+/// one of our keys (expired ones are accepted), `typ: JWT`, our `iss`, a client as `aud` and an
+/// `at_hash`; access and logout tokens are not hints.
+pub fn id_token_hint(ctx: &Provider, token: &str) -> Option<Value> {
+    let keys = ctx.keys.current();
+    let parsed = crate::crypto::jwt::parse(token).ok()?;
+    let kid = parsed.header.get("kid")?.as_str()?;
+    keys.verifying(kid)?
+        .verify(parsed.signing_input.as_bytes(), &parsed.signature)
+        .ok()?;
+    if parsed.header.get("typ").and_then(Value::as_str) != Some("JWT") {
+        return None;
+    }
+    let claims: Value = serde_json::from_slice(&parsed.payload).ok()?;
+    (claims["iss"] == serde_json::json!(ctx.issuer)
+        && claims["aud"].is_string()
+        && claims.get("at_hash").is_some())
+    .then_some(claims)
+}
+
+/// Does the hint name this session: its per-client `sid`, or the person's `sub` at that client?
+pub fn hint_names_session(ctx: &Provider, hint: &Value, client: &Client, s: &SessionRow) -> bool {
+    let sid = client_sid(ctx, &client.id, &s.id);
+    hint["sid"].as_str() == Some(sid.as_str())
+        || hint["sub"].as_str()
+            == Some(super::subject::subject(ctx, client, &s.account_id).as_str())
 }

@@ -14,7 +14,7 @@ use crate::http::extract::OAuthParams;
 use crate::http::AppState;
 use crate::oidc::authorize::{self, AuthRequest, PageError, Step};
 use crate::oidc::params::Params;
-use crate::oidc::{clients, logout, pending, subject};
+use crate::oidc::{clients, logout, pending};
 use crate::storage;
 
 /// Pending requests expire after 30 minutes: long enough to register an account on the way.
@@ -380,24 +380,11 @@ pub async fn logout(
 ) -> Response {
     let ui = Ui::new(&headers, &uri, p.one("ui_locales").ok().flatten());
     let now = now();
-    let hint = p.one("id_token_hint").ok().flatten().and_then(|t| {
-        let keys = state.provider.keys.current();
-        let parsed = crate::crypto::jwt::parse(t).ok()?;
-        let kid = parsed.header.get("kid")?.as_str()?;
-        keys.verifying(kid)?
-            .verify(parsed.signing_input.as_bytes(), &parsed.signature)
-            .ok()?;
-        // Only an ID token we issued (typ JWT, a client as audience, an at_hash) is a hint; access and
-        // logout tokens are not.
-        if parsed.header.get("typ").and_then(Value::as_str) != Some("JWT") {
-            return None;
-        }
-        let claims: Value = serde_json::from_slice(&parsed.payload).ok()?;
-        (claims["iss"] == json!(state.issuer)
-            && claims["aud"].is_string()
-            && claims.get("at_hash").is_some())
-        .then_some(claims)
-    });
+    let hint = p
+        .one("id_token_hint")
+        .ok()
+        .flatten()
+        .and_then(|t| logout::id_token_hint(&state.provider, t));
     let client_id = p
         .one("client_id")
         .ok()
@@ -433,12 +420,7 @@ pub async fn logout(
     let confirmed_post = p.one("confirm").ok().flatten() == Some("yes");
     let session = current_session(&state, &headers, now).await;
     let hint_matches = match (&session, &hint, &client) {
-        (Some((s, _)), Some(h), Some(c)) => {
-            let sid = crate::oidc::tokens::client_sid(&state.provider, &c.id, &s.id);
-            h["sid"].as_str() == Some(sid.as_str())
-                || h["sub"].as_str()
-                    == Some(subject::subject(&state.provider, c, &s.account_id).as_str())
-        }
+        (Some((s, _)), Some(h), Some(c)) => logout::hint_names_session(&state.provider, h, c, s),
         _ => false,
     };
     if let Some((s, _)) = &session {
