@@ -44,7 +44,7 @@ pub async fn issue_one(
     now: i64,
 ) -> Result<Issued, LicenceError> {
     let (licence, replayed) = sign_or_replay(ctx, caller, caller.key, req, now).await?;
-    seal_unless_sequenced(ctx, std::slice::from_ref(&licence)).await?;
+    seal_unless_sequenced(ctx, std::iter::once(&licence)).await?;
     let receipt = receipt(ctx, &licence).await?;
     Ok(Issued {
         licence,
@@ -67,11 +67,13 @@ pub async fn issue_batch(
         let key = caller.key.map(|k| format!("{k}/{i}"));
         signed.push(sign_or_replay(ctx, caller, key.as_deref(), req, now).await);
     }
-    let licences: Vec<Value> = signed
-        .iter()
-        .filter_map(|r| r.as_ref().ok().map(|(l, _)| l.clone()))
-        .collect();
-    seal_unless_sequenced(ctx, &licences).await?;
+    seal_unless_sequenced(
+        ctx,
+        signed
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|(l, _)| l)),
+    )
+    .await?;
     let mut out = Vec::with_capacity(signed.len());
     for r in signed {
         out.push(match r {
@@ -106,16 +108,19 @@ async fn sign_or_replay(
         key: k,
         request_hash: hash.clone(),
     });
-    match issue::issue(ctx, caller.department, req, idem.as_ref(), now).await {
-        Ok(body) => Ok((body, false)),
+    match (
+        issue::issue(ctx, caller.department, req, idem.as_ref(), now).await,
+        key,
+    ) {
+        (Ok(body), _) => Ok((body, false)),
         // A concurrent retry with the same key committed first: answer with its result.
-        Err(e) if e.refusal == Refusal::Conflict && key.is_some() => {
-            match recorded(ctx, caller.client_id, key.unwrap_or_default(), &hash).await? {
+        (Err(e), Some(k)) if e.refusal == Refusal::Conflict => {
+            match recorded(ctx, caller.client_id, k, &hash).await? {
                 Some(body) => Ok((body, true)),
                 None => Err(e),
             }
         }
-        Err(e) => Err(e),
+        (Err(e), _) => Err(e),
     }
 }
 
@@ -140,13 +145,16 @@ async fn recorded(
 
 /// A sealing round, unless every one of these licences was sequenced in its own transaction
 /// (SQLite) and its receipt is at hand.
-async fn seal_unless_sequenced(ctx: &Licences, licences: &[Value]) -> Result<(), LicenceError> {
+async fn seal_unless_sequenced<'a>(
+    ctx: &Licences,
+    mut licences: impl Iterator<Item = &'a Value>,
+) -> Result<(), LicenceError> {
     let sequenced = |l: &Value| {
         l["id"]
             .as_str()
             .is_none_or(|id| ctx.audit.sealer.recent_receipt(id).is_some())
     };
-    if !licences.iter().all(sequenced) {
+    if !licences.all(sequenced) {
         // Signed at the time of the round: a checkpoint is never older than one before it.
         crate::audit::rounds::seal_now(&ctx.audit, crate::domain::time::now()).await?;
     }

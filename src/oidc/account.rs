@@ -51,12 +51,6 @@ pub async fn act(
     action: AccountAction,
     now: i64,
 ) -> Result<&'static str, Refused> {
-    let failed = |what: &'static str| {
-        move |e: &dyn std::fmt::Display| {
-            tracing::error!(error = %e, "{what} failed");
-            Refused::Failed
-        }
-    };
     match action {
         AccountAction::ChangePassword {
             current,
@@ -69,7 +63,7 @@ pub async fn act(
             match accounts::change_password(&ctx.identity, a, &current, &new, now).await {
                 Ok(()) => Ok("password_changed"),
                 Err(AccountError::Invalid(k)) => Err(Refused::Shown(k)),
-                Err(e) => Err(failed("password change")(&e)),
+                Err(e) => Err(failed("password change", &e)),
             }
         }
         AccountAction::EndSession { session_id } => {
@@ -106,7 +100,7 @@ pub async fn act(
         {
             Ok(_) => Ok("agent_granted"),
             Err(EnterpriseError::Invalid(k)) => Err(Refused::Shown(k)),
-            Err(e) => Err(failed("agent grant")(&e)),
+            Err(e) => Err(failed("agent grant", &e)),
         },
         AccountAction::RevokeAgent { grant_id } => {
             match enterprises::revocable_grant(&ctx.identity, &a.id, &grant_id).await {
@@ -120,9 +114,9 @@ pub async fn act(
                 )
                 .await
                 .map(|_| "agent_revoked")
-                .map_err(|e| failed("agent revocation")(&e)),
+                .map_err(|e| failed("agent revocation", &e)),
                 Err(EnterpriseError::Invalid(k)) => Err(Refused::Shown(k)),
-                Err(e) => Err(failed("agent revocation")(&e)),
+                Err(e) => Err(failed("agent revocation", &e)),
             }
         }
         AccountAction::LogoutEverywhere => {
@@ -133,6 +127,12 @@ pub async fn act(
                 .map_err(|_| Refused::Failed)
         }
     }
+}
+
+/// Ours: logged, then shown as `server_error`.
+fn failed(what: &str, e: &dyn std::fmt::Display) -> Refused {
+    tracing::error!(error = %e, "{what} failed");
+    Refused::Failed
 }
 
 /// The ids of the person's sessions that have not ended (none if they cannot be read).

@@ -2,8 +2,8 @@
 //! [`merkle`], an independent verifier in [`proof`]), C2SP signed checkpoints ([`note`]), and what a
 //! licence's leaves hold ([`leaf`]).
 //!
-//! No I/O, no database, no clock: what a leaf contains is the caller's business (it hands in bytes or
-//! leaf hashes), storage is a lookup closure over the stored nodes, and the signing time is a field of
+//! No I/O, no database, no clock: the tree takes leaves as bytes or leaf hashes ([`leaf`] builds the
+//! licence log's), storage is a lookup closure over the stored nodes, and the signing time is a field of
 //! the [`Checkpoint`]. The log keeps one hash per complete subtree ([`NodeId`]); appends go through a
 //! [`Frontier`] without reads, and each proof or past root first says which nodes it needs (`*_needs`),
 //! so the caller fetches them in one query.
