@@ -132,6 +132,56 @@ pub async fn grant_auditor(
     Ok(())
 }
 
+const DAY: i64 = 86_400;
+/// The longest period one answer covers.
+const MAX_PERIOD: i64 = 366 * 5 * DAY;
+
+/// A period that does not run forwards, or runs longer than five years.
+#[derive(Debug, thiserror::Error)]
+#[error("need from < to, at most five years apart")]
+pub struct BadPeriod;
+
+/// The period asked for (`[from, to)`, Unix seconds): `to` defaults to the end of the current second,
+/// `from` to 30 days before `to`. Any Unix seconds may arrive, so the arithmetic is checked.
+pub fn period(from: Option<i64>, to: Option<i64>, now: i64) -> Result<(i64, i64), BadPeriod> {
+    let to = to.unwrap_or(now + 1);
+    let from = match from {
+        Some(f) => f,
+        None => to.checked_sub(30 * DAY).ok_or(BadPeriod)?,
+    };
+    if from >= to || to.checked_sub(from).is_none_or(|d| d > MAX_PERIOD) {
+        return Err(BadPeriod);
+    }
+    Ok((from, to))
+}
+
+/// Why an account's supervision report was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisionError {
+    #[error("this account does not hold the auditor role")]
+    NotAuditor,
+    #[error(transparent)]
+    BadPeriod(#[from] BadPeriod),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The figures for an account with the auditor role: the period as [`period`] reads it, and the
+/// figures for it.
+pub async fn for_auditor(
+    ctx: &Audit,
+    account_id: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+    now: i64,
+) -> Result<(i64, i64, Vec<Figures>), SupervisionError> {
+    if !is_auditor(ctx, account_id).await? {
+        return Err(SupervisionError::NotAuditor);
+    }
+    let (from, to) = period(from, to, now)?;
+    Ok((from, to, figures(ctx, from, to).await?))
+}
+
 /// Does this account hold the auditor role?
 pub async fn is_auditor(ctx: &Audit, account_id: &str) -> Result<bool, storage::StorageError> {
     storage::audit::is_auditor(&ctx.db, account_id).await

@@ -92,7 +92,7 @@ pub(super) async fn verify_licence(
     let facts = match evidence.state {
         Some(state) => crate::licences::revocation::facts(&state.licences, licence)
             .await
-            .map_err(|e| anyhow::anyhow!("{}", e.detail))?,
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
         None => None,
     };
     let mut report =

@@ -111,15 +111,43 @@ impl PasswordHasherPool {
     }
 }
 
+/// Which rule of the password policy a new password breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("password_too_short: the password has fewer than 10 characters")]
+    TooShort,
+    #[error("password_too_long: the password has more than 128 characters")]
+    TooLong,
+    #[error("password_too_simple: the password uses fewer than two kinds of character")]
+    TooSimple,
+    #[error("password_too_common: the password contains a very common password")]
+    TooCommon,
+    #[error("password_contains_identifier: the password contains the account's own identifier")]
+    ContainsIdentifier,
+}
+
+impl PolicyError {
+    /// The message catalogue's key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::TooShort => "password_too_short",
+            Self::TooLong => "password_too_long",
+            Self::TooSimple => "password_too_simple",
+            Self::TooCommon => "password_too_common",
+            Self::ContainsIdentifier => "password_contains_identifier",
+        }
+    }
+}
+
 /// The password policy: 10 to 128 characters, at least two character classes, not one of the most common
 /// passwords, and not containing the user's own identifiers.
-pub fn check_policy(password: &str, identifiers: &[&str]) -> Result<(), &'static str> {
+pub fn check_policy(password: &str, identifiers: &[&str]) -> Result<(), PolicyError> {
     let n = password.chars().count();
     if n < 10 {
-        return Err("password_too_short");
+        return Err(PolicyError::TooShort);
     }
     if n > 128 {
-        return Err("password_too_long");
+        return Err(PolicyError::TooLong);
     }
     let classes = [
         password.chars().any(|c| c.is_ascii_lowercase()),
@@ -128,7 +156,7 @@ pub fn check_policy(password: &str, identifiers: &[&str]) -> Result<(), &'static
         password.chars().any(|c| !c.is_ascii_alphanumeric()),
     ];
     if classes.iter().filter(|c| **c).count() < 2 {
-        return Err("password_too_simple");
+        return Err(PolicyError::TooSimple);
     }
     const COMMON: [&str; 8] = [
         "1234567890",
@@ -142,13 +170,13 @@ pub fn check_policy(password: &str, identifiers: &[&str]) -> Result<(), &'static
     ];
     let lower = password.to_lowercase();
     if COMMON.iter().any(|c| lower.contains(c)) {
-        return Err("password_too_common");
+        return Err(PolicyError::TooCommon);
     }
     if identifiers
         .iter()
         .any(|i| i.len() >= 4 && lower.contains(&i.to_lowercase()))
     {
-        return Err("password_contains_identifier");
+        return Err(PolicyError::ContainsIdentifier);
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use crate::http::AppState;
 use crate::licences::issuance::{self, Caller, Issued};
 use crate::licences::issue::IssueRequest;
 use crate::licences::revocation::{self, Action};
+use crate::licences::verification;
 use crate::oidc::tokens::{self, AccessClaims};
 use crate::storage::departments::DepartmentRow;
 
@@ -179,8 +180,9 @@ impl DepartmentClient {
 }
 
 /// A licence as issuance answers it: the licence with its inclusion receipt.
+/// The licence as issued, with its inclusion receipt.
 fn issued_body(i: Issued) -> Value {
-    let mut body = i.licence;
+    let mut body = serde_json::to_value(i.licence).unwrap_or_default();
     body["receipt"] = i.receipt.unwrap_or(Value::Null);
     body
 }
@@ -269,7 +271,10 @@ pub async fn issue_batch(
         .map(|r| match r {
             Ok(i) if i.replayed => json!({ "status": 201, "licence": issued_body(i), "replayed": true }),
             Ok(i) => json!({ "status": 201, "licence": issued_body(i) }),
-            Err(e) => json!({ "status": super::error::licence_status(&e).as_u16(), "problem": { "type": format!("https://tongban.example/problems/{}", e.kind), "detail": e.detail } }),
+            Err(e) => {
+                let p = ApiError::from(e);
+                json!({ "status": p.status.as_u16(), "problem": { "type": p.type_uri(), "detail": p.detail } })
+            }
         })
         .collect();
     Ok((StatusCode::OK, Json(json!({ "results": results }))).into_response())
@@ -390,26 +395,17 @@ pub async fn verify(
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         return Ok(r);
     }
-    if req.licence.len() > 64 * 1024 {
-        return Err(ApiError::bad_request(
-            "too-large",
-            "a licence is at most 64 KiB",
-        ));
-    }
-    let at = req.at.unwrap_or_else(now);
-    let (report, facts) = revocation::verify_online(&state.licences, req.licence, at).await?;
-    state.metrics.verification(report.verdict.as_str());
     let department = verifying_department(&state, &headers).await?;
-    crate::licences::verification::record(
+    let at = req.at.unwrap_or_else(now);
+    let report = verification::verify(
         &state.licences,
         department.as_deref(),
         &addr,
-        &report,
-        facts.as_deref(),
+        req.licence,
+        at,
         now(),
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     // Sized for a report up front: `Json` starts at 128 bytes and doubles its way to ~2 KB.
     let mut body = Vec::with_capacity(4096);
     serde_json::to_writer(&mut body, &report).map_err(ApiError::internal)?;

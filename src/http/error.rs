@@ -6,9 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::licences::departments::DepartmentError;
-use crate::licences::issuance::KEY_REUSED_KIND;
 use crate::licences::registry::RegisterError;
-use crate::licences::{LicenceError, Refusal};
+use crate::licences::LicenceError;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::storage::StorageError;
 
@@ -23,34 +22,63 @@ fn oauth_status(code: ErrorCode) -> StatusCode {
     }
 }
 
-/// The status of a licence refusal.
-pub fn licence_status(e: &LicenceError) -> StatusCode {
-    match e.refusal {
-        Refusal::BadRequest => StatusCode::BAD_REQUEST,
-        Refusal::Forbidden => StatusCode::FORBIDDEN,
-        Refusal::NotFound => StatusCode::NOT_FOUND,
-        Refusal::Conflict => StatusCode::CONFLICT,
-        Refusal::Gone => StatusCode::GONE,
-        Refusal::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-        Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+/// The status and problem type of each licence refusal.
+pub fn licence_status(e: &LicenceError) -> (StatusCode, &'static str) {
+    use LicenceError as L;
+    match e {
+        L::MayNotIssue | L::SupersedeForbidden | L::NotIssuer | L::NoLegalBasis | L::NotActable => {
+            (StatusCode::FORBIDDEN, "forbidden")
+        }
+        L::NoSuchType | L::NoSuperseded | L::NoSuchLicence | L::NoSuchStatusList | L::NotYours => {
+            (StatusCode::NOT_FOUND, "not-found")
+        }
+        L::ReservedField(_) => (StatusCode::UNPROCESSABLE_ENTITY, "reserved-field"),
+        L::FieldsInvalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "fields-invalid"),
+        L::UnknownHolder => (StatusCode::UNPROCESSABLE_ENTITY, "unknown-holder"),
+        L::HolderMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "holder-mismatch"),
+        L::KeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused"),
+        L::ShareGone => (StatusCode::GONE, "share-gone"),
+        L::TooLarge => (StatusCode::BAD_REQUEST, "too-large"),
+        L::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+        L::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        L::HolderCount(_)
+        | L::HolderKind
+        | L::HolderIdKind
+        | L::HolderId(_)
+        | L::HolderTwice
+        | L::ValidityRange
+        | L::ValidityOrder
+        | L::AppliedAt
+        | L::Reason(_)
+        | L::Purpose
+        | L::ShareLifetime => (StatusCode::BAD_REQUEST, "bad-request"),
+        L::Concurrent(_)
+        | L::SupersededRevoked
+        | L::SupersededChanged
+        | L::NoCertificate(_)
+        | L::StatusListFull
+        | L::RevocationFinal
+        | L::AlreadySuspended
+        | L::NotSuspended
+        | L::StatusChanged => (StatusCode::CONFLICT, "conflict"),
     }
 }
 
 impl From<LicenceError> for ApiError {
     fn from(e: LicenceError) -> Self {
-        let title = match e.refusal {
-            Refusal::Unprocessable if e.kind == KEY_REUSED_KIND => "Idempotency key reused",
-            Refusal::BadRequest => "The request is invalid",
-            Refusal::Forbidden => "Not allowed",
-            Refusal::NotFound => "Not found",
-            Refusal::Conflict => "Conflict",
-            Refusal::Gone => "Gone",
-            Refusal::Unprocessable => "The request cannot be processed",
-            Refusal::Unavailable => "Temporarily unavailable",
-            Refusal::Internal => "Internal error",
+        let (status, kind) = licence_status(&e);
+        let title = match status {
+            _ if matches!(e, LicenceError::KeyReused) => "Idempotency key reused",
+            StatusCode::BAD_REQUEST => "The request is invalid",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::CONFLICT => "Conflict",
+            StatusCode::GONE => "Gone",
+            StatusCode::UNPROCESSABLE_ENTITY => "The request cannot be processed",
+            StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
+            _ => "Internal error",
         };
-        ApiError::new(licence_status(&e), e.kind, title, e.detail)
+        ApiError::new(status, kind, title, e.to_string())
     }
 }
 
@@ -186,6 +214,10 @@ impl ApiError {
             "the server could not complete the request",
         )
     }
+    /// The problem's `type` URI.
+    pub fn type_uri(&self) -> String {
+        format!("https://tongban.example/problems/{}", self.kind)
+    }
     /// A 503 (with `Retry-After`): the database cannot be reached now.
     pub fn unavailable() -> Self {
         Self::new(
@@ -206,7 +238,7 @@ impl From<StorageError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({
-            "type": format!("https://tongban.example/problems/{}", self.kind),
+            "type": self.type_uri(),
             "title": self.title,
             "status": self.status.as_u16(),
             "detail": self.detail,
@@ -227,8 +259,8 @@ impl IntoResponse for ApiError {
 /// What a 503 asks a client to wait, in seconds.
 pub const RETRY_AFTER_SECS: &str = "5";
 
-/// The problem type of a 503 (`LicenceError` and `ApiError` alike).
-pub const UNAVAILABLE: &str = crate::licences::UNAVAILABLE;
+/// The problem type of a 503: the database cannot be reached, or its schema is gone.
+pub const UNAVAILABLE: &str = "unavailable";
 
 /// Adds `Retry-After` to a 503.
 pub fn retry_after(resp: &mut Response) {

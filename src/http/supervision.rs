@@ -13,15 +13,13 @@ use super::api::ApiQuery;
 use super::error::ApiError;
 use super::pages::login::current_session;
 use super::pages::{redirect, Ui};
-use crate::audit::supervision::figures;
+use crate::audit::supervision::{figures, for_auditor, period, SupervisionError};
 use crate::domain::time::{civil, from_civil, now};
 use crate::http::AppState;
 
 /// The scope of an auditing system's token.
 pub const AUDITOR_SCOPE: &str = "auditor";
 const DAY: i64 = 86_400;
-/// The longest period one answer covers.
-const MAX_PERIOD: i64 = 366 * 5 * DAY;
 
 /// An auditing system: a client_credentials token with the `auditor` scope.
 pub struct AuditorClient;
@@ -43,25 +41,6 @@ pub struct Period {
     /// Unix seconds, exclusive; default the end of the current second.
     #[serde(default)]
     pub to: Option<i64>,
-}
-
-/// A period that does not run forwards, or runs longer than five years.
-#[derive(Debug, thiserror::Error)]
-#[error("need from < to, at most five years apart")]
-struct BadPeriod;
-
-/// The period asked for; any Unix seconds may arrive, so the arithmetic is checked.
-fn period(from: Option<i64>, to: Option<i64>, now: i64) -> Result<(i64, i64), BadPeriod> {
-    let bad = || BadPeriod;
-    let to = to.unwrap_or(now + 1);
-    let from = match from {
-        Some(f) => f,
-        None => to.checked_sub(30 * DAY).ok_or_else(bad)?,
-    };
-    if from >= to || to.checked_sub(from).is_none_or(|d| d > MAX_PERIOD) {
-        return Err(bad());
-    }
-    Ok((from, to))
 }
 
 pub async fn json(
@@ -110,16 +89,14 @@ pub async fn page(
     let Some((_, a)) = current_session(&state, &headers, t).await else {
         return redirect("/login");
     };
-    match crate::audit::supervision::is_auditor(&state.audit, &a.id).await {
-        Ok(true) => {}
-        Ok(false) => return ui.error(&state, StatusCode::FORBIDDEN, "not_auditor", ""),
-        Err(e) => return ui.failure(&state, e.is_unavailable()),
-    }
     let to = q.to.as_deref().and_then(date).map(|d| d + DAY);
     let from = q.from.as_deref().and_then(date);
-    let (from, to) = match period(from, to, t) {
-        Ok(p) => p,
-        Err(e) => {
+    let (from, to, f) = match for_auditor(&state.audit, &a.id, from, to, t).await {
+        Ok(r) => r,
+        Err(SupervisionError::NotAuditor) => {
+            return ui.error(&state, StatusCode::FORBIDDEN, "not_auditor", "")
+        }
+        Err(e @ SupervisionError::BadPeriod(_)) => {
             return ui.error(
                 &state,
                 StatusCode::BAD_REQUEST,
@@ -127,10 +104,7 @@ pub async fn page(
                 &e.to_string(),
             )
         }
-    };
-    let f = match figures(&state.audit, from, to).await {
-        Ok(f) => f,
-        Err(e) => return ui.failure(&state, e.is_unavailable()),
+        Err(SupervisionError::Storage(e)) => return ui.failure(&state, e.is_unavailable()),
     };
     let rows: Vec<_> = f
         .iter()

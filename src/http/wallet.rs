@@ -14,11 +14,10 @@ use super::error::ApiError;
 use super::pages::login::current_session;
 use crate::domain::time::now;
 use crate::http::AppState;
-use crate::licences::access;
 use crate::licences::catalogue::HolderKind;
 use crate::licences::issue::{holder_index, HolderRef};
+use crate::licences::{access, holdings, shares};
 use crate::oidc::tokens;
-use crate::storage::accounts::AccountRow;
 
 fn unauthorized(d: &str) -> ApiError {
     ApiError::new(
@@ -27,35 +26,6 @@ fn unauthorized(d: &str) -> ApiError {
         "Authentication required",
         d,
     )
-}
-
-/// The blind index a person's (or, with `as`, an enterprise's) licences are filed under, checking the
-/// person may act for the enterprise.
-async fn holder_of(
-    state: &AppState,
-    a: &AccountRow,
-    as_uscc: Option<&str>,
-    t: i64,
-) -> Result<Vec<u8>, ApiError> {
-    let Some(uscc) = as_uscc else {
-        return Ok(a.id_number_index.clone());
-    };
-    let actable = crate::identity::enterprises::actable_by(&state.identity, &a.id, t)
-        .await
-        .map_err(ApiError::internal)?;
-    if !actable.iter().any(|e| e.uscc == uscc) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Not allowed",
-            "you may not act for this enterprise",
-        ));
-    }
-    Ok(state
-        .provider
-        .keys
-        .data()
-        .blind_index(&format!("uscc:{uscc}")))
 }
 
 /// A page number: 0 or more (the document's `minimum: 0`; the listings would read -1 as 0).
@@ -81,6 +51,41 @@ pub struct WalletQuery {
     pub purpose: Option<String>,
 }
 
+/// A portal's read with the holder's consent: a bearer access token with the `licences` scope that
+/// represents a person (its grant names them, and the consent given for it the licence types).
+async fn portal_read(
+    state: &AppState,
+    authorization: &str,
+    purpose: &str,
+    t: i64,
+) -> Result<Vec<access::LicenceView>, ApiError> {
+    let token = authorization
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| unauthorized("send a bearer access token"))?;
+    let claims = tokens::verify_access(&state.provider, token.trim(), t)
+        .map_err(|e| unauthorized(&e.description))?;
+    if !claims.has_scope("licences") {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient-scope",
+            "Not allowed",
+            "the token lacks the licences scope",
+        ));
+    }
+    let gid = claims
+        .gid
+        .as_deref()
+        .ok_or_else(|| unauthorized("the token does not represent a person"))?;
+    use crate::licences::consent_read::{self, ConsentReadError as E};
+    consent_read::read(&state.licences, gid, purpose, t)
+        .await
+        .map_err(|e| match e {
+            E::GrantGone | E::HolderGone => unauthorized(&e.to_string()),
+            E::Licence(e) => e.into(),
+            E::Storage(e) => ApiError::internal(e),
+        })
+}
+
 /// `GET /api/v1/me/licences`: with the SSO session, the holder's wallet; with a portal's bearer token
 /// (`licences` scope), the consented licence types only, logged for the holder with the purpose.
 pub async fn my_licences(
@@ -93,32 +98,7 @@ pub async fn my_licences(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        let token = h
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| unauthorized("send a bearer access token"))?;
-        let claims = tokens::verify_access(&state.provider, token.trim(), t)
-            .map_err(|e| unauthorized(&e.description))?;
-        if !claims.has_scope("licences") {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "insufficient-scope",
-                "Not allowed",
-                "the token lacks the licences scope",
-            ));
-        }
-        let gid = claims
-            .gid
-            .as_deref()
-            .ok_or_else(|| unauthorized("the token does not represent a person"))?;
-        use crate::licences::consent_read::{self, ConsentReadError as E};
-        let purpose = q.purpose.as_deref().unwrap_or("");
-        let list = consent_read::read(&state.licences, gid, purpose, t)
-            .await
-            .map_err(|e| match e {
-                E::GrantGone | E::HolderGone => unauthorized(&e.to_string()),
-                E::Licence(e) => e.into(),
-                E::Storage(e) => ApiError::internal(e),
-            })?;
+        let list = portal_read(&state, h, q.purpose.as_deref().unwrap_or(""), t).await?;
         return Ok(Json(json!({ "licences": list })).into_response());
     }
     let (_, a) = current_session(&state, &headers, t)
@@ -134,7 +114,7 @@ pub async fn my_licences(
             "a purpose has at most 200 characters",
         ));
     }
-    let index = holder_of(&state, &a, q.as_uscc.as_deref(), t).await?;
+    let index = holdings::holder_of(&state.licences, &a, q.as_uscc.as_deref(), t).await?;
     let list = access::wallet(
         &state.licences,
         &index,
@@ -155,10 +135,7 @@ pub async fn my_access_log(
     let (_, a) = current_session(&state, &headers, t)
         .await
         .ok_or_else(|| unauthorized("sign in first"))?;
-    let indexes = super::pages::access_log::holder_indexes(&state, &a)
-        .await
-        .map_err(ApiError::internal)?;
-    let log = crate::licences::access::access_log(&state.licences, &indexes, 200)
+    let log = holdings::access_log(&state.licences, &a, 200)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!({ "accesses": log })).into_response())
@@ -186,8 +163,8 @@ pub async fn create_share(
     let (_, a) = current_session(&state, &headers, t)
         .await
         .ok_or_else(|| unauthorized("sign in first"))?;
-    let index = holder_of(&state, &a, req.as_uscc.as_deref(), t).await?;
-    let (share_id, token, expires_at) = access::create_share(
+    let index = holdings::holder_of(&state.licences, &a, req.as_uscc.as_deref(), t).await?;
+    let share = shares::create_share(
         &state.licences,
         &a.id,
         &index,
@@ -198,11 +175,11 @@ pub async fn create_share(
         t,
     )
     .await?;
-    let url = format!("{}/api/v1/shares/{token}", state.issuer);
-    let page = format!("{}/shares/{token}", state.issuer);
+    let url = format!("{}/api/v1/shares/{}", state.issuer, share.token);
+    let page = format!("{}/shares/{}", state.issuer, share.token);
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": share_id, "url": url, "page": page, "expires_at": expires_at })),
+        Json(json!({ "id": share.id, "url": url, "page": page, "expires_at": share.expires_at })),
     )
         .into_response())
 }
@@ -216,7 +193,7 @@ pub async fn withdraw_share(
     let (_, a) = current_session(&state, &headers, t)
         .await
         .ok_or_else(|| unauthorized("sign in first"))?;
-    if !crate::licences::access::withdraw_share(&state.licences, &a.id, &id, t).await? {
+    if !shares::withdraw_share(&state.licences, &a.id, &id, t).await? {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not-found",
@@ -233,7 +210,7 @@ pub async fn open_share(
     State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(access::open_share(&state.licences, &token, now()).await?).into_response())
+    Ok(Json(shares::open_share(&state.licences, &token, now()).await?).into_response())
 }
 
 #[derive(Deserialize)]

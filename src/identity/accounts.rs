@@ -1,21 +1,52 @@
 //! Citizen accounts: registration with validated identifiers, login, password change.
 //! Errors are catalogue keys (`templates/i18n/*.json`), shown to the person in their language.
 
-use crate::crypto::password::check_policy;
+use crate::crypto::password::{check_policy, PolicyError};
 use crate::crypto::random_id;
 use crate::domain::{DocumentKind, IdDocument};
 use crate::identity::context::Identity;
 use crate::storage::{self, accounts::AccountRow, StorageError};
 
+/// Why registering an account, or changing its contact details or password, was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    /// Bad input; the key names the problem in the message catalogue.
-    #[error("invalid input: {0}")]
-    Invalid(&'static str),
+    #[error("email_invalid: the email address is not valid")]
+    EmailInvalid,
+    #[error("phone_invalid: the phone number is not valid")]
+    PhoneInvalid,
+    #[error("name_invalid: the name is empty or too long")]
+    NameInvalid,
+    #[error("id_number_invalid: the identity document number is not valid")]
+    IdNumberInvalid,
+    #[error("contact_required: an email address or a phone number is required")]
+    ContactRequired,
+    #[error("id_number_taken: an account with this identity number exists already")]
+    IdNumberTaken,
+    #[error("wrong_current_password: the current password is wrong")]
+    WrongCurrentPassword,
+    #[error(transparent)]
+    Password(#[from] PolicyError),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("password hashing failed")]
     Hashing,
+}
+
+impl AccountError {
+    /// The message catalogue's key for a refusal shown to the person (`None`: a failure of ours).
+    pub fn key(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::EmailInvalid => "email_invalid",
+            Self::PhoneInvalid => "phone_invalid",
+            Self::NameInvalid => "name_invalid",
+            Self::IdNumberInvalid => "id_number_invalid",
+            Self::ContactRequired => "contact_required",
+            Self::IdNumberTaken => "id_number_taken",
+            Self::WrongCurrentPassword => "wrong_current_password",
+            Self::Password(p) => p.key(),
+            Self::Storage(_) | Self::Hashing => return None,
+        })
+    }
 }
 
 #[derive(Debug, Default, Clone, serde::Deserialize, serde::Serialize)]
@@ -43,7 +74,7 @@ fn normalise_email(s: &str) -> Result<Option<String>, AccountError> {
         })
         && !s.chars().any(char::is_whitespace);
     ok.then(|| Some(s.to_lowercase()))
-        .ok_or(AccountError::Invalid("email_invalid"))
+        .ok_or(AccountError::EmailInvalid)
 }
 
 /// Mainland mobile numbers (11 digits starting with 1), optionally written with +86.
@@ -60,7 +91,7 @@ fn normalise_phone(s: &str) -> Result<Option<String>, AccountError> {
     let ok =
         digits.len() == 11 && digits.starts_with('1') && digits.bytes().all(|b| b.is_ascii_digit());
     ok.then(|| Some(digits.to_owned()))
-        .ok_or(AccountError::Invalid("phone_invalid"))
+        .ok_or(AccountError::PhoneInvalid)
 }
 
 /// Register a citizen. `loa` is 1 for self-registration, 3 when a service counter verified the person.
@@ -72,28 +103,26 @@ pub async fn register(
 ) -> Result<String, AccountError> {
     let name = r.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AccountError::Invalid("name_invalid"));
+        return Err(AccountError::NameInvalid);
     }
-    let kind =
-        DocumentKind::parse(r.id_kind.trim()).ok_or(AccountError::Invalid("id_number_invalid"))?;
-    let doc = IdDocument::parse(kind, &r.id_number)
-        .map_err(|_| AccountError::Invalid("id_number_invalid"))?;
+    let kind = DocumentKind::parse(r.id_kind.trim()).ok_or(AccountError::IdNumberInvalid)?;
+    let doc = IdDocument::parse(kind, &r.id_number).map_err(|_| AccountError::IdNumberInvalid)?;
     let email = normalise_email(&r.email)?;
     let phone = normalise_phone(&r.phone)?;
     if email.is_none() && phone.is_none() {
-        return Err(AccountError::Invalid("contact_required"));
+        return Err(AccountError::ContactRequired);
     }
     let mut idents = vec![doc.number(), name];
     idents.extend(email.as_deref().and_then(|e| e.split('@').next()));
     idents.extend(phone.as_deref());
-    check_policy(&r.password, &idents).map_err(AccountError::Invalid)?;
+    check_policy(&r.password, &idents).map_err(AccountError::Password)?;
     let data = ctx.keys.data();
     let index = data.blind_index(&doc.canonical());
     if storage::accounts::by_id_index(&ctx.db, &index)
         .await?
         .is_some()
     {
-        return Err(AccountError::Invalid("id_number_taken"));
+        return Err(AccountError::IdNumberTaken);
     }
     let hash = ctx
         .passwords
@@ -119,7 +148,7 @@ pub async fn register(
     )
     .await
     .map_err(|e| match e {
-        StorageError::Conflict(_) => AccountError::Invalid("id_number_taken"),
+        StorageError::Conflict(_) => AccountError::IdNumberTaken,
         e => e.into(),
     })?;
     tx.commit().await.map_err(StorageError::from)?;
@@ -279,12 +308,12 @@ pub async fn change_password(
         .await
         .map_err(|_| AccountError::Hashing)?;
     if !ok {
-        return Err(AccountError::Invalid("wrong_current_password"));
+        return Err(AccountError::WrongCurrentPassword);
     }
     let mut idents = vec![account.name.as_str()];
     idents.extend(account.email.as_deref());
     idents.extend(account.phone.as_deref());
-    check_policy(new, &idents).map_err(AccountError::Invalid)?;
+    check_policy(new, &idents).map_err(AccountError::Password)?;
     let hash = ctx
         .passwords
         .hash(new.to_owned())

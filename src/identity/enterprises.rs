@@ -8,10 +8,36 @@ use crate::storage::{self, enterprises::AgentGrantRow, enterprises::EnterpriseRo
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnterpriseError {
-    #[error("invalid input: {0}")]
-    Invalid(&'static str),
+    #[error("uscc_invalid: the unified social credit code is not valid")]
+    UsccInvalid,
+    #[error("name_invalid: the name is empty or too long")]
+    NameInvalid,
+    #[error("agent_not_found: no such account")]
+    AgentNotFound,
+    #[error("uscc_taken: an enterprise with this code is registered already")]
+    UsccTaken,
+    /// The grant does not exist, is not this enterprise's, or may not be given or withdrawn so.
+    #[error("grant_invalid: the grant is not valid")]
+    GrantInvalid,
+    #[error("agent_is_self: the legal representative cannot be their own agent")]
+    AgentIsSelf,
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl EnterpriseError {
+    /// The message catalogue's key for a refusal shown to the person (`None`: a failure of ours).
+    pub fn key(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::UsccInvalid => "uscc_invalid",
+            Self::NameInvalid => "name_invalid",
+            Self::AgentNotFound => "agent_not_found",
+            Self::UsccTaken => "uscc_taken",
+            Self::GrantInvalid => "grant_invalid",
+            Self::AgentIsSelf => "agent_is_self",
+            Self::Storage(_) => return None,
+        })
+    }
 }
 
 /// Register an enterprise with its legal representative (an existing citizen account).
@@ -22,16 +48,16 @@ pub async fn create(
     legal_rep_id: &str,
     now: i64,
 ) -> Result<EnterpriseRow, EnterpriseError> {
-    let uscc = Uscc::parse(uscc).map_err(|_| EnterpriseError::Invalid("uscc_invalid"))?;
+    let uscc = Uscc::parse(uscc).map_err(|_| EnterpriseError::UsccInvalid)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(EnterpriseError::Invalid("name_invalid"));
+        return Err(EnterpriseError::NameInvalid);
     }
     if storage::accounts::by_id(&ctx.db, legal_rep_id)
         .await?
         .is_none()
     {
-        return Err(EnterpriseError::Invalid("agent_not_found"));
+        return Err(EnterpriseError::AgentNotFound);
     }
     let row = EnterpriseRow {
         id: format!("e_{}", random_id()),
@@ -42,7 +68,7 @@ pub async fn create(
     storage::enterprises::insert(&ctx.db, &row, now)
         .await
         .map_err(|e| match e {
-            StorageError::Conflict(_) => EnterpriseError::Invalid("uscc_taken"),
+            StorageError::Conflict(_) => EnterpriseError::UsccTaken,
             e => e.into(),
         })?;
     Ok(row)
@@ -60,9 +86,9 @@ pub async fn grant_agent(
 ) -> Result<String, EnterpriseError> {
     let e = storage::enterprises::by_id(&ctx.db, enterprise_id)
         .await?
-        .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
+        .ok_or(EnterpriseError::GrantInvalid)?;
     if e.legal_rep_id != rep_id {
-        return Err(EnterpriseError::Invalid("grant_invalid"));
+        return Err(EnterpriseError::GrantInvalid);
     }
     let role = role.trim();
     if role.is_empty()
@@ -70,13 +96,13 @@ pub async fn grant_agent(
         || role == "legal_representative"
         || !(1..=1825).contains(&days)
     {
-        return Err(EnterpriseError::Invalid("grant_invalid"));
+        return Err(EnterpriseError::GrantInvalid);
     }
     let agent = super::accounts::find_by_identifier(ctx, agent_ident)
         .await?
-        .ok_or(EnterpriseError::Invalid("agent_not_found"))?;
+        .ok_or(EnterpriseError::AgentNotFound)?;
     if agent.id == rep_id {
-        return Err(EnterpriseError::Invalid("agent_is_self"));
+        return Err(EnterpriseError::AgentIsSelf);
     }
     let id = format!("g_{}", random_id());
     let mut tx = ctx.db.begin().await?;
@@ -115,12 +141,12 @@ pub async fn revocable_grant(
 ) -> Result<AgentGrantRow, EnterpriseError> {
     let g = storage::enterprises::agent_grant(&ctx.db, grant_id)
         .await?
-        .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
+        .ok_or(EnterpriseError::GrantInvalid)?;
     let e = storage::enterprises::by_id(&ctx.db, &g.enterprise_id)
         .await?
-        .ok_or(EnterpriseError::Invalid("grant_invalid"))?;
+        .ok_or(EnterpriseError::GrantInvalid)?;
     if e.legal_rep_id != rep_id || g.revoked_at.is_some() {
-        return Err(EnterpriseError::Invalid("grant_invalid"));
+        return Err(EnterpriseError::GrantInvalid);
     }
     Ok(g)
 }

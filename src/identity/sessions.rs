@@ -70,3 +70,23 @@ pub async fn active(
 ) -> Result<Vec<storage::sessions::SessionRow>, storage::StorageError> {
     storage::sessions::active_for_account(&ctx.db, account_id, now).await
 }
+
+/// Sign in with a password: check it (throttled per identifier and address), then start a session
+/// at the level the account's identity reaches with one factor. Returns the cookie secret.
+pub async fn password_sign_in(
+    ctx: &Identity,
+    ident: &str,
+    password: &str,
+    addr: &str,
+    now: i64,
+) -> Result<String, super::accounts::LoginError> {
+    let account = super::accounts::authenticate(ctx, ident, password, addr, now).await?;
+    let acr = if account.loa >= 3 {
+        "urn:tongban:loa:3"
+    } else {
+        "urn:tongban:loa:1"
+    };
+    let (secret, _) = create(ctx, &account.id, acr, &["pwd"], now).await?;
+    tracing::info!("login succeeded");
+    Ok(secret)
+}

@@ -1,13 +1,12 @@
 //! Reading licences: the holder's wallet, a portal with the holder's consent, a department under a
-//! registered legal basis, and expiring shares. Every read by someone other than the holder is written
-//! to the holder's access log in the same transaction that answers it.
+//! registered legal basis (shares are `shares.rs`). Every read by someone other than the holder is
+//! written to the holder's access log in the same transaction that answers it.
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::lookup::licence_type;
-use super::{sdjwt, LicenceError};
-use crate::crypto::{random_id, random_token, secret_hash};
+use super::LicenceError;
 use crate::licences::context::Licences;
 use crate::storage::{self, licences::Access, licences::LicenceRow, StorageError};
 
@@ -80,12 +79,10 @@ pub async fn wallet(
 pub const PURPOSE_MAX: usize = 200;
 
 /// A purpose as given (at most `PURPOSE_MAX` characters, as the API document says), trimmed, not empty.
-fn check_purpose(purpose: &str) -> Result<&str, LicenceError> {
+pub(super) fn check_purpose(purpose: &str) -> Result<&str, LicenceError> {
     let p = purpose.trim();
     if p.is_empty() || purpose.chars().count() > PURPOSE_MAX {
-        return Err(LicenceError::bad(
-            "a purpose (申请事由) of 1 to 200 characters is required",
-        ));
+        return Err(LicenceError::Purpose);
     }
     Ok(p)
 }
@@ -185,12 +182,10 @@ pub async fn query_by_legal_basis(
     let purpose = check_purpose(purpose)?;
     let t = licence_type(ctx, type_code)
         .await?
-        .ok_or_else(|| LicenceError::not_found("no such licence type"))?;
-    let basis = t.legal_basis_for(&dept.uscc).ok_or_else(|| {
-        LicenceError::forbidden(
-            "this department has no registered legal basis to query this licence type",
-        )
-    })?;
+        .ok_or(LicenceError::NoSuchType)?;
+    let basis = t
+        .legal_basis_for(&dept.uscc)
+        .ok_or(LicenceError::NoLegalBasis)?;
     let rows = storage::licences::of_holder(
         &ctx.db,
         holder_index,
@@ -231,147 +226,4 @@ pub async fn query_with_consent(
         legal_basis: None,
     };
     read_logged(ctx, holder_index, &rows, &reader, purpose, now).await
-}
-
-/// Create a share of one of the holder's licences revealing only `disclose`; returns (id, secret token).
-#[allow(clippy::too_many_arguments)]
-pub async fn create_share(
-    ctx: &Licences,
-    account_id: &str,
-    holder_index: &[u8],
-    licence_id: &str,
-    disclose: &[String],
-    purpose: &str,
-    ttl: i64,
-    now: i64,
-) -> Result<(String, String, i64), LicenceError> {
-    let purpose = check_purpose(purpose)?;
-    if !(60..=30 * 86_400).contains(&ttl) {
-        return Err(LicenceError::bad("a share lives 60 seconds to 30 days"));
-    }
-    if !storage::licences::holds(&ctx.db, licence_id, holder_index).await? {
-        return Err(LicenceError::not_found("no such licence among yours"));
-    }
-    let token = random_token();
-    let share = storage::licences::ShareRow {
-        id: format!("s_{}", &random_id()[..16]),
-        licence_id: licence_id.to_owned(),
-        holder_index: holder_index.to_vec(),
-        account_id: account_id.to_owned(),
-        disclose: serde_json::to_string(disclose).map_err(LicenceError::internal)?,
-        purpose: purpose.to_owned(),
-        created_at: now,
-        expires_at: now + ttl,
-        withdrawn_at: None,
-    };
-    let mut tx = ctx.db.begin().await?;
-    storage::licences::insert_share(&mut tx, &share, &secret_hash(&token)).await?;
-    crate::audit::record(
-        &mut tx,
-        now,
-        &crate::audit::account(account_id),
-        crate::audit::Action::ShareCreated,
-        &format!("share:{}", share.id),
-        json!({ "licence": licence_id, "disclose": disclose, "expires_at": share.expires_at }),
-    )
-    .await?;
-    tx.commit().await.map_err(StorageError::from)?;
-    Ok((share.id, token, share.expires_at))
-}
-
-/// Withdraw one of the account's live shares; false if there is none with this id.
-pub async fn withdraw_share(
-    ctx: &Licences,
-    account_id: &str,
-    share_id: &str,
-    now: i64,
-) -> Result<bool, LicenceError> {
-    let mut tx = ctx.db.begin().await?;
-    if !storage::licences::withdraw_share(&mut tx, share_id, account_id, now).await? {
-        return Ok(false);
-    }
-    crate::audit::record(
-        &mut tx,
-        now,
-        &crate::audit::account(account_id),
-        crate::audit::Action::ShareWithdrawn,
-        &format!("share:{share_id}"),
-        Value::Null,
-    )
-    .await?;
-    tx.commit().await.map_err(StorageError::from)?;
-    Ok(true)
-}
-
-/// Open a share: the licence with only the chosen disclosures, logged for the holder.
-pub async fn open_share(ctx: &Licences, token: &str, now: i64) -> Result<Value, LicenceError> {
-    let gone = || LicenceError {
-        refusal: crate::licences::error::Refusal::Gone,
-        kind: "share-gone",
-        detail: "this share has expired, been withdrawn or never existed".into(),
-    };
-    let s = storage::licences::share_by_token(&ctx.db, &secret_hash(token))
-        .await?
-        .ok_or_else(gone)?;
-    if s.withdrawn_at.is_some() || s.expires_at <= now {
-        return Err(gone());
-    }
-    let l = storage::licences::get(&ctx.db, &s.licence_id)
-        .await?
-        .ok_or_else(gone)?;
-    let full = view(ctx, &l).await?;
-    let keep: Vec<String> = serde_json::from_str(&s.disclose).map_err(LicenceError::internal)?;
-    let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
-    let shared = sdjwt::select(&full.licence, &keep).map_err(LicenceError::internal)?;
-    let mut tx = ctx.db.begin().await?;
-    let a = Access {
-        holder_index: &s.holder_index,
-        licence_id: &l.id,
-        via: "share",
-        department_id: None,
-        client_id: None,
-        legal_basis: None,
-        purpose: &s.purpose,
-        at: now,
-    };
-    storage::licences::log_access(&mut tx, &a).await?;
-    crate::audit::record(
-        &mut tx,
-        now,
-        "anonymous",
-        crate::audit::Action::ShareOpened,
-        &format!("share:{}", s.id),
-        json!({ "licence": l.id }),
-    )
-    .await?;
-    tx.commit().await.map_err(StorageError::from)?;
-    Ok(
-        json!({ "licence": shared, "purpose": s.purpose, "expires_at": s.expires_at, "status": full.status, "type_name": full.type_name }),
-    )
-}
-
-/// Reads of these holders' licences by others, newest first.
-pub async fn access_log(
-    ctx: &Licences,
-    holder_indexes: &[Vec<u8>],
-    limit: i64,
-) -> Result<Vec<storage::licences::AccessRow>, storage::StorageError> {
-    storage::licences::access_log(&ctx.db, holder_indexes, limit).await
-}
-
-/// A licence by id.
-pub async fn licence(
-    ctx: &Licences,
-    id: &str,
-) -> Result<Option<storage::licences::LicenceRow>, storage::StorageError> {
-    storage::licences::get(&ctx.db, id).await
-}
-
-/// Is the holder with this blind index a holder of the licence?
-pub async fn holds(
-    ctx: &Licences,
-    licence_id: &str,
-    holder_index: &[u8],
-) -> Result<bool, storage::StorageError> {
-    storage::licences::holds(&ctx.db, licence_id, holder_index).await
 }

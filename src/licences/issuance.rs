@@ -5,27 +5,19 @@
 use serde_json::Value;
 
 use super::context::Licences;
-use super::error::{LicenceError, Refusal};
-use super::issue::{self, Idempotency, IssueRequest};
+use super::error::LicenceError;
+use super::issue::{self, Idempotency, IssueRequest, IssuedLicence};
 use crate::storage::{self, departments::DepartmentRow};
 
 /// A licence issued now, or answered again from the record of the same request.
 #[derive(Debug)]
 pub struct Issued {
-    /// The licence as issuance answers it (`id`, `sd_jwt`, `status_list`...).
-    pub licence: Value,
+    /// The licence as issuance answers it.
+    pub licence: IssuedLicence,
     /// Its inclusion receipt, when its leaf is sequenced (always, once issuance has answered).
     pub receipt: Option<Value>,
     /// Answered from the record of an earlier request with the same key.
     pub replayed: bool,
-}
-
-/// The problem type of a key used before for a different request.
-pub const KEY_REUSED_KIND: &str = "idempotency-key-reused";
-pub const KEY_REUSED: &str = "this Idempotency-Key was used for a different request";
-
-fn key_reused() -> LicenceError {
-    LicenceError::unprocessable(KEY_REUSED_KIND, KEY_REUSED)
 }
 
 /// Who asks, and under which idempotency key (if any).
@@ -95,7 +87,7 @@ async fn sign_or_replay(
     key: Option<&str>,
     req: &IssueRequest,
     now: i64,
-) -> Result<(Value, bool), LicenceError> {
+) -> Result<(IssuedLicence, bool), LicenceError> {
     let hash =
         crate::crypto::sha256(serde_json::to_vec(req).map_err(LicenceError::internal)?).to_vec();
     if let Some(k) = key {
@@ -114,7 +106,7 @@ async fn sign_or_replay(
     ) {
         (Ok(body), _) => Ok((body, false)),
         // A concurrent retry with the same key committed first: answer with its result.
-        (Err(e), Some(k)) if e.refusal == Refusal::Conflict => {
+        (Err(e), Some(k)) if e.is_conflict() => {
             match recorded(ctx, caller.client_id, k, &hash).await? {
                 Some(body) => Ok((body, true)),
                 None => Err(e),
@@ -131,12 +123,12 @@ async fn recorded(
     client_id: &str,
     key: &str,
     hash: &[u8],
-) -> Result<Option<Value>, LicenceError> {
+) -> Result<Option<IssuedLicence>, LicenceError> {
     let Some(row) = storage::licences::idempotent(&ctx.db, client_id, key).await? else {
         return Ok(None);
     };
     if row.request_hash != hash {
-        return Err(key_reused());
+        return Err(LicenceError::KeyReused);
     }
     serde_json::from_str(&row.response)
         .map(Some)
@@ -147,13 +139,9 @@ async fn recorded(
 /// (SQLite) and its receipt is at hand.
 async fn seal_unless_sequenced<'a>(
     ctx: &Licences,
-    mut licences: impl Iterator<Item = &'a Value>,
+    mut licences: impl Iterator<Item = &'a IssuedLicence>,
 ) -> Result<(), LicenceError> {
-    let sequenced = |l: &Value| {
-        l["id"]
-            .as_str()
-            .is_none_or(|id| ctx.audit.sealer.recent_receipt(id).is_some())
-    };
+    let sequenced = |l: &IssuedLicence| ctx.audit.sealer.recent_receipt(&l.id).is_some();
     if !licences.all(sequenced) {
         // Signed at the time of the round: a checkpoint is never older than one before it.
         crate::audit::rounds::seal_now(&ctx.audit, crate::domain::time::now()).await?;
@@ -161,9 +149,6 @@ async fn seal_unless_sequenced<'a>(
     Ok(())
 }
 
-async fn receipt(ctx: &Licences, licence: &Value) -> Result<Option<Value>, LicenceError> {
-    let Some(id) = licence["id"].as_str() else {
-        return Ok(None);
-    };
-    Ok(crate::audit::licence_log::receipt(&ctx.audit, id, true).await?)
+async fn receipt(ctx: &Licences, licence: &IssuedLicence) -> Result<Option<Value>, LicenceError> {
+    Ok(crate::audit::licence_log::receipt(&ctx.audit, &licence.id, true).await?)
 }

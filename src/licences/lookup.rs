@@ -93,3 +93,16 @@ pub async fn licence_type(
     )
     .await
 }
+
+/// The licence types `codes` by name in the page's language (`en` or zh), in that order; a type that
+/// cannot be read is left out.
+pub async fn type_names(ctx: &Licences, codes: &[String], lang: &str) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(codes.len());
+    for code in codes {
+        if let Ok(Some(t)) = licence_type(ctx, code).await {
+            let name = if lang == "en" { &t.name_en } else { &t.name_zh };
+            out.push((code.clone(), name.clone()));
+        }
+    }
+    out
+}

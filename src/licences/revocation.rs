@@ -64,42 +64,25 @@ pub async fn change(
     now: i64,
 ) -> Result<i64, LicenceError> {
     if !REASONS.contains(&reason) {
-        return Err(LicenceError::bad(format!(
-            "reason must be one of {}",
-            REASONS.join(", ")
-        )));
+        return Err(LicenceError::Reason(REASONS.join(", ")));
     }
     let l = storage::licences::get(&ctx.db, id)
         .await?
-        .ok_or_else(|| LicenceError::not_found("no such licence"))?;
+        .ok_or(LicenceError::NoSuchLicence)?;
     if l.issuer_id != dept.id {
-        return Err(LicenceError::forbidden(
-            "only the issuing department may change a licence's status",
-        ));
+        return Err(LicenceError::NotIssuer);
     }
     let (from, to) = match (action, l.status) {
-        (_, 1) => {
-            return Err(LicenceError::conflict(
-                "the licence is revoked; revocation is final",
-            ))
-        }
+        (_, 1) => return Err(LicenceError::RevocationFinal),
         (Action::Suspend, 0) => (0, 2),
         (Action::Reinstate, 2) => (2, 0),
         (Action::Revoke, s) => (s, 1),
-        (Action::Suspend, _) => {
-            return Err(LicenceError::conflict("the licence is already suspended"))
-        }
-        (Action::Reinstate, _) => {
-            return Err(LicenceError::conflict(
-                "only a suspended licence can be reinstated",
-            ))
-        }
+        (Action::Suspend, _) => return Err(LicenceError::AlreadySuspended),
+        (Action::Reinstate, _) => return Err(LicenceError::NotSuspended),
     };
     let mut tx = ctx.db.begin().await?;
     if !storage::licences::set_status(&mut tx, id, from, to, reason, &dept.id, now).await? {
-        return Err(LicenceError::conflict(
-            "the licence's status changed meanwhile; retry",
-        ));
+        return Err(LicenceError::StatusChanged);
     }
     record_change(ctx, &mut tx, &dept.id, id, to, reason, now).await?;
     crate::storage::notify::changed(
@@ -138,7 +121,7 @@ pub async fn token(
     }
     let dept = storage::departments::by_id(&ctx.db, department_id)
         .await?
-        .ok_or_else(|| LicenceError::not_found("no such status list"))?;
+        .ok_or(LicenceError::NoSuchStatusList)?;
     let rows = match time {
         Some(t) => storage::licences::non_valid_at(&ctx.db, &dept.id, t).await?,
         None => storage::licences::non_valid(&ctx.db, &dept.id).await?,
@@ -151,9 +134,7 @@ pub async fn token(
     let signer = departments::signer(ctx, &dept.id, Purpose::StatusListSigning, now)
         .await
         .map_err(LicenceError::internal)?
-        .ok_or_else(|| {
-            LicenceError::conflict("the department has no valid status-list certificate")
-        })?;
+        .ok_or(LicenceError::NoCertificate("status-list"))?;
     let mut payload = json!({
         "sub": status_uri(ctx, &dept.id),
         "iat": now,

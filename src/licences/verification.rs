@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::context::Licences;
 use super::verify::{Report, RepositoryFacts, Verdict};
+use super::LicenceError;
 use crate::audit::{self, Action as A};
 use crate::storage::{departments::DepartmentRow, StorageError};
 
@@ -52,4 +53,28 @@ pub async fn record(
         .await?;
     }
     tx.commit().await.map_err(StorageError::from)
+}
+
+/// The longest licence a verification takes, in bytes.
+pub const MAX_LICENCE: usize = 64 * 1024;
+
+/// Verify a licence as the repository knows it (status, certificates) at `at`, count the verdict,
+/// and record the verification ([`record`]).
+pub async fn verify(
+    ctx: &Licences,
+    department: Option<&DepartmentRow>,
+    addr: &str,
+    licence: String,
+    at: i64,
+    now: i64,
+) -> Result<Report, LicenceError> {
+    if licence.len() > MAX_LICENCE {
+        return Err(LicenceError::TooLarge);
+    }
+    let (report, facts) = super::revocation::verify_online(ctx, licence, at).await?;
+    ctx.metrics.verification(report.verdict.as_str());
+    record(ctx, department, addr, &report, facts.as_deref(), now)
+        .await
+        .map_err(LicenceError::internal)?;
+    Ok(report)
 }

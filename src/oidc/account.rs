@@ -4,10 +4,10 @@
 
 use super::context::Provider;
 use super::logout;
-use crate::identity::accounts::{self, AccountError};
-use crate::identity::enterprises::{self, EnterpriseError};
+use crate::identity::accounts;
+use crate::identity::enterprises;
 use crate::identity::sessions;
-use crate::storage::accounts::AccountRow;
+use crate::storage::{self, accounts::AccountRow};
 
 /// An action of the account page, parsed from its form.
 pub enum AccountAction {
@@ -62,8 +62,9 @@ pub async fn act(
             }
             match accounts::change_password(&ctx.identity, a, &current, &new, now).await {
                 Ok(()) => Ok("password_changed"),
-                Err(AccountError::Invalid(k)) => Err(Refused::Shown(k)),
-                Err(e) => Err(failed("password change", &e)),
+                Err(e) => Err(e
+                    .key()
+                    .map_or_else(|| failed("password change", &e), Refused::Shown)),
             }
         }
         AccountAction::EndSession { session_id } => {
@@ -99,8 +100,9 @@ pub async fn act(
         .await
         {
             Ok(_) => Ok("agent_granted"),
-            Err(EnterpriseError::Invalid(k)) => Err(Refused::Shown(k)),
-            Err(e) => Err(failed("agent grant", &e)),
+            Err(e) => Err(e
+                .key()
+                .map_or_else(|| failed("agent grant", &e), Refused::Shown)),
         },
         AccountAction::RevokeAgent { grant_id } => {
             match enterprises::revocable_grant(&ctx.identity, &a.id, &grant_id).await {
@@ -115,8 +117,9 @@ pub async fn act(
                 .await
                 .map(|_| "agent_revoked")
                 .map_err(|e| failed("agent revocation", &e)),
-                Err(EnterpriseError::Invalid(k)) => Err(Refused::Shown(k)),
-                Err(e) => Err(failed("agent revocation", &e)),
+                Err(e) => Err(e
+                    .key()
+                    .map_or_else(|| failed("agent revocation", &e), Refused::Shown)),
             }
         }
         AccountAction::LogoutEverywhere => {
@@ -143,4 +146,83 @@ async fn sessions_of(ctx: &Provider, a: &AccountRow, now: i64) -> Vec<String> {
         .into_iter()
         .map(|x| x.id)
         .collect()
+}
+
+/// What the account page shows of a person: their sessions, the portals they consented to (by
+/// name, and for whom they act there), the enterprises they may act for, and for each enterprise
+/// they represent its agents. A list that cannot be read is shown empty.
+pub struct Overview {
+    pub sessions: Vec<storage::sessions::SessionRow>,
+    pub consents: Vec<NamedConsent>,
+    pub actable: Vec<storage::enterprises::Actable>,
+    pub represented: Vec<(
+        storage::enterprises::EnterpriseRow,
+        Vec<storage::enterprises::AgentGrantRow>,
+    )>,
+    /// The identity number, masked (empty if it cannot be opened).
+    pub id_number_masked: String,
+}
+
+/// A consent with the names a person reads.
+pub struct NamedConsent {
+    pub consent: storage::grants::ConsentRow,
+    /// The portal's name (its client id if it cannot be read).
+    pub client_name: String,
+    pub acting_for_name: Option<String>,
+}
+
+pub async fn overview(ctx: &Provider, a: &AccountRow, now: i64) -> Overview {
+    let identity = &ctx.identity;
+    let sessions = sessions::active(identity, &a.id, now)
+        .await
+        .unwrap_or_default();
+    let mut consents = Vec::new();
+    for c in super::consents::consents_of(ctx, &a.id)
+        .await
+        .unwrap_or_default()
+    {
+        let client_name = super::clients::get(ctx, &c.client_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|x| x.config.name.clone())
+            .unwrap_or_else(|| c.client_id.clone());
+        let acting_for_name = if c.acting_for.is_empty() {
+            None
+        } else {
+            enterprises::enterprise(identity, &c.acting_for)
+                .await
+                .ok()
+                .flatten()
+                .map(|e| e.name)
+        };
+        consents.push(NamedConsent {
+            consent: c,
+            client_name,
+            acting_for_name,
+        });
+    }
+    let actable = enterprises::actable_by(identity, &a.id, now)
+        .await
+        .unwrap_or_default();
+    let mut represented = Vec::new();
+    for e in enterprises::represented_by(identity, &a.id)
+        .await
+        .unwrap_or_default()
+    {
+        let agents = enterprises::agents_of(identity, &e.id)
+            .await
+            .unwrap_or_default();
+        represented.push((e, agents));
+    }
+    let id_number_masked = accounts::id_number(identity, a)
+        .map(|n| accounts::mask(&n))
+        .unwrap_or_default();
+    Overview {
+        sessions,
+        consents,
+        actable,
+        represented,
+        id_number_masked,
+    }
 }

@@ -211,7 +211,7 @@ async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
 /// The claims of an `id_token_hint` (RP-initiated logout), if it is an ID token we issued: signed by
 /// one of our keys (expired ones are accepted), `typ: JWT`, our `iss`, a client as `aud` and an
 /// `at_hash`; access and logout tokens are not hints.
-pub fn id_token_hint(ctx: &Provider, token: &str) -> Option<Value> {
+fn id_token_hint(ctx: &Provider, token: &str) -> Option<Value> {
     let keys = ctx.keys.current();
     let parsed = crate::crypto::jwt::parse(token).ok()?;
     let kid = parsed.header.get("kid")?.as_str()?;
@@ -229,9 +229,83 @@ pub fn id_token_hint(ctx: &Provider, token: &str) -> Option<Value> {
 }
 
 /// Does the hint name this session: its per-client `sid`, or the person's `sub` at that client?
-pub fn hint_names_session(ctx: &Provider, hint: &Value, client: &Client, s: &SessionRow) -> bool {
+fn hint_names_session(ctx: &Provider, hint: &Value, client: &Client, s: &SessionRow) -> bool {
     let sid = client_sid(ctx, &client.id, &s.id);
     hint["sid"].as_str() == Some(sid.as_str())
         || hint["sub"].as_str()
             == Some(super::subject::subject(ctx, client, &s.account_id).as_str())
+}
+
+/// An RP-initiated logout request, checked: the client it names (by `client_id`, or by the hint's
+/// `aud`), the hint if it is one of our ID tokens, and where to send the person afterwards.
+pub struct LogoutRequest {
+    pub client_id: Option<String>,
+    pub client: Option<std::sync::Arc<Client>>,
+    pub hint: Option<Value>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
+}
+
+/// The `post_logout_redirect_uri` is not one the client registered.
+#[derive(Debug, thiserror::Error)]
+#[error("post_logout_redirect_uri is not registered for this client")]
+pub struct UnregisteredRedirect;
+
+/// Check an RP-initiated logout request's parameters.
+pub async fn logout_request(
+    ctx: &Provider,
+    id_token_hint: Option<&str>,
+    client_id: Option<&str>,
+    post_logout_redirect_uri: Option<&str>,
+    state: Option<&str>,
+) -> Result<LogoutRequest, UnregisteredRedirect> {
+    let hint = id_token_hint.and_then(|t| self::id_token_hint(ctx, t));
+    let client_id = client_id.map(str::to_owned).or_else(|| {
+        hint.as_ref()
+            .and_then(|h| h["aud"].as_str().map(str::to_owned))
+    });
+    let client = match &client_id {
+        Some(id) => clients::get(ctx, id).await.ok().flatten(),
+        None => None,
+    };
+    if let Some(u) = post_logout_redirect_uri {
+        if !client
+            .as_ref()
+            .is_some_and(|c| c.config.post_logout_redirect_uris.iter().any(|r| r == u))
+        {
+            return Err(UnregisteredRedirect);
+        }
+    }
+    Ok(LogoutRequest {
+        client_id,
+        client,
+        hint,
+        post_logout_redirect_uri: post_logout_redirect_uri.map(str::to_owned),
+        state: state.map(str::to_owned),
+    })
+}
+
+impl LogoutRequest {
+    /// Does the request's hint name this session (so that it logs out without asking)?
+    pub fn names_session(&self, ctx: &Provider, s: &SessionRow) -> bool {
+        match (&self.hint, &self.client) {
+            (Some(h), Some(c)) => hint_names_session(ctx, h, c, s),
+            _ => false,
+        }
+    }
+
+    /// Where the person goes afterwards: the registered URI with the request's `state`.
+    pub fn return_to(&self) -> Option<String> {
+        let u = self.post_logout_redirect_uri.as_ref()?;
+        Some(
+            url::Url::parse(u)
+                .map(|mut url| {
+                    if let Some(st) = &self.state {
+                        url.query_pairs_mut().append_pair("state", st);
+                    }
+                    url.to_string()
+                })
+                .unwrap_or_else(|_| u.clone()),
+        )
+    }
 }

@@ -12,6 +12,7 @@ pub mod context;
 pub mod denylist;
 pub mod discovery;
 pub mod error;
+pub mod flow;
 pub mod grants;
 pub mod introspection;
 pub mod logout;

@@ -11,9 +11,7 @@ use super::{cookie_header, format_time, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::extract::OAuthParams;
 use crate::http::AppState;
-use crate::identity::accounts::{self};
 use crate::oidc::account::{self, AccountAction, Refused};
-use crate::oidc::clients;
 use crate::storage::{accounts::AccountRow, sessions::SessionRow};
 
 async fn render(
@@ -26,59 +24,35 @@ async fn render(
     status: StatusCode,
 ) -> Response {
     let now = now();
-    let sessions: Vec<Value> = crate::identity::sessions::active(&state.identity, &a.id, now)
-        .await
-        .unwrap_or_default()
+    let o = account::overview(&state.provider, a, now).await;
+    let sessions: Vec<Value> = o.sessions
         .iter()
         .map(|x| json!({ "id": x.id, "created": format_time(x.created_at), "last_seen": format_time(x.last_seen), "current": x.id == s.id }))
         .collect();
-    let mut consents = Vec::new();
-    for c in crate::oidc::consents::consents_of(&state.provider, &a.id)
-        .await
-        .unwrap_or_default()
-    {
-        let name = clients::get(&state.provider, &c.client_id)
-            .await
-            .ok()
-            .flatten()
-            .map(|c| c.config.name.clone())
-            .unwrap_or_else(|| c.client_id.clone());
-        let acting = if c.acting_for.is_empty() {
-            None
-        } else {
-            crate::identity::enterprises::enterprise(&state.identity, &c.acting_for)
-                .await
-                .ok()
-                .flatten()
-                .map(|e| e.name)
-        };
-        let scopes: Vec<&str> = c.scopes.split(' ').collect();
-        consents.push(json!({ "client_id": c.client_id, "client_name": name, "scopes": scopes, "acting_for_name": acting, "granted": format_time(c.granted_at) }));
-    }
-    let actable: Vec<Value> = crate::identity::enterprises::actable_by(&state.identity, &a.id, now)
-        .await
-        .unwrap_or_default()
+    let consents: Vec<Value> = o.consents
+        .iter()
+        .map(|n| {
+            let c = &n.consent;
+            let scopes: Vec<&str> = c.scopes.split(' ').collect();
+            json!({ "client_id": c.client_id, "client_name": n.client_name, "scopes": scopes, "acting_for_name": n.acting_for_name, "granted": format_time(c.granted_at) })
+        })
+        .collect();
+    let actable: Vec<Value> = o.actable
         .iter()
         .map(|e| json!({ "name": e.name, "uscc": e.uscc, "role": e.role, "expires": e.expires_at.map(format_time) }))
         .collect();
-    let mut represented = Vec::new();
-    for e in crate::identity::enterprises::represented_by(&state.identity, &a.id)
-        .await
-        .unwrap_or_default()
-    {
-        let agents: Vec<Value> = crate::identity::enterprises::agents_of(&state.identity, &e.id)
-            .await
-            .unwrap_or_default()
-            .iter()
-            .map(|g| json!({ "id": g.id, "agent_name": g.agent_name, "role": g.role, "expires": format_time(g.expires_at), "active": g.revoked_at.is_none() && g.expires_at > now }))
-            .collect();
-        represented.push(json!({ "id": e.id, "name": e.name, "uscc": e.uscc, "agents": agents }));
-    }
-    let masked = accounts::id_number(&state.identity, a)
-        .map(|n| accounts::mask(&n))
-        .unwrap_or_default();
+    let represented: Vec<Value> = o.represented
+        .iter()
+        .map(|(e, agents)| {
+            let agents: Vec<Value> = agents
+                .iter()
+                .map(|g| json!({ "id": g.id, "agent_name": g.agent_name, "role": g.role, "expires": format_time(g.expires_at), "active": g.revoked_at.is_none() && g.expires_at > now }))
+                .collect();
+            json!({ "id": e.id, "name": e.name, "uscc": e.uscc, "agents": agents })
+        })
+        .collect();
     let ctx = json!({
-        "account": { "name": a.name, "email": a.email, "phone": a.phone, "id_kind": a.id_kind, "id_number_masked": masked, "loa": a.loa },
+        "account": { "name": a.name, "email": a.email, "phone": a.phone, "id_kind": a.id_kind, "id_number_masked": o.id_number_masked, "loa": a.loa },
         "message": message, "error": error, "sessions": sessions, "consents": consents, "actable": actable, "represented": represented,
     });
     ui.render(state, "account.html", status, ctx)
@@ -127,41 +101,17 @@ pub async fn action(
     if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
         return ui.csrf_failed(&state);
     }
-    let get = |k: &str| p.one(k).ok().flatten().unwrap_or("").to_owned();
-    let action = match uri.path() {
-        "/account/password" => AccountAction::ChangePassword {
-            current: get("current_password"),
-            new: get("new_password"),
-            confirm: get("new_password_confirm"),
-        },
-        "/account/sessions/end" => AccountAction::EndSession {
-            session_id: get("session_id"),
-        },
-        "/account/consents/withdraw" => AccountAction::WithdrawConsent {
-            client_id: get("client_id"),
-        },
-        "/account/agents/grant" => AccountAction::GrantAgent {
-            enterprise_id: get("enterprise_id"),
-            agent: get("agent"),
-            role: get("role"),
-            days: get("days").parse::<i64>().unwrap_or(0),
-        },
-        "/account/agents/revoke" => AccountAction::RevokeAgent {
-            grant_id: get("grant_id"),
-        },
-        "/account/logout-all" => AccountAction::LogoutEverywhere,
-        _ => {
-            return render(
-                &state,
-                &ui,
-                &s,
-                &a,
-                None,
-                Some("not_found"),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
+    let Some(action) = parse_action(uri.path(), &p) else {
+        return render(
+            &state,
+            &ui,
+            &s,
+            &a,
+            None,
+            Some("not_found"),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     };
     let result = account::act(&state.provider, &a, action, now).await;
     match result {
@@ -195,4 +145,33 @@ pub async fn action(
             render(&state, &ui, &s, &a, None, Some("server_error"), status).await
         }
     }
+}
+
+/// The action a form posted to `path` asks for.
+fn parse_action(path: &str, p: &crate::oidc::params::Params) -> Option<AccountAction> {
+    let get = |k: &str| p.one(k).ok().flatten().unwrap_or("").to_owned();
+    Some(match path {
+        "/account/password" => AccountAction::ChangePassword {
+            current: get("current_password"),
+            new: get("new_password"),
+            confirm: get("new_password_confirm"),
+        },
+        "/account/sessions/end" => AccountAction::EndSession {
+            session_id: get("session_id"),
+        },
+        "/account/consents/withdraw" => AccountAction::WithdrawConsent {
+            client_id: get("client_id"),
+        },
+        "/account/agents/grant" => AccountAction::GrantAgent {
+            enterprise_id: get("enterprise_id"),
+            agent: get("agent"),
+            role: get("role"),
+            days: get("days").parse::<i64>().unwrap_or(0),
+        },
+        "/account/agents/revoke" => AccountAction::RevokeAgent {
+            grant_id: get("grant_id"),
+        },
+        "/account/logout-all" => AccountAction::LogoutEverywhere,
+        _ => return None,
+    })
 }

@@ -12,10 +12,11 @@ use super::{cookie_header, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::extract::OAuthParams;
 use crate::http::AppState;
-use crate::oidc::authorize::{self, AuthRequest, PageError, Step};
+use crate::oidc::authorize::{self, AuthRequest, PageError};
+use crate::oidc::error::OAuthError;
+use crate::oidc::flow::{self, ConsentError};
 use crate::oidc::params::Params;
-use crate::oidc::{clients, logout, pending};
-use crate::storage;
+use crate::oidc::{logout, pending};
 
 /// Pending requests expire after 30 minutes: long enough to register an account on the way.
 const REQUEST_TTL: i64 = 1800;
@@ -78,18 +79,13 @@ pub async fn resume(
 ) -> Response {
     let now = now();
     let Some((id, req, created)) = load(&state, &p, now).await else {
-        return Ui::new(&headers, &uri, None).error(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "request_expired",
-            "",
-        );
+        return expired(&state, &headers, &uri);
     };
     let ui = Ui::new(&headers, &uri, req.ui_locales.as_deref());
     proceed(&state, &headers, &ui, &id, req, created, now).await
 }
 
-/// Decide the next step for a pending request and take it.
+/// Take the next step for a pending request: a page of the flow, or the code at the client.
 async fn proceed(
     state: &AppState,
     headers: &HeaderMap,
@@ -99,99 +95,31 @@ async fn proceed(
     created: i64,
     now: i64,
 ) -> Response {
-    let fail = |e: crate::oidc::error::OAuthError| {
-        redirect(&authorize::error_redirect(
-            &state.provider,
-            &req.redirect_uri,
-            req.state.as_deref(),
-            &e,
-        ))
-    };
     let session = current_session(state, headers, now).await;
-    let lookups = async {
-        let Some((s, _)) = &session else {
-            return Ok((vec![], None));
-        };
-        let actable = if req.has_scope("enterprise") {
-            crate::identity::enterprises::actable_by(&state.identity, &s.account_id, now).await?
-        } else {
-            vec![]
-        };
-        let acting_for = req.acting_for.clone().unwrap_or_default();
-        let consent = crate::oidc::consents::consent(
-            &state.provider,
-            &s.account_id,
-            &req.client_id,
-            &acting_for,
-        )
-        .await?;
-        Ok::<_, storage::StorageError>((actable, consent))
-    };
-    // A failed lookup is a server error, never "no consent yet".
-    let (actable, consent) = match lookups.await {
-        Ok(x) => x,
-        Err(e) => return fail(e.into()),
-    };
-    let acting_for = req.acting_for.clone().unwrap_or_default();
-    let step = authorize::next_step(
-        &req,
-        session.as_ref().map(|(s, _)| s),
-        created,
-        consent.as_deref(),
-        actable.len(),
-        now,
-    );
-    let to = match step {
-        Err(e) => {
-            let _ = pending::finish(&state.provider, id).await;
-            return fail(e);
+    let session = session.as_ref().map(|(s, _)| s);
+    match flow::advance(&state.provider, id, &req, session, created, now).await {
+        Ok(to) => {
+            let mut resp = redirect(&to);
+            ui.add_cookies(state, &mut resp);
+            resp
         }
-        Ok(Step::Login) => format!("/login?req={id}"),
-        Ok(Step::SelectEnterprise) => format!("/select?req={id}"),
-        Ok(Step::Consent) => format!("/consent?req={id}"),
-        Ok(Step::Issue) => {
-            let Some((s, _)) = session else {
-                return fail(crate::oidc::error::OAuthError::server_error());
-            };
-            if !acting_for.is_empty() && !actable.iter().any(|e| e.id == acting_for) {
-                return fail(crate::oidc::error::OAuthError::new(
-                    crate::oidc::error::ErrorCode::AccessDenied,
-                    "the person may not act for that enterprise",
-                ));
-            }
-            let _ = pending::finish(&state.provider, id).await;
-            match authorize::issue_code(&state.provider, &req, &s, now).await {
-                Ok(url) => {
-                    let mut resp = redirect(&url);
-                    ui.add_cookies(state, &mut resp);
-                    return resp;
-                }
-                Err(e) => return fail(e),
-            }
-        }
-    };
-    let mut resp = redirect(&to);
-    ui.add_cookies(state, &mut resp);
-    resp
+        Err(e) => to_client(state, &req, &e),
+    }
 }
 
-/// The licence types a portal is registered to read with consent (`licences` scope).
-async fn client_licence_types(state: &AppState, client_id: &str) -> Vec<String> {
-    clients::get(&state.provider, client_id)
-        .await
-        .ok()
-        .flatten()
-        .map(|c| c.config.licence_types.clone())
-        .unwrap_or_default()
+/// An error for the client, at its redirect URI.
+fn to_client(state: &AppState, req: &AuthRequest, e: &OAuthError) -> Response {
+    redirect(&authorize::error_redirect(
+        &state.provider,
+        &req.redirect_uri,
+        req.state.as_deref(),
+        e,
+    ))
 }
 
-async fn client_name(state: &AppState, client_id: &str) -> String {
-    clients::get(&state.provider, client_id)
-        .await
-        .ok()
-        .flatten()
-        .map(|c| c.config.name.clone())
-        .unwrap_or_default()
+/// The page a request that is not (or no longer) pending gets.
+fn expired(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Response {
+    Ui::new(headers, uri, None).error(state, StatusCode::BAD_REQUEST, "request_expired", "")
 }
 
 pub async fn select_page(
@@ -202,12 +130,7 @@ pub async fn select_page(
 ) -> Response {
     let now = now();
     let Some((id, req, _)) = load(&state, &p, now).await else {
-        return Ui::new(&headers, &uri, None).error(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "request_expired",
-            "",
-        );
+        return expired(&state, &headers, &uri);
     };
     let ui = Ui::new(&headers, &uri, req.ui_locales.as_deref());
     let Some((s, account)) = current_session(&state, &headers, now).await else {
@@ -220,7 +143,10 @@ pub async fn select_page(
         .iter()
         .map(|e| json!({ "id": e.id, "name": e.name, "uscc": e.uscc, "role": e.role }))
         .collect();
-    let ctx = json!({ "req": id, "client_name": client_name(&state, &req.client_id).await, "person_name": account.name, "enterprises": list });
+    let client_name = flow::client(&state.provider, &req.client_id)
+        .await
+        .map(|c| c.config.name.clone());
+    let ctx = json!({ "req": id, "client_name": client_name.unwrap_or_default(), "person_name": account.name, "enterprises": list });
     ui.render(&state, "select.html", StatusCode::OK, ctx)
 }
 
@@ -232,12 +158,7 @@ pub async fn select_submit(
 ) -> Response {
     let now = now();
     let Some((id, mut req, created)) = load(&state, &p, now).await else {
-        return Ui::new(&headers, &uri, None).error(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "request_expired",
-            "",
-        );
+        return expired(&state, &headers, &uri);
     };
     let ui = Ui::new(&headers, &uri, req.ui_locales.as_deref());
     if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
@@ -246,19 +167,13 @@ pub async fn select_submit(
     let Some((s, _)) = current_session(&state, &headers, now).await else {
         return redirect(&format!("/login?req={id}"));
     };
-    let choice = p.one("acting_for").ok().flatten().unwrap_or("").to_owned();
-    if !choice.is_empty() {
-        let actable = crate::identity::enterprises::actable_by(&state.identity, &s.account_id, now)
-            .await
-            .unwrap_or_default();
-        if !actable.iter().any(|e| e.id == choice) {
-            return ui.error(&state, StatusCode::FORBIDDEN, "grant_invalid", "");
-        }
+    let choice = p.one("acting_for").ok().flatten().unwrap_or("");
+    if flow::choose_enterprise(&state.provider, &id, &mut req, &s, choice, now)
+        .await
+        .is_err()
+    {
+        return ui.error(&state, StatusCode::FORBIDDEN, "grant_invalid", "");
     }
-    req.acting_for = Some(choice);
-    req.selected = true;
-    req.consented = false;
-    let _ = pending::update(&state.provider, &id, &req).await;
     proceed(&state, &headers, &ui, &id, req, created, now).await
 }
 
@@ -270,42 +185,20 @@ pub async fn consent_page(
 ) -> Response {
     let now = now();
     let Some((id, req, _)) = load(&state, &p, now).await else {
-        return Ui::new(&headers, &uri, None).error(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "request_expired",
-            "",
-        );
+        return expired(&state, &headers, &uri);
     };
     let ui = Ui::new(&headers, &uri, req.ui_locales.as_deref());
     if current_session(&state, &headers, now).await.is_none() {
         return redirect(&format!("/login?req={id}"));
     }
-    let acting_for_name = match req.acting_for.as_deref() {
-        Some(e) if !e.is_empty() => crate::identity::enterprises::enterprise(&state.identity, e)
-            .await
-            .ok()
-            .flatten()
-            .map(|e| e.name),
-        _ => None,
-    };
-    // The licence types a portal asking for `licences` may read, by name: what the person consents to.
-    let mut licence_types = Vec::new();
-    if req.has_scope("licences") {
-        let codes = client_licence_types(&state, &req.client_id).await;
-        for code in codes {
-            if let Ok(Some(t)) = crate::licences::lookup::licence_type(&state.licences, &code).await
-            {
-                let name = if ui.lang == "en" {
-                    t.name_en.clone()
-                } else {
-                    t.name_zh.clone()
-                };
-                licence_types.push(json!({ "code": code, "name": name }));
-            }
-        }
-    }
-    let ctx = json!({ "req": id, "client_name": client_name(&state, &req.client_id).await, "scopes": req.scopes, "acting_for_name": acting_for_name, "licence_types": licence_types });
+    let screen = flow::consent_screen(&state.provider, &req).await;
+    let licence_types =
+        crate::licences::lookup::type_names(&state.licences, &screen.licence_types, ui.lang).await;
+    let licence_types: Vec<Value> = licence_types
+        .into_iter()
+        .map(|(code, name)| json!({ "code": code, "name": name }))
+        .collect();
+    let ctx = json!({ "req": id, "client_name": screen.client_name, "scopes": req.scopes, "acting_for_name": screen.acting_for_name, "licence_types": licence_types });
     ui.render(&state, "consent.html", StatusCode::OK, ctx)
 }
 
@@ -317,12 +210,7 @@ pub async fn consent_submit(
 ) -> Response {
     let now = now();
     let Some((id, mut req, created)) = load(&state, &p, now).await else {
-        return Ui::new(&headers, &uri, None).error(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "request_expired",
-            "",
-        );
+        return expired(&state, &headers, &uri);
     };
     let ui = Ui::new(&headers, &uri, req.ui_locales.as_deref());
     if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
@@ -331,43 +219,15 @@ pub async fn consent_submit(
     let Some((s, _)) = current_session(&state, &headers, now).await else {
         return redirect(&format!("/login?req={id}"));
     };
-    if p.one("decision").ok().flatten() != Some("allow") {
-        let _ = pending::finish(&state.provider, &id).await;
-        let e = crate::oidc::error::OAuthError::new(
-            crate::oidc::error::ErrorCode::AccessDenied,
-            "the person declined",
-        );
-        return redirect(&authorize::error_redirect(
-            &state.provider,
-            &req.redirect_uri,
-            req.state.as_deref(),
-            &e,
-        ));
+    let allow = p.one("decision").ok().flatten() == Some("allow");
+    match flow::decide_consent(&state.provider, &id, &mut req, &s, allow, now).await {
+        Ok(()) => proceed(&state, &headers, &ui, &id, req, created, now).await,
+        Err(ConsentError::Declined(e)) => to_client(&state, &req, &e),
+        Err(ConsentError::Storage(e)) => {
+            tracing::error!(error = %e, "saving consent failed");
+            ui.server_error(&state)
+        }
     }
-    let acting_for = req.acting_for.clone().unwrap_or_default();
-    // With `licences`, the consent records exactly the licence types the screen named.
-    let mut granted = req.scopes.clone();
-    if req.has_scope("licences") {
-        let codes = client_licence_types(&state, &req.client_id).await;
-        granted.extend(codes.into_iter().map(|c| format!("licence_type:{c}")));
-    }
-    if let Err(e) = crate::oidc::authorize::give_consent(
-        &state.provider,
-        &s.account_id,
-        &req.client_id,
-        &acting_for,
-        &granted,
-        now,
-    )
-    .await
-    {
-        tracing::error!(error = %e, "saving consent failed");
-        return ui.server_error(&state);
-    }
-    tracing::info!(client_id = %req.client_id, "consent given");
-    req.consented = true;
-    let _ = pending::update(&state.provider, &id, &req).await;
-    proceed(&state, &headers, &ui, &id, req, created, now).await
 }
 
 /// RP-initiated logout 1.0. A valid `id_token_hint` for the current session's person logs out at once;
@@ -380,58 +240,33 @@ pub async fn logout(
 ) -> Response {
     let ui = Ui::new(&headers, &uri, p.one("ui_locales").ok().flatten());
     let now = now();
-    let hint = p
-        .one("id_token_hint")
-        .ok()
-        .flatten()
-        .and_then(|t| logout::id_token_hint(&state.provider, t));
-    let client_id = p
-        .one("client_id")
-        .ok()
-        .flatten()
-        .map(str::to_owned)
-        .or_else(|| {
-            hint.as_ref()
-                .and_then(|h| h["aud"].as_str().map(str::to_owned))
-        });
-    let client = match &client_id {
-        Some(id) => clients::get(&state.provider, id).await.ok().flatten(),
-        None => None,
-    };
-    let post_logout = p
-        .one("post_logout_redirect_uri")
-        .ok()
-        .flatten()
-        .map(str::to_owned);
-    if let Some(u) = &post_logout {
-        if !client
-            .as_ref()
-            .is_some_and(|c| c.config.post_logout_redirect_uris.iter().any(|r| r == u))
-        {
-            return ui.error(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "invalid_redirect_uri",
-                "post_logout_redirect_uri is not registered for this client",
-            );
+    let one = |k| p.one(k).ok().flatten();
+    let request = match logout::logout_request(
+        &state.provider,
+        one("id_token_hint"),
+        one("client_id"),
+        one("post_logout_redirect_uri"),
+        one("state"),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let d = e.to_string();
+            return ui.error(&state, StatusCode::BAD_REQUEST, "invalid_redirect_uri", &d);
         }
-    }
-    let logout_state = p.one("state").ok().flatten().map(str::to_owned);
-    let confirmed_post = p.one("confirm").ok().flatten() == Some("yes");
-    let session = current_session(&state, &headers, now).await;
-    let hint_matches = match (&session, &hint, &client) {
-        (Some((s, _)), Some(h), Some(c)) => logout::hint_names_session(&state.provider, h, c, s),
-        _ => false,
     };
-    if let Some((s, _)) = &session {
-        let confirmed = confirmed_post && ui.csrf_ok(&state, p.one("csrf").ok().flatten());
+    if let Some((s, _)) = current_session(&state, &headers, now).await {
+        let confirmed_post = one("confirm") == Some("yes");
+        let confirmed = confirmed_post && ui.csrf_ok(&state, one("csrf"));
         if confirmed_post && !confirmed {
             return ui.csrf_failed(&state);
         }
-        if !confirmed && !hint_matches {
+        if !confirmed && !request.names_session(&state.provider, &s) {
             let ctx = json!({
-                "client_name": client.as_ref().map(|c| c.config.name.clone()),
-                "post_logout_redirect_uri": post_logout, "state": logout_state, "client_id": client_id,
+                "client_name": request.client.as_ref().map(|c| c.config.name.clone()),
+                "post_logout_redirect_uri": request.post_logout_redirect_uri,
+                "state": request.state, "client_id": request.client_id,
             });
             return ui.render(&state, "logout.html", StatusCode::OK, ctx);
         }
@@ -443,18 +278,8 @@ pub async fn logout(
         }
         tracing::info!("session ended by logout");
     }
-    let mut resp = match post_logout {
-        Some(u) => {
-            let target = url::Url::parse(&u)
-                .map(|mut url| {
-                    if let Some(st) = &logout_state {
-                        url.query_pairs_mut().append_pair("state", st);
-                    }
-                    url.to_string()
-                })
-                .unwrap_or(u);
-            redirect(&target)
-        }
+    let mut resp = match request.return_to() {
+        Some(target) => redirect(&target),
         None => ui.render(&state, "logged_out.html", StatusCode::OK, json!({})),
     };
     resp.headers_mut().append(

@@ -9,7 +9,7 @@ use super::{cookie_header, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::extract::{cookie, ClientAddr, OAuthParams};
 use crate::http::AppState;
-use crate::identity::accounts::{self, AccountError, Registration};
+use crate::identity::accounts::{self, AccountError, LoginError, Registration};
 use crate::identity::sessions;
 use crate::oidc::params::Params;
 use crate::storage::{accounts::AccountRow, sessions::SessionRow};
@@ -96,48 +96,11 @@ pub async fn login_submit(
     }
     let username = p.one("username").ok().flatten().unwrap_or("");
     let password = p.one("password").ok().flatten().unwrap_or("");
-    let account = match accounts::authenticate(&state.identity, username, password, &addr, now())
-        .await
-    {
-        Ok(a) => a,
-        Err(e) => {
-            if matches!(
-                e,
-                accounts::LoginError::Storage(_) | accounts::LoginError::Hashing
-            ) {
-                tracing::error!(error = %e, "login failed on our side");
-            }
-            if let accounts::LoginError::Storage(s) = &e {
-                if s.is_unavailable() {
-                    return ui.failure(&state, true);
-                }
-            }
-            let status = match e {
-                accounts::LoginError::Throttled => StatusCode::TOO_MANY_REQUESTS,
-                accounts::LoginError::Storage(_) | accounts::LoginError::Hashing => {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            let ctx = json!({ "req": req, "client_name": client_name, "login_hint": username, "error": e.key() });
-            return ui.render(&state, "login.html", status, ctx);
-        }
-    };
-    let now = now();
-    let acr = if account.loa >= 3 {
-        "urn:tongban:loa:3"
-    } else {
-        "urn:tongban:loa:1"
-    };
-    let (secret, _) = match sessions::create(&state.identity, &account.id, acr, &["pwd"], now).await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "session creation failed");
-            return ui.failure(&state, e.is_unavailable());
-        }
-    };
-    tracing::info!("login succeeded");
+    let secret =
+        match sessions::password_sign_in(&state.identity, username, password, &addr, now()).await {
+            Ok(secret) => secret,
+            Err(e) => return login_refused(&state, &ui, req.as_deref(), client_name, username, &e),
+        };
     let to = match req {
         Some(r) => format!(
             "{}?req={r}",
@@ -152,6 +115,34 @@ pub async fn login_submit(
     );
     ui.add_cookies(&state, &mut resp);
     resp
+}
+
+/// The login page again, saying why the sign-in was refused (or the failure page, when the database
+/// is unavailable).
+fn login_refused(
+    state: &AppState,
+    ui: &Ui,
+    req: Option<&str>,
+    client_name: Option<String>,
+    username: &str,
+    e: &LoginError,
+) -> Response {
+    if matches!(e, LoginError::Storage(_) | LoginError::Hashing) {
+        tracing::error!(error = %e, "login failed on our side");
+    }
+    if let LoginError::Storage(s) = e {
+        if s.is_unavailable() {
+            return ui.failure(state, true);
+        }
+    }
+    let status = match e {
+        LoginError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        LoginError::Storage(_) | LoginError::Hashing => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    let ctx =
+        json!({ "req": req, "client_name": client_name, "login_hint": username, "error": e.key() });
+    ui.render(state, "login.html", status, ctx)
 }
 
 pub async fn register_page(
@@ -212,14 +203,16 @@ pub async fn register_submit(
             };
             redirect(&to)
         }
-        Err(AccountError::Invalid(key)) => fail(key, StatusCode::BAD_REQUEST),
         Err(AccountError::Storage(e)) if e.is_unavailable() => {
             tracing::error!(error = %e, "registration failed: the database is unavailable");
             ui.failure(&state, true)
         }
-        Err(e) => {
-            tracing::error!(error = %e, "registration failed on our side");
-            fail("server_error", StatusCode::INTERNAL_SERVER_ERROR)
-        }
+        Err(e) => match e.key() {
+            Some(key) => fail(key, StatusCode::BAD_REQUEST),
+            None => {
+                tracing::error!(error = %e, "registration failed on our side");
+                fail("server_error", StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        },
     }
 }

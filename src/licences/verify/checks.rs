@@ -37,7 +37,7 @@ pub(super) fn check_chain(
                 &decoded
             }
             Err(why) => {
-                r.fail(CERTIFICATE_CHAIN, Verdict::Malformed, why);
+                r.fail(CERTIFICATE_CHAIN, Verdict::Malformed, why.to_string());
                 return None;
             }
         },

@@ -115,9 +115,9 @@ pub fn verify_cached(
     }
 }
 
-fn malformed(at: i64, why: String) -> Report {
+fn malformed(at: i64, why: parse::ParseError) -> Report {
     let mut r = Recorder::default();
-    r.fail(FORMAT, Verdict::Malformed, why);
+    r.fail(FORMAT, Verdict::Malformed, why.to_string());
     for name in &CHECKS[1..] {
         r.skip(name, "the licence could not be parsed");
     }

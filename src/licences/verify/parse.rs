@@ -89,24 +89,56 @@ impl Parsed<'_> {
     }
 }
 
+/// Why a licence does not parse: the `format` (or, for a header, `certificate_chain`) check's detail.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error(transparent)]
+    SdJwt(sdjwt::SdError),
+    #[error("the issuer-signed part is not a compact JWS <header>.<payload>.<signature>")]
+    NotJws,
+    #[error("the payload is not base64url of a JSON object")]
+    Payload,
+    #[error("the signature is not base64url")]
+    Signature,
+    #[error("the payload has no string claim {0}")]
+    NoStringClaim(String),
+    #[error("the claim {0} is not an integer time")]
+    NotATime(String),
+    #[error("the payload has no claim {0}")]
+    NoClaim(String),
+    #[error("the jti is not a licence identifier: {0}")]
+    Jti(String),
+    #[error("the JWS header is not base64url of a JSON object")]
+    Header,
+    #[error("the header's alg is not ES256")]
+    Alg,
+    #[error("the header's typ is not {LICENCE_TYP}")]
+    Typ,
+    #[error("the header has critical extensions (crit), which are not supported")]
+    Crit,
+    #[error("an x5c entry is not standard base64")]
+    X5cEntry,
+    #[error("the header has no x5c certificate chain")]
+    NoX5c,
+}
+
 /// `memo` (with the root) lets a header seen before skip its decoding: it parsed then, and the
 /// memo holds only headers that did; a licence verified before skips the payload's decoding too.
 pub(super) fn parse<'a>(
     sd_jwt: &'a str,
     memo: Option<(&Memo, &[u8])>,
-) -> Result<Parsed<'a>, String> {
+) -> Result<Parsed<'a>, ParseError> {
     let sd_jwt = sd_jwt.trim();
     // The issuer-signed JWT alone (no `~`) is the licence with no disclosure attached.
     let (jwt, disclosures) = if sd_jwt.contains('~') {
-        sdjwt::split(sd_jwt).map_err(|e| e.to_string())?
+        sdjwt::split(sd_jwt).map_err(ParseError::SdJwt)?
     } else {
         (sd_jwt, Vec::new())
     };
-    let not_jws = "the issuer-signed part is not a compact JWS <header>.<payload>.<signature>";
-    let (signing_input, signature) = jwt.rsplit_once('.').ok_or(not_jws)?;
-    let (header, payload) = signing_input.split_once('.').ok_or(not_jws)?;
+    let (signing_input, signature) = jwt.rsplit_once('.').ok_or(ParseError::NotJws)?;
+    let (header, payload) = signing_input.split_once('.').ok_or(ParseError::NotJws)?;
     if [header, payload, signature].iter().any(|s| s.is_empty()) || payload.contains('.') {
-        return Err(not_jws.into());
+        return Err(ParseError::NotJws);
     }
     let licence = memo.and_then(|(m, _)| m.licences.get(sd_jwt));
     // The chain the licence verified under, if it was (the root and window are checked on use,
@@ -135,25 +167,25 @@ pub(super) fn parse<'a>(
             payload: Payload::Remembered(d),
         });
     }
-    let payload = json_object(payload).ok_or("the payload is not base64url of a JSON object")?;
-    let signature = b64url_decode(signature).ok_or("the signature is not base64url")?;
+    let payload = json_object(payload).ok_or(ParseError::Payload)?;
+    let signature = b64url_decode(signature).ok_or(ParseError::Signature)?;
 
     let string = |name: &str| match payload.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
-        _ => Err(format!("the payload has no string claim {name}")),
+        _ => Err(ParseError::NoStringClaim(name.to_owned())),
     };
     let int = |name: &str| match payload.get(name) {
         None => Ok(None),
         Some(v) => v
             .as_i64()
             .map(Some)
-            .ok_or(format!("the claim {name} is not an integer time")),
+            .ok_or_else(|| ParseError::NotATime(name.to_owned())),
     };
-    let required = |name: &str| int(name)?.ok_or(format!("the payload has no claim {name}"));
+    let required = |name: &str| int(name)?.ok_or_else(|| ParseError::NoClaim(name.to_owned()));
     let iss = string("iss")?;
     string("vct")?;
     let jti = string("jti")?;
-    LicenceId::parse(&jti).map_err(|e| format!("the jti is not a licence identifier: {e}"))?;
+    LicenceId::parse(&jti).map_err(|e| ParseError::Jti(e.to_string()))?;
     Ok(Parsed {
         presented: sd_jwt,
         signing_input,
@@ -171,24 +203,24 @@ pub(super) fn parse<'a>(
 }
 
 /// The JWS header's checks, and its `x5c` decoded.
-pub(super) fn parse_header(header: &str) -> Result<Vec<Vec<u8>>, String> {
-    let header = json_object(header).ok_or("the JWS header is not base64url of a JSON object")?;
+pub(super) fn parse_header(header: &str) -> Result<Vec<Vec<u8>>, ParseError> {
+    let header = json_object(header).ok_or(ParseError::Header)?;
     if header.get("alg").and_then(Value::as_str) != Some("ES256") {
-        return Err("the header's alg is not ES256".into());
+        return Err(ParseError::Alg);
     }
     if header.get("typ").and_then(Value::as_str) != Some(LICENCE_TYP) {
-        return Err(format!("the header's typ is not {LICENCE_TYP}"));
+        return Err(ParseError::Typ);
     }
     if header.contains_key("crit") {
-        return Err("the header has critical extensions (crit), which are not supported".into());
+        return Err(ParseError::Crit);
     }
     match header.get("x5c") {
         Some(Value::Array(certs)) if !certs.is_empty() => certs
             .iter()
             .map(|c| c.as_str().and_then(|s| STANDARD.decode(s).ok()))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| "an x5c entry is not standard base64".into()),
-        _ => Err("the header has no x5c certificate chain".into()),
+            .ok_or(ParseError::X5cEntry),
+        _ => Err(ParseError::NoX5c),
     }
 }
 
