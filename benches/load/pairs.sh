@@ -11,6 +11,7 @@
 # Needs wrk (Debian package wrk).
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd); A=$1; B=$2; MODE=${3:-issue}; N=${4:-12}; S=${5:-3}
+command -v wrk >/dev/null || { echo "pairs.sh: needs wrk (apt-get install -y wrk)" >&2; exit 2; }
 source "$REPO/benches/load/licence_world.sh"
 unset $(env | grep -o '^TONGBAN_[A-Z_]*') 2>/dev/null || true
 declare -A TOK SRV BODIES AUTHS PORTS=([a]=18493 [b]=18494) BINS=([a]=$A [b]=$B)
