@@ -54,6 +54,12 @@ pub enum Action {
     /// A public verification of a licence the repository holds did not answer "valid".
     LicenceVerificationFailed,
     AuditorGranted,
+    /// An account's claimed identity was proven (at a counter, by an activation code...).
+    IdentityProven,
+    /// A proven identity's number was detached from an account that only claimed it.
+    IdentityDetached,
+    ActivationCodeIssued,
+    StaffRoleGranted,
 }
 
 impl Action {
@@ -84,6 +90,10 @@ impl Action {
             Self::LicenceTypeRegistered => "licence_type.registered",
             Self::LicenceVerificationFailed => "licence.verification_failed",
             Self::AuditorGranted => "auditor.granted",
+            Self::IdentityProven => "identity.proven",
+            Self::IdentityDetached => "identity.detached",
+            Self::ActivationCodeIssued => "activation_code.issued",
+            Self::StaffRoleGranted => "staff_role.granted",
         }
     }
 }

@@ -10,7 +10,7 @@ use super::shared::{offline_state, parse_list, print};
 use crate::config::Config;
 use crate::crypto::keys::SigningAlg;
 use crate::domain::time::now;
-use crate::identity::accounts;
+use crate::identity::{accounts, proofing};
 use crate::oidc::clients::{self, AuthMethod, ClientConfig, GrantType, SubjectType};
 
 #[derive(Subcommand)]
@@ -72,10 +72,53 @@ pub(super) enum AccountCmd {
         email: String,
         #[arg(long, default_value = "")]
         phone: String,
-        /// The person's identity was verified at the counter (level of assurance 3).
+        /// The person's identity document was checked at the counter: the identity is proven at
+        /// once (a proofing event by the operator), and detached from accounts that only claimed it.
         #[arg(long)]
         verified: bool,
+        /// With --verified: the evidence checked (the document, its issuing office...).
+        #[arg(long, default_value = "identity document checked at the counter")]
+        evidence: String,
     },
+    /// Prove an account's claimed identity on the document checked in person (the operator at a
+    /// counter); the same number is detached from every account that only claimed it.
+    Prove {
+        /// The account: email, phone or (if proven) ID number.
+        identifier: String,
+        #[arg(long, default_value = "resident")]
+        id_kind: String,
+        #[arg(long)]
+        id_number: String,
+        /// The name on the document.
+        #[arg(long)]
+        name: String,
+        /// The evidence checked (the document, its issuing office...).
+        #[arg(long)]
+        evidence: String,
+    },
+    /// Give an account the counter role of a department: it may prove identities in person.
+    Counter {
+        identifier: String,
+        /// The department's id.
+        #[arg(long)]
+        department: String,
+    },
+    /// Issue an activation code for an identity number, to be sent by letter to the registered
+    /// address; prints the code (shown once: only its hash is kept).
+    ActivationCode {
+        /// The department sending the letter.
+        #[arg(long)]
+        department: String,
+        #[arg(long, default_value = "resident")]
+        id_kind: String,
+        #[arg(long)]
+        id_number: String,
+        /// Days the code stays valid (1 to 90).
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+    },
+    /// List an account's proofing events.
+    Proofing { identifier: String },
     /// Show an account by ID number, email or phone.
     Show { identifier: String },
     /// Disable an account and end its sessions.
@@ -167,6 +210,7 @@ pub(super) async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<(
             email,
             phone,
             verified,
+            evidence,
         } => {
             let mut password = String::new();
             std::io::stdin()
@@ -180,10 +224,96 @@ pub(super) async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<(
                 phone,
                 password: password.trim_end_matches(['\r', '\n']).to_owned(),
             };
-            let id = accounts::register(&state.identity, &reg, if verified { 3 } else { 1 }, now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            print(json!({ "id": id }));
+            let proof = proofing::Proof {
+                method: proofing::Method::CounterRegistration,
+                actor: "operator:cli".into(),
+                department_id: None,
+                evidence: &evidence,
+            };
+            let id = if verified {
+                proofing::register_at_counter(&state.identity, &reg, &proof, now()).await
+            } else {
+                accounts::register(&state.identity, &reg, now()).await
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(json!({ "id": id, "proven": verified }));
+        }
+        AccountCmd::Prove {
+            identifier,
+            id_kind,
+            id_number,
+            name,
+            evidence,
+        } => {
+            let a = accounts::find_by_identifier(&state.identity, &identifier)
+                .await?
+                .context("no such account")?;
+            let proof = proofing::Proof {
+                method: proofing::Method::Counter,
+                actor: "operator:cli".into(),
+                department_id: None,
+                evidence: &evidence,
+            };
+            let p = proofing::prove(
+                &state.identity,
+                &a.id,
+                &id_kind,
+                &id_number,
+                &name,
+                &proof,
+                now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(json!({ "id": a.id, "proven": true, "detached_from": p.detached.len() }));
+        }
+        AccountCmd::Counter {
+            identifier,
+            department,
+        } => {
+            let a = accounts::find_by_identifier(&state.identity, &identifier)
+                .await?
+                .context("no such account")?;
+            crate::licences::departments::department(&state.licences, &department)
+                .await?
+                .context("no such department")?;
+            proofing::grant_role(
+                &state.identity,
+                &a.id,
+                &department,
+                proofing::COUNTER,
+                now(),
+            )
+            .await?;
+            print(json!({ "id": a.id, "department": department, "role": proofing::COUNTER }));
+        }
+        AccountCmd::ActivationCode {
+            department,
+            id_kind,
+            id_number,
+            days,
+        } => {
+            crate::licences::departments::department(&state.licences, &department)
+                .await?
+                .context("no such department")?;
+            let code = proofing::issue_code(
+                &state.identity,
+                &department,
+                &id_kind,
+                &id_number,
+                days,
+                now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(json!({ "code": code, "valid_days": days.clamp(1, 90) }));
+        }
+        AccountCmd::Proofing { identifier } => {
+            let a = accounts::find_by_identifier(&state.identity, &identifier)
+                .await?
+                .context("no such account")?;
+            let events = proofing::events(&state.identity, &a.id).await?;
+            print(json!({ "id": a.id, "proven": proofing::is_proven(&a), "events": events }));
         }
         AccountCmd::Show { identifier } => {
             let a = accounts::find_by_identifier(&state.identity, &identifier)
@@ -191,7 +321,7 @@ pub(super) async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<(
                 .context("no such account")?;
             let masked = accounts::id_number(&state.identity, &a).map(|n| accounts::mask(&n));
             print(
-                json!({ "id": a.id, "name": a.name, "id_kind": a.id_kind, "id_number": masked, "email": a.email, "phone": a.phone, "loa": a.loa, "disabled": a.disabled_at.is_some() }),
+                json!({ "id": a.id, "name": a.name, "id_kind": a.id_kind, "id_number": masked, "email": a.email, "phone": a.phone, "loa": a.loa, "proven": proofing::is_proven(&a), "disabled": a.disabled_at.is_some() }),
             );
         }
         AccountCmd::Auditor { identifier } => {

@@ -389,7 +389,13 @@ async fn person(
         phone: String::new(),
         password: PASSWORD.into(),
     };
-    let id = accounts::register(&state.identity, &reg, 3, now)
+    let proof = crate::identity::proofing::Proof {
+        method: crate::identity::proofing::Method::CounterRegistration,
+        actor: "operator:demo".into(),
+        department_id: None,
+        evidence: "demo citizen",
+    };
+    let id = crate::identity::proofing::register_at_counter(&state.identity, &reg, &proof, now)
         .await
         .with_context(|| format!("registering the demo citizen {name}"))?;
     Ok((

@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::identity::proofing::ProofingError;
 use crate::licences::departments::DepartmentError;
 use crate::licences::registry::RegisterError;
 use crate::licences::LicenceError;
@@ -38,6 +39,7 @@ pub fn licence_status(e: &LicenceError) -> (StatusCode, &'static str) {
         L::HolderMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "holder-mismatch"),
         L::KeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused"),
         L::ShareGone => (StatusCode::GONE, "share-gone"),
+        L::NotProven => (StatusCode::FORBIDDEN, "identity-not-proven"),
         L::TooLarge => (StatusCode::BAD_REQUEST, "too-large"),
         L::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
         L::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -81,6 +83,50 @@ impl From<LicenceError> for ApiError {
         ApiError::new(status, kind, title, e.to_string())
     }
 }
+
+impl From<ProofingError> for ApiError {
+    fn from(e: ProofingError) -> Self {
+        use ProofingError as P;
+        let (status, kind, title) = match &e {
+            P::Storage(_) => return ApiError::internal(e),
+            P::NoAccount => (StatusCode::NOT_FOUND, "no-account", "Not found"),
+            P::NotCounterStaff => (StatusCode::FORBIDDEN, "not-counter-staff", "Not allowed"),
+            P::AlreadyProven => (StatusCode::CONFLICT, "already-proven", "Conflict"),
+            P::Taken => (StatusCode::CONFLICT, "identity-taken", "Conflict"),
+            P::Throttled => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "Too many requests",
+            ),
+            P::Mismatch => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "identity-mismatch",
+                UNPROCESSABLE,
+            ),
+            P::DepartmentRequired => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "department-required",
+                UNPROCESSABLE,
+            ),
+            P::EvidenceRequired => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "evidence-required",
+                UNPROCESSABLE,
+            ),
+            P::CodeInvalid => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "code-invalid",
+                UNPROCESSABLE,
+            ),
+        };
+        // The message without its catalogue key.
+        let detail = e.to_string();
+        let detail = detail.split_once(": ").map_or(detail.as_str(), |(_, d)| d);
+        ApiError::new(status, kind, title, detail)
+    }
+}
+
+const UNPROCESSABLE: &str = "The request cannot be processed";
 
 impl From<DepartmentError> for ApiError {
     fn from(e: DepartmentError) -> Self {

@@ -8,6 +8,7 @@ pub mod extract;
 mod nul;
 pub mod oauth;
 pub mod pages;
+pub mod proofing;
 pub mod ratelimit;
 pub mod state;
 pub mod transparency;
@@ -64,6 +65,7 @@ routes! {
     "/account/agents/grant" => post(pages::account::action);
     "/account/agents/revoke" => post(pages::account::action);
     "/account/logout-all" => post(pages::account::action);
+    "/account/activate" => post(pages::account::action);
     "/account/licences" => get(pages::licences::list);
     "/account/access-log" => get(pages::access_log::page);
     "/supervision" => get(supervision::page);
@@ -76,6 +78,8 @@ routes! {
     "/api/v1/me/licences" => get(wallet::my_licences);
     "/api/v1/me/licences/{id}/shares" => post(wallet::create_share);
     "/api/v1/me/shares/{id}" => delete(wallet::withdraw_share);
+    "/api/v1/me/activation" => post(proofing::activate);
+    "/api/v1/counter/proofings" => post(proofing::counter);
     "/api/v1/me/access-log" => get(wallet::my_access_log);
     "/api/v1/shares/{token}" => get(wallet::open_share);
     "/api/v1/licences/batch" => post(api::issue_batch);

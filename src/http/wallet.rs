@@ -81,6 +81,7 @@ async fn portal_read(
         .await
         .map_err(|e| match e {
             E::GrantGone | E::HolderGone => unauthorized(&e.to_string()),
+            E::NotProven => crate::licences::LicenceError::NotProven.into(),
             E::Licence(e) => e.into(),
             E::Storage(e) => ApiError::internal(e),
         })

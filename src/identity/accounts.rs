@@ -5,7 +5,7 @@ use crate::crypto::password::{check_policy, PolicyError};
 use crate::crypto::random_id;
 use crate::domain::{DocumentKind, IdDocument};
 use crate::identity::context::Identity;
-use crate::storage::{self, accounts::AccountRow, StorageError};
+use crate::storage::{self, accounts::AccountRow, StorageError, Tx};
 
 /// Why registering an account, or changing its contact details or password, was refused.
 #[derive(Debug, thiserror::Error)]
@@ -20,8 +20,11 @@ pub enum AccountError {
     IdNumberInvalid,
     #[error("contact_required: an email address or a phone number is required")]
     ContactRequired,
-    #[error("id_number_taken: an account with this identity number exists already")]
+    #[error("id_number_taken: an account holds this identity number proven already")]
     IdNumberTaken,
+    /// The email address or phone number belongs to another account.
+    #[error("contact_taken: an account with this email address or phone number exists already")]
+    ContactTaken,
     #[error("wrong_current_password: the current password is wrong")]
     WrongCurrentPassword,
     #[error(transparent)]
@@ -42,6 +45,7 @@ impl AccountError {
             Self::IdNumberInvalid => "id_number_invalid",
             Self::ContactRequired => "contact_required",
             Self::IdNumberTaken => "id_number_taken",
+            Self::ContactTaken => "contact_taken",
             Self::WrongCurrentPassword => "wrong_current_password",
             Self::Password(p) => p.key(),
             Self::Storage(_) | Self::Hashing => return None,
@@ -94,13 +98,32 @@ fn normalise_phone(s: &str) -> Result<Option<String>, AccountError> {
         .ok_or(AccountError::PhoneInvalid)
 }
 
-/// Register a citizen. `loa` is 1 for self-registration, 3 when a service counter verified the person.
-pub async fn register(
-    ctx: &Identity,
-    r: &Registration,
-    loa: i64,
-    now: i64,
-) -> Result<String, AccountError> {
+/// Register a citizen. Self-registration only *claims* the identity: it never blocks anyone
+/// (another account may claim the same number) and reaches no licence. (A registration at a
+/// service counter proves it at once: `proofing::register_at_counter`.)
+pub async fn register(ctx: &Identity, r: &Registration, now: i64) -> Result<String, AccountError> {
+    let p = prepare(ctx, r).await?;
+    let mut tx = ctx.db.begin().await?;
+    insert_prepared(&mut tx, &p, now).await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(p.id)
+}
+
+/// A registration checked and its password hashed, ready to insert.
+pub(super) struct Prepared {
+    pub id: String,
+    name: String,
+    kind: DocumentKind,
+    sealed: Vec<u8>,
+    /// The blind index of the number claimed.
+    pub index: Vec<u8>,
+    email: Option<String>,
+    phone: Option<String>,
+    hash: String,
+}
+
+/// Check a registration (name, document, contact, password policy) and hash its password.
+pub(super) async fn prepare(ctx: &Identity, r: &Registration) -> Result<Prepared, AccountError> {
     let name = r.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(AccountError::NameInvalid);
@@ -116,43 +139,53 @@ pub async fn register(
     idents.extend(email.as_deref().and_then(|e| e.split('@').next()));
     idents.extend(phone.as_deref());
     check_policy(&r.password, &idents).map_err(AccountError::Password)?;
-    let data = ctx.keys.data();
-    let index = data.blind_index(&doc.canonical());
-    if storage::accounts::by_id_index(&ctx.db, &index)
-        .await?
-        .is_some()
-    {
-        return Err(AccountError::IdNumberTaken);
-    }
     let hash = ctx
         .passwords
         .hash(r.password.clone())
         .await
         .map_err(|_| AccountError::Hashing)?;
+    let data = ctx.keys.data();
     let id = format!("p_{}", random_id());
-    let mut tx = ctx.db.begin().await?;
+    Ok(Prepared {
+        sealed: data.seal(doc.number(), &id),
+        index: data.blind_index(&doc.canonical()),
+        id,
+        name: name.to_owned(),
+        kind,
+        email,
+        phone,
+        hash,
+    })
+}
+
+/// Insert a prepared registration as a claimed identity (its licence index a placeholder).
+pub(super) async fn insert_prepared(
+    tx: &mut Tx,
+    p: &Prepared,
+    now: i64,
+) -> Result<(), AccountError> {
     storage::accounts::insert(
-        &mut tx,
+        tx,
         storage::accounts::NewAccount {
-            id: &id,
-            name,
-            id_kind: kind.as_str(),
-            id_number_sealed: data.seal(doc.number(), &id),
-            id_number_index: index,
-            email: email.as_deref(),
-            phone: phone.as_deref(),
-            password_hash: &hash,
-            loa,
+            id: &p.id,
+            name: &p.name,
+            id_kind: p.kind.as_str(),
+            id_number_sealed: p.sealed.clone(),
+            id_number_index: storage::proofing::claimed_placeholder(&p.id),
+            claimed_index: p.index.clone(),
+            proven_at: None,
+            email: p.email.as_deref(),
+            phone: p.phone.as_deref(),
+            password_hash: &p.hash,
+            loa: 1,
             now,
         },
     )
     .await
     .map_err(|e| match e {
-        StorageError::Conflict(_) => AccountError::IdNumberTaken,
+        StorageError::Conflict(_) => AccountError::ContactTaken,
         e => e.into(),
-    })?;
-    tx.commit().await.map_err(StorageError::from)?;
-    Ok(id)
+    })
 }
 
 /// Find an account by what a person types to log in: email, mobile number or identity document number.

@@ -21,6 +21,9 @@ pub enum EnterpriseError {
     GrantInvalid,
     #[error("agent_is_self: the legal representative cannot be their own agent")]
     AgentIsSelf,
+    /// Only a proven identity represents an enterprise.
+    #[error("identity_not_proven: the legal representative's identity is not proven")]
+    NotProven,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -35,6 +38,7 @@ impl EnterpriseError {
             Self::UsccTaken => "uscc_taken",
             Self::GrantInvalid => "grant_invalid",
             Self::AgentIsSelf => "agent_is_self",
+            Self::NotProven => "identity_not_proven",
             Self::Storage(_) => return None,
         })
     }
@@ -53,11 +57,11 @@ pub async fn create(
     if name.is_empty() || name.chars().count() > 200 {
         return Err(EnterpriseError::NameInvalid);
     }
-    if storage::accounts::by_id(&ctx.db, legal_rep_id)
+    let rep = storage::accounts::by_id(&ctx.db, legal_rep_id)
         .await?
-        .is_none()
-    {
-        return Err(EnterpriseError::AgentNotFound);
+        .ok_or(EnterpriseError::AgentNotFound)?;
+    if !super::proofing::is_proven(&rep) {
+        return Err(EnterpriseError::NotProven);
     }
     let row = EnterpriseRow {
         id: format!("e_{}", random_id()),

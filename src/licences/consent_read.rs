@@ -18,6 +18,9 @@ pub enum ConsentReadError {
     /// The person or enterprise the grant was for no longer exists.
     #[error("the holder is gone")]
     HolderGone,
+    /// The person's identity is only claimed: it reaches no licence, theirs or an enterprise's.
+    #[error("the person's identity is not proven")]
+    NotProven,
     #[error(transparent)]
     Licence(#[from] LicenceError),
     #[error(transparent)]
@@ -49,10 +52,14 @@ pub async fn read(
         .map(str::to_owned)
         .collect();
     let identity = &provider.identity;
+    let person = accounts::account(identity, &grant.account_id)
+        .await?
+        .ok_or(ConsentReadError::HolderGone)?;
+    if !crate::identity::proofing::is_proven(&person) {
+        return Err(ConsentReadError::NotProven);
+    }
     let index = if grant.acting_for.is_empty() {
-        accounts::account(identity, &grant.account_id)
-            .await?
-            .map(|a| a.id_number_index)
+        Some(person.id_number_index)
     } else {
         enterprises::enterprise(identity, &grant.acting_for)
             .await?

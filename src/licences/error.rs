@@ -88,6 +88,9 @@ pub enum LicenceError {
     NotYours,
     #[error("you may not act for this enterprise")]
     NotActable,
+    /// Licences follow only a proven identity: a claimed one reaches none.
+    #[error("prove your identity first (at a service counter, or with an activation code): a claimed identity reaches no licence")]
+    NotProven,
     #[error("this share has expired, been withdrawn or never existed")]
     ShareGone,
 

@@ -1,6 +1,7 @@
 //! What a signed-in person holds: their own licences and those of the enterprises they may act for,
 //! the one licence they ask for (if it is theirs), and who read them. Every path by which a person
-//! reaches a licence as its holder goes through here.
+//! reaches a licence as its holder goes through here, and each requires a proven identity: a
+//! claimed one (`identity::proofing`) holds nothing, acts for no enterprise, and sees no reads.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,12 +24,21 @@ fn enterprise_index(ctx: &Licences, uscc: &str) -> Vec<u8> {
     ctx.keys.data().blind_index(&format!("uscc:{uscc}"))
 }
 
-/// The person themself, then each enterprise they represent or act for now.
+/// Is the person's identity proven (so that licences follow it)?
+pub fn proven(a: &AccountRow) -> bool {
+    crate::identity::proofing::is_proven(a)
+}
+
+/// The person themself, then each enterprise they represent or act for now (nothing for a claimed
+/// identity).
 pub async fn holdings(
     ctx: &Licences,
     a: &AccountRow,
     t: i64,
 ) -> Result<Vec<Holding>, StorageError> {
+    if !proven(a) {
+        return Ok(vec![]);
+    }
     let mut out = vec![Holding {
         name: a.name.clone(),
         index: a.id_number_index.clone(),
@@ -50,6 +60,9 @@ pub async fn holder_of(
     as_uscc: Option<&str>,
     t: i64,
 ) -> Result<Vec<u8>, LicenceError> {
+    if !proven(a) {
+        return Err(LicenceError::NotProven);
+    }
     let Some(uscc) = as_uscc else {
         return Ok(a.id_number_index.clone());
     };
@@ -161,6 +174,9 @@ pub async fn public_check(ctx: &Licences, id: &str) -> Result<Option<PublicCheck
 
 /// The blind indexes whose reads the person is shown: their own, and each enterprise they represent.
 pub async fn logged_indexes(ctx: &Licences, a: &AccountRow) -> Result<Vec<Vec<u8>>, StorageError> {
+    if !proven(a) {
+        return Ok(vec![]);
+    }
     let mut indexes = vec![a.id_number_index.clone()];
     for e in crate::identity::enterprises::represented_by(&ctx.provider.identity, &a.id).await? {
         indexes.push(enterprise_index(ctx, &e.uscc));

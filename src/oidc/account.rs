@@ -33,6 +33,11 @@ pub enum AccountAction {
     },
     /// Every session, this browser's included: each portal is told (back-channel).
     LogoutEverywhere,
+    /// Prove the claimed identity with the activation code a department sent by letter.
+    Activate {
+        code: String,
+        address: String,
+    },
 }
 
 /// Why an action did not happen.
@@ -122,6 +127,14 @@ pub async fn act(
                     .map_or_else(|| failed("agent revocation", &e), Refused::Shown)),
             }
         }
+        AccountAction::Activate { code, address } => {
+            match crate::identity::proofing::redeem(&ctx.identity, a, &code, &address, now).await {
+                Ok(_) => Ok("identity_proven"),
+                Err(e) => Err(e
+                    .key()
+                    .map_or_else(|| failed("activation", &e), Refused::Shown)),
+            }
+        }
         AccountAction::LogoutEverywhere => {
             let all = sessions_of(ctx, a, now).await;
             logout::end_sessions(ctx, &all, now)
@@ -159,8 +172,10 @@ pub struct Overview {
         storage::enterprises::EnterpriseRow,
         Vec<storage::enterprises::AgentGrantRow>,
     )>,
-    /// The identity number, masked (empty if it cannot be opened).
+    /// The identity number, masked (empty if it cannot be opened, or detached).
     pub id_number_masked: String,
+    /// What the account was told (identity proven, detached...), newest first.
+    pub notices: Vec<storage::proofing::Notice>,
 }
 
 /// A consent with the names a person reads.
@@ -218,7 +233,11 @@ pub async fn overview(ctx: &Provider, a: &AccountRow, now: i64) -> Overview {
     let id_number_masked = accounts::id_number(identity, a)
         .map(|n| accounts::mask(&n))
         .unwrap_or_default();
+    let notices = crate::identity::proofing::notices(identity, &a.id)
+        .await
+        .unwrap_or_default();
     Overview {
+        notices,
         sessions,
         consents,
         actable,

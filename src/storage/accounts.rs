@@ -17,17 +17,24 @@ pub struct AccountRow {
     pub loa: i64,
     pub disabled_at: Option<i64>,
     pub created_at: i64,
+    /// The blind index of the identity number the account claims (None once detached).
+    pub claimed_index: Option<Vec<u8>>,
+    /// When the identity was proven (None: only claimed).
+    pub proven_at: Option<i64>,
 }
 
 const COLUMNS: &str =
-    "id, name, id_kind, id_number_sealed, id_number_index, email, phone, password_hash, loa, disabled_at, created_at";
+    "id, name, id_kind, id_number_sealed, id_number_index, email, phone, password_hash, loa, disabled_at, created_at, claimed_index, proven_at";
 
 pub struct NewAccount<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub id_kind: &'a str,
     pub id_number_sealed: Vec<u8>,
+    /// The blind index licences are filed under: the real one if proven, else the placeholder.
     pub id_number_index: Vec<u8>,
+    pub claimed_index: Vec<u8>,
+    pub proven_at: Option<i64>,
     pub email: Option<&'a str>,
     pub phone: Option<&'a str>,
     pub password_hash: &'a str,
@@ -38,7 +45,8 @@ pub struct NewAccount<'a> {
 pub async fn insert(tx: &mut Tx, a: NewAccount<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO accounts (id, name, id_kind, id_number_sealed, id_number_index, email, phone, \
-         password_hash, loa, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         password_hash, loa, created_at, updated_at, claimed_index, proven_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(a.id)
     .bind(a.name)
@@ -51,6 +59,8 @@ pub async fn insert(tx: &mut Tx, a: NewAccount<'_>) -> Result<()> {
     .bind(a.loa)
     .bind(a.now)
     .bind(a.now)
+    .bind(a.claimed_index)
+    .bind(a.proven_at)
     .execute(&mut **tx)
     .await
     .map_err(conflict("identity number, email or phone"))?;

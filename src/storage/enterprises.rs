@@ -44,7 +44,11 @@ pub async fn by_uscc(db: &Db, uscc: &str) -> Result<Option<EnterpriseRow>> {
 }
 
 pub async fn represented_by(db: &Db, account_id: &str) -> Result<Vec<EnterpriseRow>> {
-    Ok(sqlx::query_as("SELECT id, uscc, name, legal_rep_id FROM enterprises WHERE legal_rep_id = $1 ORDER BY name")
+    // Only a proven identity represents an enterprise (`identity::proofing`).
+    Ok(sqlx::query_as(
+        "SELECT e.id, e.uscc, e.name, e.legal_rep_id FROM enterprises e JOIN accounts a ON a.id = e.legal_rep_id \
+         WHERE e.legal_rep_id = $1 AND a.proven_at IS NOT NULL ORDER BY e.name",
+    )
         .bind(account_id)
         .fetch_all(&db.pool)
         .await?)
@@ -64,12 +68,17 @@ pub struct Actable {
 /// unrevoked agent grant.
 pub async fn actable_by(db: &Db, account_id: &str, now: i64) -> Result<Vec<Actable>> {
     Ok(sqlx::query_as(
-        "SELECT id, uscc, name, 'legal_representative' AS role, NULL AS expires_at FROM enterprises \
-         WHERE legal_rep_id = $1 \
+        // Only a proven identity acts for an enterprise (`identity::proofing`).
+        "SELECT e.id AS id, e.uscc AS uscc, e.name AS name, 'legal_representative' AS role, NULL AS expires_at \
+         FROM enterprises e \
+         JOIN accounts a ON a.id = e.legal_rep_id \
+         WHERE e.legal_rep_id = $1 AND a.proven_at IS NOT NULL \
          UNION ALL \
-         SELECT e.id, e.uscc, e.name, g.role, g.expires_at FROM agent_grants g \
+         SELECT e.id AS id, e.uscc AS uscc, e.name AS name, g.role AS role, g.expires_at AS expires_at \
+         FROM agent_grants g \
          JOIN enterprises e ON e.id = g.enterprise_id \
-         WHERE g.agent_id = $2 AND g.revoked_at IS NULL AND g.expires_at > $3 \
+         JOIN accounts a ON a.id = g.agent_id \
+         WHERE g.agent_id = $2 AND g.revoked_at IS NULL AND g.expires_at > $3 AND a.proven_at IS NOT NULL \
          ORDER BY name",
     )
     .bind(account_id)

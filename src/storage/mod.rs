@@ -15,6 +15,7 @@ pub mod grants;
 pub mod licence_types;
 pub mod licences;
 pub mod notify;
+pub mod proofing;
 pub mod sessions;
 pub mod throttle;
 pub mod tlog;

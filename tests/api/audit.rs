@@ -70,7 +70,9 @@ async fn every_change_is_an_audit_event_in_a_chain_the_database_will_not_let_any
         [
             "client.registered",
             "department.registered",
-            "licence_type.registered"
+            "licence_type.registered",
+            // The enterprise's legal representative, registered at a counter: proven.
+            "identity.proven"
         ],
         "the world's setup is audited too"
     );

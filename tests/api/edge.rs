@@ -74,6 +74,7 @@ const UNDOCUMENTED: &[(&str, &str, &[&str])] = &[
         &["enterprise_id", "grant_id", "csrf"],
     ),
     ("POST", "/account/logout-all", &["csrf"]),
+    ("POST", "/account/activate", &["code", "csrf"]),
     ("GET", "/account/licences", &["lang"]),
     ("GET", "/account/access-log", &["lang"]),
     ("GET", "/supervision", &["from", "to", "lang"]),

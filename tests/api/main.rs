@@ -27,6 +27,7 @@ mod openapi;
 mod outage;
 mod pairwise;
 mod portal;
+mod proofing;
 mod renew;
 mod shutdown;
 mod sso_browser;

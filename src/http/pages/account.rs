@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::login::current_session;
 use super::{cookie_header, format_time, redirect, Ui};
 use crate::domain::time::now;
-use crate::http::extract::OAuthParams;
+use crate::http::extract::{ClientAddr, OAuthParams};
 use crate::http::AppState;
 use crate::oidc::account::{self, AccountAction, Refused};
 use crate::storage::{accounts::AccountRow, sessions::SessionRow};
@@ -52,7 +52,8 @@ async fn render(
         })
         .collect();
     let ctx = json!({
-        "account": { "name": a.name, "email": a.email, "phone": a.phone, "id_kind": a.id_kind, "id_number_masked": o.id_number_masked, "loa": a.loa },
+        "account": { "name": a.name, "email": a.email, "phone": a.phone, "id_kind": a.id_kind, "id_number_masked": o.id_number_masked, "loa": a.loa, "proven": a.proven_at.is_some() },
+        "notices": o.notices.iter().map(|n| json!({ "kind": n.kind, "when": format_time(n.created_at) })).collect::<Vec<_>>(),
         "message": message, "error": error, "sessions": sessions, "consents": consents, "actable": actable, "represented": represented,
     });
     ui.render(state, "account.html", status, ctx)
@@ -76,7 +77,8 @@ pub async fn page(
     render(&state, &ui, &s, &a, message, None, StatusCode::OK).await
 }
 
-const MESSAGES: [&str; 6] = [
+const MESSAGES: [&str; 7] = [
+    "identity_proven",
     "password_changed",
     "session_ended",
     "consent_withdrawn",
@@ -91,6 +93,7 @@ pub async fn action(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
+    ClientAddr(addr): ClientAddr,
     OAuthParams(p): OAuthParams,
 ) -> Response {
     let ui = Ui::new(&headers, &uri, None);
@@ -101,7 +104,7 @@ pub async fn action(
     if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
         return ui.csrf_failed(&state);
     }
-    let Some(action) = parse_action(uri.path(), &p) else {
+    let Some(action) = parse_action(uri.path(), &p, &addr) else {
         return render(
             &state,
             &ui,
@@ -148,7 +151,11 @@ pub async fn action(
 }
 
 /// The action a form posted to `path` asks for.
-fn parse_action(path: &str, p: &crate::oidc::params::Params) -> Option<AccountAction> {
+fn parse_action(
+    path: &str,
+    p: &crate::oidc::params::Params,
+    address: &str,
+) -> Option<AccountAction> {
     let get = |k: &str| p.one(k).ok().flatten().unwrap_or("").to_owned();
     Some(match path {
         "/account/password" => AccountAction::ChangePassword {
@@ -172,6 +179,10 @@ fn parse_action(path: &str, p: &crate::oidc::params::Params) -> Option<AccountAc
             grant_id: get("grant_id"),
         },
         "/account/logout-all" => AccountAction::LogoutEverywhere,
+        "/account/activate" => AccountAction::Activate {
+            code: get("code"),
+            address: address.to_owned(),
+        },
         _ => return None,
     })
 }

@@ -53,7 +53,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         &state,
         "licences.html",
         StatusCode::OK,
-        json!({ "groups": groups }),
+        json!({ "groups": groups, "not_proven": !holdings::proven(&a) }),
     )
 }
 
@@ -68,6 +68,9 @@ pub async fn view(
     let Some((_, a)) = current_session(&state, &headers, t).await else {
         return redirect("/login");
     };
+    if !holdings::proven(&a) {
+        return ui.error(&state, StatusCode::FORBIDDEN, "identity_not_proven", "");
+    }
     let page = match holdings::licence_page(&state.licences, &a, &id, t).await {
         Ok(Some(p)) => p,
         Ok(None) => return ui.error(&state, StatusCode::NOT_FOUND, "not_found", ""),

@@ -194,7 +194,7 @@ pub async fn register_submit(
     if reg.password != get("password_confirm") {
         return fail("password_mismatch", StatusCode::BAD_REQUEST);
     }
-    match accounts::register(&state.identity, &reg, 1, now()).await {
+    match accounts::register(&state.identity, &reg, now()).await {
         Ok(_) => {
             tracing::info!("citizen registered");
             let to = match &req {

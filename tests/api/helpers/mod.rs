@@ -124,10 +124,32 @@ impl TestApp {
         }
     }
 
-    /// A citizen with the test password; returns (account id, resident id number, email).
+    /// A citizen with the test password, registered at a counter (identity proven); returns
+    /// (account id, resident id number, email).
     pub async fn citizen(&self, name: &str) -> (String, String, String) {
-        let id_number = resident_id();
-        let email = format!("{}@example.cn", id_number.to_lowercase());
+        let proof = tongban::identity::proofing::Proof {
+            method: tongban::identity::proofing::Method::CounterRegistration,
+            actor: "operator:test".into(),
+            department_id: None,
+            evidence: "test citizen",
+        };
+        self.citizen_with(name, &resident_id(), Some(&proof)).await
+    }
+
+    /// A citizen registered with `id_number`, proven by `proof` or (None) only claimed, as
+    /// self-registration leaves it; returns (account id, id number, email).
+    pub async fn citizen_with(
+        &self,
+        name: &str,
+        id_number: &str,
+        proof: Option<&tongban::identity::proofing::Proof<'_>>,
+    ) -> (String, String, String) {
+        let id_number = id_number.to_owned();
+        let email = format!(
+            "{}.{}@example.cn",
+            id_number.to_lowercase(),
+            &tongban::crypto::random_id()[..6].to_lowercase()
+        );
         let reg = tongban::identity::accounts::Registration {
             name: name.into(),
             id_kind: "resident".into(),
@@ -136,13 +158,14 @@ impl TestApp {
             phone: String::new(),
             password: PASSWORD.into(),
         };
-        let id = tongban::identity::accounts::register(
-            &self.state.identity,
-            &reg,
-            1,
-            tongban::domain::time::now(),
-        )
-        .await
+        let now = tongban::domain::time::now();
+        let id = match proof {
+            Some(p) => {
+                tongban::identity::proofing::register_at_counter(&self.state.identity, &reg, p, now)
+                    .await
+            }
+            None => tongban::identity::accounts::register(&self.state.identity, &reg, now).await,
+        }
         .expect("register citizen");
         (id, id_number, email)
     }

@@ -8,7 +8,7 @@ use super::{deref, document, operations, template_params, DOCUMENT, METHODS};
 use crate::helpers::spawn_app;
 
 /// The request body schema of each operation that takes one, and the Rust type its handler reads.
-const BODIES: [(&str, &str, &str); 8] = [
+const BODIES: [(&str, &str, &str); 10] = [
     ("POST", "/api/v1/licences", "IssueRequest"),
     ("POST", "/api/v1/admin/departments", "DepartmentRequest"),
     (
@@ -25,6 +25,8 @@ const BODIES: [(&str, &str, &str); 8] = [
     ("POST", "/api/v1/licences/{id}/{action}", "StatusChange"),
     ("POST", "/api/v1/verify", "VerifyRequest"),
     ("POST", "/api/v1/me/licences/{id}/shares", "NewShare"),
+    ("POST", "/api/v1/counter/proofings", "CounterProofing"),
+    ("POST", "/api/v1/me/activation", "Activation"),
 ];
 
 // ---------------------------------------------------------------------------------------------
