@@ -60,6 +60,10 @@ pub enum Action {
     IdentityDetached,
     ActivationCodeIssued,
     StaffRoleGranted,
+    /// An agent read an enterprise's licence for it.
+    LicenceReadByAgent,
+    /// An agent shared an enterprise's licence.
+    LicenceSharedByAgent,
 }
 
 impl Action {
@@ -94,6 +98,8 @@ impl Action {
             Self::IdentityDetached => "identity.detached",
             Self::ActivationCodeIssued => "activation_code.issued",
             Self::StaffRoleGranted => "staff_role.granted",
+            Self::LicenceReadByAgent => "licence.read.agent",
+            Self::LicenceSharedByAgent => "licence.shared.agent",
         }
     }
 }

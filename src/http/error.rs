@@ -27,9 +27,12 @@ fn oauth_status(code: ErrorCode) -> StatusCode {
 pub fn licence_status(e: &LicenceError) -> (StatusCode, &'static str) {
     use LicenceError as L;
     match e {
-        L::MayNotIssue | L::SupersedeForbidden | L::NotIssuer | L::NoLegalBasis | L::NotActable => {
-            (StatusCode::FORBIDDEN, "forbidden")
-        }
+        L::MayNotIssue
+        | L::SupersedeForbidden
+        | L::NotIssuer
+        | L::NoLegalBasis
+        | L::NotActable
+        | L::NotPermitted(_) => (StatusCode::FORBIDDEN, "forbidden"),
         L::NoSuchType | L::NoSuperseded | L::NoSuchLicence | L::NoSuchStatusList | L::NotYours => {
             (StatusCode::NOT_FOUND, "not-found")
         }

@@ -115,12 +115,14 @@ pub async fn my_licences(
             "a purpose has at most 200 characters",
         ));
     }
-    let index = holdings::holder_of(&state.licences, &a, q.as_uscc.as_deref(), t).await?;
-    let list = access::wallet(
+    let page = page(q.page)?;
+    let list = holdings::wallet(
         &state.licences,
-        &index,
+        &a,
+        q.as_uscc.as_deref(),
         q.type_code.as_deref(),
-        page(q.page)?,
+        page,
+        t,
     )
     .await?;
     Ok(Json(json!({ "licences": list, "page": q.page })).into_response())
@@ -164,11 +166,12 @@ pub async fn create_share(
     let (_, a) = current_session(&state, &headers, t)
         .await
         .ok_or_else(|| unauthorized("sign in first"))?;
-    let index = holdings::holder_of(&state.licences, &a, req.as_uscc.as_deref(), t).await?;
+    let need = crate::identity::enterprises::Permission::LicencesShare;
+    let holder = holdings::holder_of(&state.licences, &a, req.as_uscc.as_deref(), need, t).await?;
     let share = shares::create_share(
         &state.licences,
         &a.id,
-        &index,
+        &holder,
         &id,
         &req.disclose,
         &req.purpose,

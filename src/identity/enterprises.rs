@@ -78,34 +78,110 @@ pub async fn create(
     Ok(row)
 }
 
-/// The legal representative `rep_id` grants `agent_ident` (ID number, email or phone) a role for `days`.
+/// What an agent may do for an enterprise: a fixed set, checked in every path that acts for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Grant and revoke other agents (never more than the granter holds).
+    Manage,
+    /// See the enterprise's licences.
+    LicencesRead,
+    /// Share them through an expiring link.
+    LicencesShare,
+    /// Let a portal read them on the enterprise's behalf.
+    LicencesConsent,
+}
+
+impl Permission {
+    pub const ALL: [Self; 4] = [
+        Self::Manage,
+        Self::LicencesRead,
+        Self::LicencesShare,
+        Self::LicencesConsent,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manage => "manage",
+            Self::LicencesRead => "licences:read",
+            Self::LicencesShare => "licences:share",
+            Self::LicencesConsent => "licences:consent",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// Does this actable enterprise entry hold `p`?
+pub fn may(a: &storage::enterprises::Actable, p: Permission) -> bool {
+    a.permissions.split(' ').any(|x| x == p.as_str())
+}
+
+/// The permissions of an entry, as listed.
+pub fn permissions(a: &storage::enterprises::Actable) -> Vec<&str> {
+    a.permissions.split(' ').filter(|x| !x.is_empty()).collect()
+}
+
+/// The enterprise `enterprise_id` as `account_id` may act for it now, if they hold `p` there.
+pub async fn acting_with(
+    ctx: &Identity,
+    account_id: &str,
+    enterprise_id: &str,
+    p: Permission,
+    now: i64,
+) -> Result<Option<storage::enterprises::Actable>, StorageError> {
+    Ok(actable_by(ctx, account_id, now)
+        .await?
+        .into_iter()
+        .find(|e| e.id == enterprise_id && may(e, p)))
+}
+
+/// `granter_id` (the legal representative, or an agent with `manage`) grants `agent_ident` (ID
+/// number, email or phone) a role with `perms` (at least one, none the granter lacks) for `days`.
+#[allow(clippy::too_many_arguments)]
 pub async fn grant_agent(
     ctx: &Identity,
-    rep_id: &str,
+    granter_id: &str,
     enterprise_id: &str,
     agent_ident: &str,
     role: &str,
+    perms: &[Permission],
     days: i64,
     now: i64,
 ) -> Result<String, EnterpriseError> {
-    let e = storage::enterprises::by_id(&ctx.db, enterprise_id)
+    let rep_id = granter_id;
+    // Nothing ticked: the least, `licences:read`.
+    let perms = if perms.is_empty() {
+        &[Permission::LicencesRead][..]
+    } else {
+        perms
+    };
+    let granter = acting_with(ctx, granter_id, enterprise_id, Permission::Manage, now)
         .await?
         .ok_or(EnterpriseError::GrantInvalid)?;
-    if e.legal_rep_id != rep_id {
-        return Err(EnterpriseError::GrantInvalid);
-    }
     let role = role.trim();
     if role.is_empty()
         || role.chars().count() > 64
         || role == "legal_representative"
         || !(1..=1825).contains(&days)
+        || perms.is_empty()
+        || perms.iter().any(|p| !may(&granter, *p))
     {
         return Err(EnterpriseError::GrantInvalid);
     }
+    let e = storage::enterprises::by_id(&ctx.db, enterprise_id)
+        .await?
+        .ok_or(EnterpriseError::GrantInvalid)?;
+    // In the documented order, each once.
+    let perms: Vec<&str> = Permission::ALL
+        .into_iter()
+        .filter(|p| perms.contains(p))
+        .map(Permission::as_str)
+        .collect();
+    let perms = perms.join(" ");
     let agent = super::accounts::find_by_identifier(ctx, agent_ident)
         .await?
         .ok_or(EnterpriseError::AgentNotFound)?;
-    if agent.id == rep_id {
+    if agent.id == rep_id || agent.id == e.legal_rep_id {
         return Err(EnterpriseError::AgentIsSelf);
     }
     let id = format!("g_{}", random_id());
@@ -117,6 +193,7 @@ pub async fn grant_agent(
             enterprise_id,
             agent_id: &agent.id,
             role,
+            permissions: &perms,
             granted_by: rep_id,
             expires_at: now + days * 86_400,
             now,
@@ -129,27 +206,27 @@ pub async fn grant_agent(
         &crate::audit::account(rep_id),
         crate::audit::Action::AgentGranted,
         &format!("enterprise:{enterprise_id}"),
-        serde_json::json!({ "agent": agent.id, "grant": id, "role": role, "days": days }),
+        serde_json::json!({ "agent": agent.id, "grant": id, "role": role, "permissions": perms, "days": days }),
     )
     .await?;
     tx.commit().await.map_err(storage::StorageError::from)?;
     Ok(id)
 }
 
-/// The agent grant `grant_id`, if `rep_id` is the legal representative who may revoke it. Revoking it
-/// (`oidc::logout::revoke_agent`) also signs out every portal where the agent acts for the enterprise.
+/// The agent grant `grant_id`, if `revoker_id` may revoke it: the legal representative, or an agent
+/// with `manage`. Revoking it (`oidc::logout::revoke_agent`) also signs out every portal where the
+/// agent acts for the enterprise.
 pub async fn revocable_grant(
     ctx: &Identity,
-    rep_id: &str,
+    revoker_id: &str,
     grant_id: &str,
+    now: i64,
 ) -> Result<AgentGrantRow, EnterpriseError> {
     let g = storage::enterprises::agent_grant(&ctx.db, grant_id)
         .await?
         .ok_or(EnterpriseError::GrantInvalid)?;
-    let e = storage::enterprises::by_id(&ctx.db, &g.enterprise_id)
-        .await?
-        .ok_or(EnterpriseError::GrantInvalid)?;
-    if e.legal_rep_id != rep_id || g.revoked_at.is_some() {
+    let manages = acting_with(ctx, revoker_id, &g.enterprise_id, Permission::Manage, now).await?;
+    if manages.is_none() || g.revoked_at.is_some() {
         return Err(EnterpriseError::GrantInvalid);
     }
     Ok(g)

@@ -75,6 +75,42 @@ pub async fn wallet(
     Ok(out)
 }
 
+/// An agent reads `rows` of the enterprise with blind index `holder_index`: each read goes into the
+/// enterprise's access log, naming the agent.
+pub async fn read_as_agent(
+    ctx: &Licences,
+    holder_index: &[u8],
+    rows: &[LicenceRow],
+    agent_id: &str,
+    now: i64,
+) -> Result<Vec<LicenceView>, LicenceError> {
+    let reader = Reader {
+        via: "agent",
+        department_id: None,
+        client_id: None,
+        legal_basis: None,
+        agent_id: Some(agent_id),
+    };
+    read_logged(ctx, holder_index, rows, &reader, "", now).await
+}
+
+/// The holder's rows of a page of their wallet (for an agent's logged read).
+pub async fn wallet_rows(
+    ctx: &Licences,
+    holder_index: &[u8],
+    type_code: Option<&str>,
+    page: i64,
+) -> Result<Vec<LicenceRow>, LicenceError> {
+    Ok(storage::licences::of_holder(
+        &ctx.db,
+        holder_index,
+        type_code,
+        PAGE_MAX,
+        page.clamp(0, 1_000_000) * PAGE_MAX,
+    )
+    .await?)
+}
+
 /// The longest purpose (申请事由), in characters.
 pub const PURPOSE_MAX: usize = 200;
 
@@ -93,6 +129,8 @@ pub struct Reader<'a> {
     pub department_id: Option<&'a str>,
     pub client_id: Option<&'a str>,
     pub legal_basis: Option<&'a str>,
+    /// The agent reading for the enterprise holding the licences.
+    pub agent_id: Option<&'a str>,
 }
 
 /// Read `rows` for `reader` and log each read in one transaction.
@@ -143,12 +181,17 @@ fn logged_page(
             legal_basis: reader.legal_basis,
             purpose,
             at: now,
+            agent_id: reader.agent_id,
         };
         storage::licences::log_access_into(&mut b, &a);
-        let (actor, action) = match (reader.department_id, reader.via) {
-            (Some(d), "legal_basis") => (
+        let (actor, action) = match (reader.department_id, reader.via, reader.agent_id) {
+            (Some(d), "legal_basis", _) => (
                 crate::audit::department(d),
                 crate::audit::Action::LicenceQueriedByLegalBasis,
+            ),
+            (None, "agent", Some(agent)) => (
+                crate::audit::account(agent),
+                crate::audit::Action::LicenceReadByAgent,
             ),
             _ => (
                 crate::audit::client(reader.client_id.unwrap_or("")),
@@ -199,6 +242,7 @@ pub async fn query_by_legal_basis(
         department_id: Some(&dept.id),
         client_id: Some(client_id),
         legal_basis: Some(basis),
+        agent_id: None,
     };
     read_logged(ctx, holder_index, &rows, &reader, purpose, now).await
 }
@@ -206,6 +250,21 @@ pub async fn query_by_legal_basis(
 /// A portal reads the holder's licences of the types the holder consented to.
 pub async fn query_with_consent(
     ctx: &Licences,
+    client_id: &str,
+    holder_index: &[u8],
+    consented_types: &[String],
+    purpose: &str,
+    now: i64,
+) -> Result<Vec<LicenceView>, LicenceError> {
+    let t = consented_types;
+    query_with_consent_by(ctx, None, client_id, holder_index, t, purpose, now).await
+}
+
+/// [`query_with_consent`], where an agent gave the consent for the enterprise holding the licences
+/// (the enterprise's access log names them).
+pub async fn query_with_consent_by(
+    ctx: &Licences,
+    agent_id: Option<&str>,
     client_id: &str,
     holder_index: &[u8],
     consented_types: &[String],
@@ -224,6 +283,7 @@ pub async fn query_with_consent(
         department_id: None,
         client_id: Some(client_id),
         legal_basis: None,
+        agent_id,
     };
     read_logged(ctx, holder_index, &rows, &reader, purpose, now).await
 }

@@ -2,7 +2,7 @@
 //! (or the enterprise they act for) and the client; the consent given for that grant names the licence
 //! types; every read is logged for the holder ([`super::access::query_with_consent`]).
 
-use super::access::{query_with_consent, LicenceView};
+use super::access::{query_with_consent_by, LicenceView};
 use super::context::Licences;
 use super::LicenceError;
 use crate::identity::{accounts, enterprises};
@@ -58,13 +58,25 @@ pub async fn read(
     if !crate::identity::proofing::is_proven(&person) {
         return Err(ConsentReadError::NotProven);
     }
-    let index = if grant.acting_for.is_empty() {
-        Some(person.id_number_index)
+    let (index, agent) = if grant.acting_for.is_empty() {
+        (Some(person.id_number_index), None)
     } else {
-        enterprises::enterprise(identity, &grant.acting_for)
+        // Acting for an enterprise: the person must still hold `licences:consent` for it.
+        let need = enterprises::Permission::LicencesConsent;
+        let Some(a) =
+            enterprises::acting_with(identity, &person.id, &grant.acting_for, need, now).await?
+        else {
+            return Err(ConsentReadError::Licence(LicenceError::NotPermitted(
+                need.as_str(),
+            )));
+        };
+        let index = enterprises::enterprise(identity, &grant.acting_for)
             .await?
-            .map(|e| ctx.keys.data().blind_index(&format!("uscc:{}", e.uscc)))
-    }
-    .ok_or(ConsentReadError::HolderGone)?;
-    Ok(query_with_consent(ctx, &grant.client_id, &index, &types, purpose, now).await?)
+            .map(|e| ctx.keys.data().blind_index(&format!("uscc:{}", e.uscc)));
+        let agent = (a.role != "legal_representative").then_some(person.id.as_str());
+        (index, agent)
+    };
+    let index = index.ok_or(ConsentReadError::HolderGone)?;
+    let reader = agent;
+    Ok(query_with_consent_by(ctx, reader, &grant.client_id, &index, &types, purpose, now).await?)
 }

@@ -88,6 +88,9 @@ pub enum LicenceError {
     NotYours,
     #[error("you may not act for this enterprise")]
     NotActable,
+    /// An agent lacks the permission this needs (`licences:read`, `licences:share`...).
+    #[error("your agent grant for this enterprise does not include {0}")]
+    NotPermitted(&'static str),
     /// Licences follow only a proven identity: a claimed one reaches none.
     #[error("prove your identity first (at a service counter, or with an activation code): a claimed identity reaches no licence")]
     NotProven,

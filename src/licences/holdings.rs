@@ -18,6 +18,15 @@ pub struct Holding {
     pub name: String,
     /// The blind index the holder's licences are filed under.
     pub index: Vec<u8>,
+    /// The person is an agent of this enterprise (not its legal representative): what they read of
+    /// it goes into its access log.
+    pub agent: bool,
+}
+
+use crate::identity::enterprises::{may, Permission};
+
+fn is_agent(e: &crate::storage::enterprises::Actable) -> bool {
+    e.role != "legal_representative"
 }
 
 fn enterprise_index(ctx: &Licences, uscc: &str) -> Vec<u8> {
@@ -42,37 +51,77 @@ pub async fn holdings(
     let mut out = vec![Holding {
         name: a.name.clone(),
         index: a.id_number_index.clone(),
+        agent: false,
     }];
     for e in crate::identity::enterprises::actable_by(&ctx.provider.identity, &a.id, t).await? {
-        out.push(Holding {
-            index: enterprise_index(ctx, &e.uscc),
-            name: e.name,
-        });
+        if may(&e, Permission::LicencesRead) {
+            out.push(Holding {
+                index: enterprise_index(ctx, &e.uscc),
+                agent: is_agent(&e),
+                name: e.name,
+            });
+        }
     }
     Ok(out)
 }
 
-/// The blind index a person's (or, with `as_uscc`, an enterprise's) licences are filed under,
-/// checking that the person may act for the enterprise.
+/// Whose licences a person reaches, and as what.
+pub struct Holder {
+    /// The blind index the licences are filed under.
+    pub index: Vec<u8>,
+    /// The person acts as an agent of the enterprise (its access log names them).
+    pub agent: bool,
+}
+
+/// The licences a person (or, with `as_uscc`, an enterprise) holds, checking that the person may act
+/// for the enterprise with permission `need`.
 pub async fn holder_of(
     ctx: &Licences,
     a: &AccountRow,
     as_uscc: Option<&str>,
+    need: Permission,
     t: i64,
-) -> Result<Vec<u8>, LicenceError> {
+) -> Result<Holder, LicenceError> {
     if !proven(a) {
         return Err(LicenceError::NotProven);
     }
     let Some(uscc) = as_uscc else {
-        return Ok(a.id_number_index.clone());
+        return Ok(Holder {
+            index: a.id_number_index.clone(),
+            agent: false,
+        });
     };
     let actable = crate::identity::enterprises::actable_by(&ctx.provider.identity, &a.id, t)
         .await
         .map_err(LicenceError::internal)?;
-    if !actable.iter().any(|e| e.uscc == uscc) {
+    let Some(e) = actable.iter().find(|e| e.uscc == uscc) else {
         return Err(LicenceError::NotActable);
+    };
+    if !may(e, need) {
+        return Err(LicenceError::NotPermitted(need.as_str()));
     }
-    Ok(enterprise_index(ctx, uscc))
+    Ok(Holder {
+        index: enterprise_index(ctx, uscc),
+        agent: is_agent(e),
+    })
+}
+
+/// A page of the wallet of the person (or, with `as_uscc`, of an enterprise they may read for): an
+/// agent's read goes into the enterprise's access log.
+pub async fn wallet(
+    ctx: &Licences,
+    a: &AccountRow,
+    as_uscc: Option<&str>,
+    type_code: Option<&str>,
+    page: i64,
+    t: i64,
+) -> Result<Vec<LicenceView>, LicenceError> {
+    let h = holder_of(ctx, a, as_uscc, Permission::LicencesRead, t).await?;
+    if h.agent {
+        let rows = access::wallet_rows(ctx, &h.index, type_code, page).await?;
+        return access::read_as_agent(ctx, &h.index, &rows, &a.id, t).await;
+    }
+    access::wallet(ctx, &h.index, type_code, page).await
 }
 
 /// Each holder the person sees, with the first page of their licences.
@@ -95,6 +144,11 @@ pub async fn own_licence(ctx: &Licences, a: &AccountRow, id: &str, t: i64) -> Op
     let row = storage::licences::get(&ctx.db, id).await.ok().flatten()?;
     for h in holdings(ctx, a, t).await.ok()? {
         if storage::licences::holds(&ctx.db, id, &h.index).await.ok()? {
+            if h.agent {
+                let read =
+                    access::read_as_agent(ctx, &h.index, std::slice::from_ref(&row), &a.id, t);
+                return read.await.ok()?.pop();
+            }
             return access::view(ctx, &row).await.ok();
         }
     }
@@ -195,7 +249,7 @@ pub async fn access_log(
 }
 
 /// The access log with each reader named: a department by its name, a portal by its client name
-/// (the id where the name cannot be read), each looked up once.
+/// (the id where the name cannot be read), an agent by their name, each looked up once.
 pub async fn access_log_named(
     ctx: &Licences,
     a: &AccountRow,
@@ -228,7 +282,20 @@ pub async fn access_log_named(
                 }
                 names.get(c).cloned().unwrap_or_default()
             }
-            (None, None) => String::new(),
+            (None, None) => match &r.agent_id {
+                Some(agent) => {
+                    if !names.contains_key(agent) {
+                        let n = crate::identity::accounts::account(&ctx.provider.identity, agent)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map_or_else(String::new, |a| a.name);
+                        names.insert(agent.clone(), n);
+                    }
+                    names.get(agent).cloned().unwrap_or_default()
+                }
+                None => String::new(),
+            },
         };
         out.push((r, who));
     }

@@ -30,7 +30,7 @@ pub struct ShareLink {
 pub async fn create_share(
     ctx: &Licences,
     account_id: &str,
-    holder_index: &[u8],
+    holder: &super::holdings::Holder,
     licence_id: &str,
     disclose: &[String],
     purpose: &str,
@@ -38,6 +38,7 @@ pub async fn create_share(
     now: i64,
 ) -> Result<ShareLink, LicenceError> {
     let purpose = check_purpose(purpose)?;
+    let holder_index = holder.index.as_slice();
     if !(60..=30 * 86_400).contains(&ttl) {
         return Err(LicenceError::ShareLifetime);
     }
@@ -58,6 +59,21 @@ pub async fn create_share(
     };
     let mut tx = ctx.db.begin().await?;
     storage::licences::insert_share(&mut tx, &share, &secret_hash(&token)).await?;
+    if holder.agent {
+        // An agent's share goes into the enterprise's access log, naming the agent.
+        let a = Access {
+            holder_index,
+            licence_id,
+            via: "agent_share",
+            department_id: None,
+            client_id: None,
+            legal_basis: None,
+            purpose,
+            at: now,
+            agent_id: Some(account_id),
+        };
+        storage::licences::log_access(&mut tx, &a).await?;
+    }
     crate::audit::record(
         &mut tx,
         now,
@@ -139,6 +155,7 @@ pub async fn open_share(
         legal_basis: None,
         purpose: &s.purpose,
         at: now,
+        agent_id: None,
     };
     storage::licences::log_access(&mut tx, &a).await?;
     crate::audit::record(

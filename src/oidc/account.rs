@@ -26,6 +26,8 @@ pub enum AccountAction {
         enterprise_id: String,
         agent: String,
         role: String,
+        /// The permissions ticked; an unknown one refuses the grant.
+        permissions: Vec<String>,
         days: i64,
     },
     RevokeAgent {
@@ -92,6 +94,7 @@ pub async fn act(
             enterprise_id,
             agent,
             role,
+            permissions,
             days,
         } => match enterprises::grant_agent(
             &ctx.identity,
@@ -99,6 +102,14 @@ pub async fn act(
             &enterprise_id,
             &agent,
             &role,
+            &match permissions
+                .iter()
+                .map(|p| enterprises::Permission::parse(p))
+                .collect::<Option<Vec<_>>>()
+            {
+                Some(p) => p,
+                None => return Err(Refused::Shown("grant_invalid")),
+            },
             days,
             now,
         )
@@ -110,7 +121,7 @@ pub async fn act(
                 .map_or_else(|| failed("agent grant", &e), Refused::Shown)),
         },
         AccountAction::RevokeAgent { grant_id } => {
-            match enterprises::revocable_grant(&ctx.identity, &a.id, &grant_id).await {
+            match enterprises::revocable_grant(&ctx.identity, &a.id, &grant_id, now).await {
                 Ok(g) => logout::revoke_agent(
                     ctx,
                     &g.id,
@@ -163,7 +174,7 @@ async fn sessions_of(ctx: &Provider, a: &AccountRow, now: i64) -> Vec<String> {
 
 /// What the account page shows of a person: their sessions, the portals they consented to (by
 /// name, and for whom they act there), the enterprises they may act for, and for each enterprise
-/// they represent its agents. A list that cannot be read is shown empty.
+/// whose agents they manage (as its legal representative, or with `manage`) its agents. A list that cannot be read is shown empty.
 pub struct Overview {
     pub sessions: Vec<storage::sessions::SessionRow>,
     pub consents: Vec<NamedConsent>,
@@ -220,11 +231,15 @@ pub async fn overview(ctx: &Provider, a: &AccountRow, now: i64) -> Overview {
     let actable = enterprises::actable_by(identity, &a.id, now)
         .await
         .unwrap_or_default();
+    // The enterprises whose agents the person manages: as legal representative, or with `manage`.
     let mut represented = Vec::new();
-    for e in enterprises::represented_by(identity, &a.id)
-        .await
-        .unwrap_or_default()
+    for m in actable
+        .iter()
+        .filter(|e| enterprises::may(e, enterprises::Permission::Manage))
     {
+        let Ok(Some(e)) = enterprises::enterprise(identity, &m.id).await else {
+            continue;
+        };
         let agents = enterprises::agents_of(identity, &e.id)
             .await
             .unwrap_or_default();

@@ -45,7 +45,7 @@ pub fn metadata(issuer: &str) -> Value {
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
             "name", "email", "email_verified", "phone_number", "phone_number_verified", "id_number", "id_type",
-            "act", "org_uscc", "org_name", "agent_role"
+            "act", "org_uscc", "org_name", "agent_role", "agent_permissions"
         ],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

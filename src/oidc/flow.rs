@@ -45,11 +45,22 @@ pub async fn advance(
         Ok(Step::Issue) => {
             let s = session.ok_or_else(OAuthError::server_error)?;
             let acting_for = req.acting_for.as_deref().unwrap_or_default();
-            if !acting_for.is_empty() && !actable.iter().any(|e| e.id == acting_for) {
-                return Err(OAuthError::new(
-                    ErrorCode::AccessDenied,
-                    "the person may not act for that enterprise",
-                ));
+            if !acting_for.is_empty() {
+                let Some(e) = actable.iter().find(|e| e.id == acting_for) else {
+                    return Err(OAuthError::new(
+                        ErrorCode::AccessDenied,
+                        "the person may not act for that enterprise",
+                    ));
+                };
+                // Letting a portal read an enterprise's licences needs `licences:consent`.
+                let consent = crate::identity::enterprises::Permission::LicencesConsent;
+                if req.has_scope("licences") && !crate::identity::enterprises::may(e, consent) {
+                    let _ = pending::finish(ctx, id).await;
+                    return Err(OAuthError::new(
+                        ErrorCode::AccessDenied,
+                        "the agent may not let a portal read this enterprise's licences",
+                    ));
+                }
             }
             let _ = pending::finish(ctx, id).await;
             authorize::issue_code(ctx, req, s, now).await

@@ -27,6 +27,15 @@ impl Params {
         Ok(first.map(|(_, v)| v.as_str()).filter(|v| !v.is_empty()))
     }
 
+    /// Every non-empty value of `name` (checkboxes of one name), in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     pub fn required(&self, name: &str) -> Result<&str, OAuthError> {
         self.one(name)?
             .ok_or_else(|| OAuthError::invalid_request(format!("parameter {name} is missing")))

@@ -54,6 +54,7 @@ pub fn enterprise_claims(
     e: &EnterpriseRow,
     agent_id: &str,
     role: &str,
+    permissions: &[&str],
 ) -> Map<String, Value> {
     let mut c = Map::new();
     c.insert(
@@ -63,5 +64,6 @@ pub fn enterprise_claims(
     c.insert("org_uscc".into(), json!(e.uscc));
     c.insert("org_name".into(), json!(e.name));
     c.insert("agent_role".into(), json!(role));
+    c.insert("agent_permissions".into(), json!(permissions));
     c
 }

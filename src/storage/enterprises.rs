@@ -62,19 +62,27 @@ pub struct Actable {
     pub name: String,
     pub role: String,
     pub expires_at: Option<i64>,
+    /// Space-separated permissions (`identity::enterprises::Permission`); all four for the legal
+    /// representative.
+    pub permissions: String,
 }
+
+/// What the legal representative may do: every permission.
+pub const ALL_PERMISSIONS: &str = "manage licences:read licences:share licences:consent";
 
 /// Enterprises `account_id` may act for at `now`: as legal representative, or through an unexpired,
 /// unrevoked agent grant.
 pub async fn actable_by(db: &Db, account_id: &str, now: i64) -> Result<Vec<Actable>> {
     Ok(sqlx::query_as(
         // Only a proven identity acts for an enterprise (`identity::proofing`).
-        "SELECT e.id AS id, e.uscc AS uscc, e.name AS name, 'legal_representative' AS role, NULL AS expires_at \
+        "SELECT e.id AS id, e.uscc AS uscc, e.name AS name, 'legal_representative' AS role, NULL AS expires_at, \
+         'manage licences:read licences:share licences:consent' AS permissions \
          FROM enterprises e \
          JOIN accounts a ON a.id = e.legal_rep_id \
          WHERE e.legal_rep_id = $1 AND a.proven_at IS NOT NULL \
          UNION ALL \
-         SELECT e.id AS id, e.uscc AS uscc, e.name AS name, g.role AS role, g.expires_at AS expires_at \
+         SELECT e.id AS id, e.uscc AS uscc, e.name AS name, g.role AS role, g.expires_at AS expires_at, \
+         g.permissions AS permissions \
          FROM agent_grants g \
          JOIN enterprises e ON e.id = g.enterprise_id \
          JOIN accounts a ON a.id = g.agent_id \
@@ -98,6 +106,7 @@ pub struct AgentGrantRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    pub permissions: String,
 }
 
 pub struct NewAgentGrant<'a> {
@@ -105,6 +114,7 @@ pub struct NewAgentGrant<'a> {
     pub enterprise_id: &'a str,
     pub agent_id: &'a str,
     pub role: &'a str,
+    pub permissions: &'a str,
     pub granted_by: &'a str,
     pub expires_at: i64,
     pub now: i64,
@@ -112,8 +122,8 @@ pub struct NewAgentGrant<'a> {
 
 pub async fn insert_agent(tx: &mut Tx, g: NewAgentGrant<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO agent_grants (id, enterprise_id, agent_id, role, granted_by, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO agent_grants (id, enterprise_id, agent_id, role, granted_by, created_at, expires_at, permissions) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(g.id)
     .bind(g.enterprise_id)
@@ -122,6 +132,7 @@ pub async fn insert_agent(tx: &mut Tx, g: NewAgentGrant<'_>) -> Result<()> {
     .bind(g.granted_by)
     .bind(g.now)
     .bind(g.expires_at)
+    .bind(g.permissions)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -130,7 +141,7 @@ pub async fn insert_agent(tx: &mut Tx, g: NewAgentGrant<'_>) -> Result<()> {
 pub async fn agents_of(db: &Db, enterprise_id: &str) -> Result<Vec<AgentGrantRow>> {
     Ok(sqlx::query_as(
         "SELECT g.id, g.enterprise_id, g.agent_id, a.name AS agent_name, g.role, g.created_at, g.expires_at, \
-         g.revoked_at FROM agent_grants g JOIN accounts a ON a.id = g.agent_id \
+         g.revoked_at, g.permissions FROM agent_grants g JOIN accounts a ON a.id = g.agent_id \
          WHERE g.enterprise_id = $1 ORDER BY g.created_at DESC",
     )
     .bind(enterprise_id)
@@ -141,7 +152,7 @@ pub async fn agents_of(db: &Db, enterprise_id: &str) -> Result<Vec<AgentGrantRow
 pub async fn agent_grant(db: &Db, id: &str) -> Result<Option<AgentGrantRow>> {
     Ok(sqlx::query_as(
         "SELECT g.id, g.enterprise_id, g.agent_id, a.name AS agent_name, g.role, g.created_at, g.expires_at, \
-         g.revoked_at FROM agent_grants g JOIN accounts a ON a.id = g.agent_id WHERE g.id = $1",
+         g.revoked_at, g.permissions FROM agent_grants g JOIN accounts a ON a.id = g.agent_id WHERE g.id = $1",
     )
     .bind(id)
     .fetch_optional(&db.pool)

@@ -275,13 +275,16 @@ pub fn remember_into(
 pub struct Access<'a> {
     pub holder_index: &'a [u8],
     pub licence_id: &'a str,
-    /// `consent`, `legal_basis` or `share`.
+    /// `consent`, `legal_basis`, `share`, `agent` (an agent read it for the enterprise) or
+    /// `agent_share` (an agent shared it).
     pub via: &'a str,
     pub department_id: Option<&'a str>,
     pub client_id: Option<&'a str>,
     pub legal_basis: Option<&'a str>,
     pub purpose: &'a str,
     pub at: i64,
+    /// The agent who read or shared it for the enterprise holding it.
+    pub agent_id: Option<&'a str>,
 }
 
 /// [`log_access`] as a part of a [`super::Batch`].
@@ -295,12 +298,13 @@ pub fn log_access_into(b: &mut super::Batch, a: &Access<'_>) {
             .bind(a.client_id.map(str::to_owned))
             .bind(a.legal_basis.map(str::to_owned))
             .bind(a.purpose.to_owned())
-            .bind(a.at);
+            .bind(a.at)
+            .bind(a.agent_id.map(str::to_owned));
     });
 }
 
-const LOG_ACCESS: &str = "INSERT INTO licence_access_log (id, holder_index, licence_id, via, department_id, client_id, legal_basis, purpose, at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const LOG_ACCESS: &str = "INSERT INTO licence_access_log (id, holder_index, licence_id, via, department_id, client_id, legal_basis, purpose, at, agent_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 pub async fn log_access(tx: &mut Tx, a: &Access<'_>) -> Result<()> {
     sqlx::query(LOG_ACCESS)
@@ -313,6 +317,7 @@ pub async fn log_access(tx: &mut Tx, a: &Access<'_>) -> Result<()> {
         .bind(a.legal_basis)
         .bind(a.purpose)
         .bind(a.at)
+        .bind(a.agent_id)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -327,6 +332,7 @@ pub struct AccessRow {
     pub legal_basis: Option<String>,
     pub purpose: String,
     pub at: i64,
+    pub agent_id: Option<String>,
 }
 
 pub async fn access_log(db: &Db, holder_indexes: &[Vec<u8>], limit: i64) -> Result<Vec<AccessRow>> {
@@ -334,7 +340,7 @@ pub async fn access_log(db: &Db, holder_indexes: &[Vec<u8>], limit: i64) -> Resu
     for h in holder_indexes {
         out.extend(
             sqlx::query_as::<_, AccessRow>(
-                "SELECT licence_id, via, department_id, client_id, legal_basis, purpose, at FROM licence_access_log \
+                "SELECT licence_id, via, department_id, client_id, legal_basis, purpose, at, agent_id FROM licence_access_log \
                  WHERE holder_index = $1 ORDER BY at DESC LIMIT $2",
             )
             .bind(h.clone())

@@ -66,7 +66,14 @@ const UNDOCUMENTED: &[(&str, &str, &[&str])] = &[
     (
         "POST",
         "/account/agents/grant",
-        &["enterprise_id", "agent", "role", "days", "csrf"],
+        &[
+            "enterprise_id",
+            "agent",
+            "role",
+            "days",
+            "permission",
+            "csrf",
+        ],
     ),
     (
         "POST",

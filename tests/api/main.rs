@@ -8,6 +8,7 @@ mod key_files;
 mod holders;
 
 mod admin;
+mod agents;
 mod audit;
 mod browser;
 mod cli;

@@ -146,7 +146,10 @@ async fn a_claimed_identity_reaches_no_licence_and_the_real_person_proven_at_a_c
     let (url, v) = auth_url(app, &portal, "openid enterprise licences", &[]);
     let landing = s.get(&url).await;
     let Landing::Page(p, 200, consent) = landing else {
-        panic!("the squatter goes straight to consent: {:?}", landing.param("error_description"))
+        panic!(
+            "the squatter goes straight to consent: {:?}",
+            landing.param("error_description")
+        )
     };
     assert_eq!(
         p, "/consent",
@@ -288,7 +291,10 @@ async fn a_claimed_identity_reaches_no_licence_and_the_real_person_proven_at_a_c
     assert_eq!(
         audited,
         vec![
-            ("identity.detached".to_owned(), format!("account:{squatter2}")),
+            (
+                "identity.detached".to_owned(),
+                format!("account:{squatter2}")
+            ),
             ("identity.proven".to_owned(), format!("account:{real}")),
         ],
         "proving and detaching are audited"

@@ -39,14 +39,14 @@ async fn render(
         .collect();
     let actable: Vec<Value> = o.actable
         .iter()
-        .map(|e| json!({ "name": e.name, "uscc": e.uscc, "role": e.role, "expires": e.expires_at.map(format_time) }))
+        .map(|e| json!({ "name": e.name, "uscc": e.uscc, "role": e.role, "permissions": crate::identity::enterprises::permissions(e), "expires": e.expires_at.map(format_time) }))
         .collect();
     let represented: Vec<Value> = o.represented
         .iter()
         .map(|(e, agents)| {
             let agents: Vec<Value> = agents
                 .iter()
-                .map(|g| json!({ "id": g.id, "agent_name": g.agent_name, "role": g.role, "expires": format_time(g.expires_at), "active": g.revoked_at.is_none() && g.expires_at > now }))
+                .map(|g| json!({ "id": g.id, "agent_name": g.agent_name, "role": g.role, "permissions": g.permissions.split(' ').collect::<Vec<_>>(), "expires": format_time(g.expires_at), "active": g.revoked_at.is_none() && g.expires_at > now }))
                 .collect();
             json!({ "id": e.id, "name": e.name, "uscc": e.uscc, "agents": agents })
         })
@@ -173,6 +173,7 @@ fn parse_action(
             enterprise_id: get("enterprise_id"),
             agent: get("agent"),
             role: get("role"),
+            permissions: p.all("permission").into_iter().map(str::to_owned).collect(),
             days: get("days").parse::<i64>().unwrap_or(0),
         },
         "/account/agents/revoke" => AccountAction::RevokeAgent {

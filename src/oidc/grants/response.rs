@@ -91,7 +91,8 @@ pub(crate) async fn grant_view(
     let e = storage::enterprises::by_id(&ctx.db, &a.id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the enterprise is gone"))?;
-    let org = enterprise_claims(ctx, client, &e, &grant.account_id, &a.role);
+    let perms = crate::identity::enterprises::permissions(&a);
+    let org = enterprise_claims(ctx, client, &e, &grant.account_id, &a.role, &perms);
     Ok(GrantView {
         sub: subject(ctx, client, &e.id),
         account,
