@@ -64,6 +64,9 @@ pub enum Action {
     LicenceReadByAgent,
     /// An agent shared an enterprise's licence.
     LicenceSharedByAgent,
+    AccountEnabled,
+    /// The operator changed an enterprise's legal representative.
+    LegalRepresentativeChanged,
 }
 
 impl Action {
@@ -100,6 +103,8 @@ impl Action {
             Self::StaffRoleGranted => "staff_role.granted",
             Self::LicenceReadByAgent => "licence.read.agent",
             Self::LicenceSharedByAgent => "licence.shared.agent",
+            Self::AccountEnabled => "account.enabled",
+            Self::LegalRepresentativeChanged => "enterprise.legal_representative_changed",
         }
     }
 }

@@ -10,7 +10,7 @@ use super::shared::{offline_state, parse_list, print};
 use crate::config::Config;
 use crate::crypto::keys::SigningAlg;
 use crate::domain::time::now;
-use crate::identity::{accounts, proofing};
+use crate::identity::{accounts, enterprises, proofing};
 use crate::oidc::clients::{self, AuthMethod, ClientConfig, GrantType, SubjectType};
 
 #[derive(Subcommand)]
@@ -123,6 +123,8 @@ pub(super) enum AccountCmd {
     Show { identifier: String },
     /// Disable an account and end its sessions.
     Disable { identifier: String },
+    /// Re-enable a disabled account.
+    Enable { identifier: String },
     /// Give an account the auditor role: it may see the supervision page.
     Auditor { identifier: String },
 }
@@ -135,6 +137,14 @@ pub(super) enum EnterpriseCmd {
         uscc: String,
         #[arg(long)]
         name: String,
+        #[arg(long)]
+        legal_representative: String,
+    },
+    /// Change an enterprise's legal representative (a proven identity, by ID number, email or
+    /// phone): the old one's portal sign-ins for the enterprise end; its agents are listed for review.
+    SetRepresentative {
+        #[arg(long)]
+        uscc: String,
         #[arg(long)]
         legal_representative: String,
     },
@@ -344,6 +354,58 @@ pub(super) async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<(
             let sessions =
                 crate::oidc::logout::disable_account(&state.provider, &a.id, now()).await?;
             print(json!({ "disabled": a.id, "sessions_ended": sessions }));
+        }
+        AccountCmd::Enable { identifier } => {
+            let a = accounts::find_by_identifier(&state.identity, &identifier)
+                .await?
+                .context("no such account")?;
+            let enabled = accounts::enable(&state.identity, &a.id, now()).await?;
+            anyhow::ensure!(enabled, "the account is not disabled");
+            print(json!({ "enabled": a.id }));
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn enterprise(config: Config, cmd: EnterpriseCmd) -> anyhow::Result<()> {
+    let state = offline_state(config).await?;
+    match cmd {
+        EnterpriseCmd::Add {
+            uscc,
+            name,
+            legal_representative,
+        } => {
+            let rep = accounts::find_by_identifier(&state.identity, &legal_representative)
+                .await?
+                .context("no such legal representative")?;
+            let e = enterprises::create(&state.identity, &uscc, &name, &rep.id, now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(json!({ "id": e.id, "uscc": e.uscc, "name": e.name }));
+        }
+        EnterpriseCmd::SetRepresentative {
+            uscc,
+            legal_representative,
+        } => {
+            let (e, rep) =
+                enterprises::representative_change(&state.identity, &uscc, &legal_representative)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let agents = crate::oidc::logout::change_representative(
+                &state.provider,
+                &e.id,
+                &e.legal_rep_id,
+                &rep.id,
+                now(),
+            )
+            .await?;
+            let review: Vec<_> = agents
+                .iter()
+                .map(|g| json!({ "grant": g.id, "agent": g.agent_name, "role": g.role, "permissions": g.permissions, "expires_at": g.expires_at }))
+                .collect();
+            print(
+                json!({ "id": e.id, "legal_representative": rep.id, "agents_to_review": review }),
+            );
         }
     }
     Ok(())

@@ -4,13 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use crate::config::Config;
 use crate::domain::time::now;
-use crate::identity::{accounts, enterprises};
 use crate::startup::{self, Server};
 
 mod audit;
@@ -199,21 +197,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Client(cmd) => client(config, cmd).await,
         Command::Account(cmd) => account(config, cmd).await,
-        Command::Enterprise(EnterpriseCmd::Add {
-            uscc,
-            name,
-            legal_representative,
-        }) => {
-            let state = offline_state(config).await?;
-            let rep = accounts::find_by_identifier(&state.identity, &legal_representative)
-                .await?
-                .context("no such legal representative")?;
-            let e = enterprises::create(&state.identity, &uscc, &name, &rep.id, now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            print(json!({ "id": e.id, "uscc": e.uscc, "name": e.name }));
-            Ok(())
-        }
+        Command::Enterprise(cmd) => enterprise(config, cmd).await,
         Command::Department(cmd) => department(config, cmd).await,
         Command::Verify {
             file,

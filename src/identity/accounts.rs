@@ -188,6 +188,27 @@ pub(super) async fn insert_prepared(
     })
 }
 
+/// Re-enable a disabled account (the operator); false if it was not disabled.
+pub async fn enable(ctx: &Identity, account_id: &str, now: i64) -> Result<bool, StorageError> {
+    let a = storage::accounts::by_id(&ctx.db, account_id).await?;
+    if a.is_none_or(|a| a.disabled_at.is_none()) {
+        return Ok(false);
+    }
+    let mut tx = ctx.db.begin().await?;
+    storage::accounts::set_disabled(&mut tx, account_id, None, now).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        "operator:cli",
+        crate::audit::Action::AccountEnabled,
+        &format!("account:{account_id}"),
+        serde_json::Value::Null,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Find an account by what a person types to log in: email, mobile number or identity document number.
 pub async fn find_by_identifier(
     ctx: &Identity,

@@ -232,6 +232,29 @@ pub async fn revocable_grant(
     Ok(g)
 }
 
+/// The enterprise `uscc` and the account `new_rep` names, if the account may become its legal
+/// representative: proven, and not the one it has.
+pub async fn representative_change(
+    ctx: &Identity,
+    uscc: &str,
+    new_rep: &str,
+) -> Result<(EnterpriseRow, storage::accounts::AccountRow), EnterpriseError> {
+    let uscc = Uscc::parse(uscc).map_err(|_| EnterpriseError::UsccInvalid)?;
+    let e = storage::enterprises::by_uscc(&ctx.db, uscc.as_str())
+        .await?
+        .ok_or(EnterpriseError::GrantInvalid)?;
+    let rep = super::accounts::find_by_identifier(ctx, new_rep)
+        .await?
+        .ok_or(EnterpriseError::AgentNotFound)?;
+    if !super::proofing::is_proven(&rep) {
+        return Err(EnterpriseError::NotProven);
+    }
+    if rep.id == e.legal_rep_id {
+        return Err(EnterpriseError::AgentIsSelf);
+    }
+    Ok((e, rep))
+}
+
 /// The enterprises a person may act for now: those they represent, and those whose agent they are.
 pub async fn actable_by(
     ctx: &Identity,

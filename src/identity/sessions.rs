@@ -5,6 +5,11 @@ use crate::crypto::{random_id, random_token, secret_hash};
 use crate::identity::context::Identity;
 use crate::storage::{self, sessions::SessionRow, StorageError};
 
+/// The levels of assurance (`acr`): one factor; two factors; two factors and a proven identity.
+pub const LOA1: &str = "urn:tongban:loa:1";
+pub const LOA2: &str = "urn:tongban:loa:2";
+pub const LOA3: &str = "urn:tongban:loa:3";
+
 /// The session cookie's name over plain HTTP; under https it is `__Host-tongban_session`
 /// (`http::pages::session_cookie`).
 pub const COOKIE: &str = "tongban_session";
@@ -72,7 +77,7 @@ pub async fn active(
 }
 
 /// Sign in with a password: check it (throttled per identifier and address), then start a session
-/// at the level the account's identity reaches with one factor. Returns the cookie secret.
+/// at one factor (`LOA1`, `amr` `pwd`). Returns the cookie secret.
 pub async fn password_sign_in(
     ctx: &Identity,
     ident: &str,
@@ -81,12 +86,8 @@ pub async fn password_sign_in(
     now: i64,
 ) -> Result<String, super::accounts::LoginError> {
     let account = super::accounts::authenticate(ctx, ident, password, addr, now).await?;
-    let acr = if account.loa >= 3 {
-        "urn:tongban:loa:3"
-    } else {
-        "urn:tongban:loa:1"
-    };
-    let (secret, _) = create(ctx, &account.id, acr, &["pwd"], now).await?;
+    // One factor: loa 1, whether the identity is proven or not (loa 3 needs two factors as well).
+    let (secret, _) = create(ctx, &account.id, LOA1, &["pwd"], now).await?;
     tracing::info!("login succeeded");
     Ok(secret)
 }

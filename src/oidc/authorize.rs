@@ -274,6 +274,10 @@ pub fn next_step(
             Ok(Step::Login)
         };
     }
+    if let Some(s) = session {
+        // The level asked for, or the error: never a lower `acr`.
+        super::assurance::check(&req.acr_values, req.claims.as_ref(), &s.acr)?;
+    }
     let wants_choice = req.has_scope("enterprise") && actable > 0;
     if wants_choice
         && (req.acting_for.is_none() || (req.has_prompt("select_account") && !req.selected))

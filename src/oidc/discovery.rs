@@ -50,7 +50,7 @@ pub fn metadata(issuer: &str) -> Value {
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-        "acr_values_supported": ["urn:tongban:loa:1", "urn:tongban:loa:3"],
+        "acr_values_supported": super::assurance::SUPPORTED,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["zh-CN", "en"],
         "claims_locales_supported": ["zh-CN"],

@@ -22,6 +22,8 @@ pub enum ErrorCode {
     InvalidToken,
     InsufficientScope,
     RequestNotSupported,
+    /// OpenID Connect Core Unmet Authentication Requirements 1.0: the level asked for cannot be met.
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -44,6 +46,7 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::RequestNotSupported => "request_not_supported",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 }

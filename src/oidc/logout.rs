@@ -75,6 +75,41 @@ pub async fn disable_account(
     Ok(sessions.len())
 }
 
+/// The operator makes `new_rep` the legal representative of `enterprise_id`: audited; the old
+/// representative's grants acting for the enterprise end (portals told), and the agents stay for the
+/// new representative to review (returned, active ones only).
+pub async fn change_representative(
+    ctx: &Provider,
+    enterprise_id: &str,
+    old_rep: &str,
+    new_rep: &str,
+    now: i64,
+) -> Result<Vec<storage::enterprises::AgentGrantRow>, StorageError> {
+    let mut tx = ctx.db.begin().await?;
+    storage::enterprises::set_legal_rep(&mut tx, enterprise_id, new_rep).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        "operator:cli",
+        crate::audit::Action::LegalRepresentativeChanged,
+        &format!("enterprise:{enterprise_id}"),
+        serde_json::json!({ "from": old_rep, "to": new_rep }),
+    )
+    .await?;
+    let portals =
+        storage::sessions::take_clients_acting_for(&mut tx, old_rep, enterprise_id).await?;
+    let revoked = storage::grants::revoke_acting_for(&mut tx, old_rep, enterprise_id, now).await?;
+    deny_grants(ctx, &mut tx, &revoked, now).await?;
+    tx.commit().await?;
+    remember_denied(ctx, &revoked, now);
+    deliver(ctx, portals, now).await;
+    let agents = storage::enterprises::agents_of(&ctx.db, enterprise_id).await?;
+    Ok(agents
+        .into_iter()
+        .filter(|g| g.revoked_at.is_none() && g.expires_at > now)
+        .collect())
+}
+
 /// An agent's rights for an enterprise are withdrawn.
 pub async fn revoke_agent(
     ctx: &Provider,

@@ -4,6 +4,7 @@
 //! [`params::Params`] and call these functions.
 
 pub mod account;
+pub mod assurance;
 pub mod authorize;
 pub mod claims;
 pub mod clients;

@@ -34,6 +34,16 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<EnterpriseRow>> {
     )
 }
 
+/// Make `rep_id` the enterprise's legal representative; false if there is no such enterprise.
+pub async fn set_legal_rep(tx: &mut Tx, enterprise_id: &str, rep_id: &str) -> Result<bool> {
+    let r = sqlx::query("UPDATE enterprises SET legal_rep_id = $1 WHERE id = $2")
+        .bind(rep_id)
+        .bind(enterprise_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 pub async fn by_uscc(db: &Db, uscc: &str) -> Result<Option<EnterpriseRow>> {
     Ok(
         sqlx::query_as("SELECT id, uscc, name, legal_rep_id FROM enterprises WHERE uscc = $1")

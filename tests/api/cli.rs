@@ -204,3 +204,153 @@ async fn operator_commands_manage_clients_accounts_and_keys() {
         "retired keys stay published until their tokens expire"
     );
 }
+
+#[tokio::test]
+async fn operators_prove_identities_and_mend_accounts_and_enterprises() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ok, _, err) = run(d, &["init"], None).await;
+    assert!(ok, "{err}");
+    let (a, b, c) = (
+        crate::helpers::resident_id(),
+        crate::helpers::resident_id(),
+        crate::helpers::resident_id(),
+    );
+    let pw = Some("Counter-Password-7\n");
+    let add = |name: &'static str, id: String, phone: &'static str, verified: bool| async move {
+        let mut args = vec![
+            "account",
+            "add",
+            "--name",
+            name,
+            "--id-number",
+            &id,
+            "--phone",
+            phone,
+        ];
+        if verified {
+            args.push("--verified");
+        }
+        let (ok, out, err) = run(d, &args, pw).await;
+        assert!(ok, "{err}");
+        assert_eq!(out["proven"], verified);
+    };
+    add("甲", a.clone(), "13800138010", true).await;
+    add("乙", b.clone(), "13800138011", true).await;
+    add("丙", c.clone(), "13800138012", false).await;
+    let uscc = "9144030071526726XG";
+    let (ok, _, err) = run(
+        d,
+        &[
+            "enterprise",
+            "add",
+            "--uscc",
+            uscc,
+            "--name",
+            "示范公司",
+            "--legal-representative",
+            "13800138012",
+        ],
+        None,
+    )
+    .await;
+    assert!(
+        !ok && err.contains("identity_not_proven"),
+        "a claimed identity represents nothing: {err}"
+    );
+    let (ok, _, err) = run(
+        d,
+        &[
+            "enterprise",
+            "add",
+            "--uscc",
+            uscc,
+            "--name",
+            "示范公司",
+            "--legal-representative",
+            "13800138010",
+        ],
+        None,
+    )
+    .await;
+    assert!(ok, "{err}");
+
+    // A new legal representative: proven, and not the same one.
+    let set = |rep: &'static str| async move {
+        let args = [
+            "enterprise",
+            "set-representative",
+            "--uscc",
+            uscc,
+            "--legal-representative",
+            rep,
+        ];
+        run(d, &args, None).await
+    };
+    let (ok, _, err) = set("13800138012").await;
+    assert!(!ok && err.contains("identity_not_proven"), "{err}");
+    let (ok, out, err) = set("13800138011").await;
+    assert!(ok, "{err}");
+    assert_eq!(out["agents_to_review"], serde_json::json!([]));
+    let (ok, _, err) = set("13800138011").await;
+    assert!(!ok && err.contains("agent_is_self"), "{err}");
+
+    // The claimed identity, proven by the operator on the document checked.
+    let (ok, _, err) = run(
+        d,
+        &[
+            "account",
+            "prove",
+            "13800138012",
+            "--id-number",
+            &c,
+            "--name",
+            "丁",
+            "--evidence",
+            "居民身份证原件",
+        ],
+        None,
+    )
+    .await;
+    assert!(
+        !ok && err.contains("identity_mismatch"),
+        "the name must be the document's: {err}"
+    );
+    let (ok, _, err) = run(
+        d,
+        &[
+            "account",
+            "prove",
+            "13800138012",
+            "--id-number",
+            &c,
+            "--name",
+            "丙",
+            "--evidence",
+            "居民身份证原件",
+        ],
+        None,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, events, err) = run(d, &["account", "proofing", "13800138012"], None).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        (
+            events["proven"].as_bool(),
+            events["events"][0]["method"].as_str()
+        ),
+        (Some(true), Some("counter"))
+    );
+    let (_, events, _) = run(d, &["account", "proofing", "13800138010"], None).await;
+    assert_eq!(events["events"][0]["method"], "counter_registration");
+
+    // Disabled, then re-enabled.
+    let (ok, _, _) = run(d, &["account", "disable", "13800138010"], None).await;
+    assert!(ok);
+    let (ok, out, err) = run(d, &["account", "enable", "13800138010"], None).await;
+    assert!(ok && out["enabled"].is_string(), "{err}");
+    let (ok, _, err) = run(d, &["account", "enable", "13800138010"], None).await;
+    assert!(!ok && err.contains("not disabled"), "{err}");
+    let _ = (a, b);
+}

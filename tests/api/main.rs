@@ -9,6 +9,7 @@ mod holders;
 
 mod admin;
 mod agents;
+mod assurance;
 mod audit;
 mod browser;
 mod cli;
