@@ -89,7 +89,7 @@ client_id=$(json_get client_id <client.json)
 client_secret=$(json_get client_secret <client.json)
 
 printf '%s\n' 'Licence-CI-2024x' |
-  "$bin" account add --name 林法人 --id-number 11010519491231002X --email "$rep_email" >/dev/null
+  "$bin" account add --name 林法人 --id-number 11010519491231002X --email "$rep_email" --verified >/dev/null
 "$bin" enterprise add --uscc "$uscc_holder" --name "$holder_name" \
   --legal-representative "$rep_email" >/dev/null
 "$bin" department add --uscc "$uscc_dept" --name-zh 福州市市场监督管理局 \

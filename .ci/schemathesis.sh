@@ -129,7 +129,7 @@ cat >"$work/type.json" <<EOF
 }
 EOF
 tb licence-type add "$work/type.json" >/dev/null
-echo "$PASSWORD" | tb account add --name 林法人 --id-number "$REP_ID" --email "$REP_EMAIL" >/dev/null
+echo "$PASSWORD" | tb account add --name 林法人 --id-number "$REP_ID" --email "$REP_EMAIL" --verified >/dev/null
 tb enterprise add --uscc "$ENTERPRISE" --name "$ENTERPRISE_NAME" --legal-representative "$REP_EMAIL" >/dev/null
 
 # --- the server --------------------------------------------------------------------------------------

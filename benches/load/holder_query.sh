@@ -24,7 +24,7 @@ SERVER=0
 $BIN init >/dev/null # admin commands never create a database
 I=$($BIN client add --name issuer --grant-type client_credentials --scope licences:issue)
 Q=$($BIN client add --name querier --grant-type client_credentials --scope licences:query)
-echo 'Bench-Rep-Pass-2026' | $BIN account add --name 林法人 --id-number 11010519491231002X --email rep@example.cn >/dev/null
+echo 'Bench-Rep-Pass-2026' | $BIN account add --name 林法人 --id-number 11010519491231002X --email rep@example.cn --verified >/dev/null
 $BIN enterprise add --uscc 9144030071526726XG --name 深圳示范科技有限公司 --legal-representative rep@example.cn >/dev/null
 $BIN department add --uscc 91350100M000100Y43 --name-zh 福州市市场监督管理局 --name-en regulator --iss https://scjg.example.cn --client-id "$(echo "$I" | json '["client_id"]')" >/dev/null
 $BIN department add --uscc 91110000802100433B --name-zh 北京市住房公积金管理中心 --name-en fund --iss https://gjj.example.cn --client-id "$(echo "$Q" | json '["client_id"]')" >/dev/null

@@ -14,7 +14,7 @@ licence_world() { # $1 = tongban binary, $2 = the server's base URL
   $BIN init >/dev/null # admin commands never create a database
   C=$($BIN client add --name "市场监管局系统" --grant-type client_credentials --scope licences:issue --scope licences:revoke)
   ID=$(echo "$C" | json '["client_id"]'); SECRET=$(echo "$C" | json '["client_secret"]')
-  echo 'Bench-Rep-Pass-2026' | $BIN account add --name 林法人 --id-number 11010519491231002X --email rep@example.cn >/dev/null
+  echo 'Bench-Rep-Pass-2026' | $BIN account add --name 林法人 --id-number 11010519491231002X --email rep@example.cn --verified >/dev/null
   $BIN enterprise add --uscc 9144030071526726XG --name 深圳示范科技有限公司 --legal-representative rep@example.cn >/dev/null
   $BIN department add --uscc 91350100M000100Y43 --name-zh 福州市市场监督管理局 --name-en "Fuzhou market regulator" --iss https://scjg.fuzhou.gov.example.cn --client-id "$ID" >/dev/null
   cat > type.json <<'JSON'

@@ -21,7 +21,7 @@ CC_SECRET=$(echo "$SECRET_JSON" | python3 -c 'import json,sys; print(json.load(s
 PORTAL_JSON=$($BIN client add --name "Portal" --redirect-uri http://127.0.0.1:9/cb --id-token-alg ES256 --scope openid --scope profile)
 P_ID=$(echo "$PORTAL_JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
 P_SECRET=$(echo "$PORTAL_JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
-echo "$PASSWORD" | $BIN account add --name "压测用户" --id-number 11010519491231002X --email load@example.cn >/dev/null
+echo "$PASSWORD" | $BIN account add --name "压测用户" --id-number 11010519491231002X --email load@example.cn --verified >/dev/null
 
 TOKIO_WORKER_THREADS=1 taskset -c 0 "$BIN" serve >server.log 2>&1 &
 SERVER=$!
