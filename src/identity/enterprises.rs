@@ -148,7 +148,6 @@ pub async fn grant_agent(
     days: i64,
     now: i64,
 ) -> Result<String, EnterpriseError> {
-    let rep_id = granter_id;
     // Nothing ticked: the least, `licences:read`.
     let perms = if perms.is_empty() {
         &[Permission::LicencesRead][..]
@@ -181,7 +180,7 @@ pub async fn grant_agent(
     let agent = super::accounts::find_by_identifier(ctx, agent_ident)
         .await?
         .ok_or(EnterpriseError::AgentNotFound)?;
-    if agent.id == rep_id || agent.id == e.legal_rep_id {
+    if agent.id == granter_id || agent.id == e.legal_rep_id {
         return Err(EnterpriseError::AgentIsSelf);
     }
     let id = format!("g_{}", random_id());
@@ -194,7 +193,7 @@ pub async fn grant_agent(
             agent_id: &agent.id,
             role,
             permissions: &perms,
-            granted_by: rep_id,
+            granted_by: granter_id,
             expires_at: now + days * 86_400,
             now,
         },
@@ -203,7 +202,7 @@ pub async fn grant_agent(
     crate::audit::record(
         &mut tx,
         now,
-        &crate::audit::account(rep_id),
+        &crate::audit::account(granter_id),
         crate::audit::Action::AgentGranted,
         &format!("enterprise:{enterprise_id}"),
         serde_json::json!({ "agent": agent.id, "grant": id, "role": role, "permissions": perms, "days": days }),

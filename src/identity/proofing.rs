@@ -300,8 +300,9 @@ pub async fn issue_code(
     let code = new_code();
     let id = format!("ac_{}", random_id());
     let expires = now + ttl_days.clamp(1, 90) * 86_400;
+    let mut tx = ctx.db.begin().await?;
     storage::proofing::insert_code(
-        &ctx.db,
+        &mut tx,
         &id,
         &index,
         &secret_hash(&normalise_code(&code)),
@@ -310,7 +311,6 @@ pub async fn issue_code(
         expires,
     )
     .await?;
-    let mut tx = ctx.db.begin().await?;
     crate::audit::record(
         &mut tx,
         now,
@@ -409,8 +409,8 @@ pub async fn grant_role(
     role: &str,
     now: i64,
 ) -> Result<(), StorageError> {
-    storage::proofing::grant_role(&ctx.db, account_id, department_id, role, now).await?;
     let mut tx = ctx.db.begin().await?;
+    storage::proofing::grant_role(&mut tx, account_id, department_id, role, now).await?;
     crate::audit::record(
         &mut tx,
         now,

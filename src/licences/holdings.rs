@@ -11,6 +11,7 @@ use super::catalogue::LicenceType;
 use super::context::Licences;
 use super::lookup::licence_type;
 use super::{departments, verify, LicenceError};
+use crate::identity::enterprises::{may, Permission};
 use crate::storage::{self, accounts::AccountRow, licences::AccessRow, StorageError};
 
 /// One holder a person sees licences of: themself, or an enterprise.
@@ -22,8 +23,6 @@ pub struct Holding {
     /// it goes into its access log.
     pub agent: bool,
 }
-
-use crate::identity::enterprises::{may, Permission};
 
 fn is_agent(e: &crate::storage::enterprises::Actable) -> bool {
     e.role != "legal_representative"

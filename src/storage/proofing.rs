@@ -105,7 +105,7 @@ pub async fn events_of(db: &Db, account_id: &str) -> Result<Vec<ProofingEvent>> 
 }
 
 pub async fn grant_role(
-    db: &Db,
+    tx: &mut Tx,
     account_id: &str,
     department_id: &str,
     role: &str,
@@ -119,7 +119,7 @@ pub async fn grant_role(
     .bind(department_id)
     .bind(role)
     .bind(now)
-    .execute(&db.pool)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }
@@ -146,7 +146,7 @@ pub struct ActivationCode {
 }
 
 pub async fn insert_code(
-    db: &Db,
+    tx: &mut Tx,
     id: &str,
     index: &[u8],
     code_hash: &[u8],
@@ -164,7 +164,7 @@ pub async fn insert_code(
     .bind(department_id)
     .bind(now)
     .bind(expires_at)
-    .execute(&db.pool)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }
