@@ -67,6 +67,12 @@ pub enum Action {
     AccountEnabled,
     /// The operator changed an enterprise's legal representative.
     LegalRepresentativeChanged,
+    /// A second factor was set up (a TOTP key confirmed, a passkey registered).
+    FactorAdded,
+    FactorRemoved,
+    RecoveryCodesRenewed,
+    /// A live session was raised to a higher level by a second factor.
+    SessionSteppedUp,
 }
 
 impl Action {
@@ -105,6 +111,10 @@ impl Action {
             Self::LicenceSharedByAgent => "licence.shared.agent",
             Self::AccountEnabled => "account.enabled",
             Self::LegalRepresentativeChanged => "enterprise.legal_representative_changed",
+            Self::FactorAdded => "factor.added",
+            Self::FactorRemoved => "factor.removed",
+            Self::RecoveryCodesRenewed => "recovery_codes.renewed",
+            Self::SessionSteppedUp => "session.stepped_up",
         }
     }
 }

@@ -117,7 +117,8 @@ pub(super) enum AccountCmd {
         #[arg(long, default_value_t = 30)]
         days: i64,
     },
-    /// List an account's proofing events.
+    /// List an account's proofing events and its second factors (kind, added, last used; never a
+    /// secret), with how many recovery codes are left.
     Proofing { identifier: String },
     /// Show an account by ID number, email or phone.
     Show { identifier: String },
@@ -323,7 +324,13 @@ pub(super) async fn account(config: Config, cmd: AccountCmd) -> anyhow::Result<(
                 .await?
                 .context("no such account")?;
             let events = proofing::events(&state.identity, &a.id).await?;
-            print(json!({ "id": a.id, "proven": proofing::is_proven(&a), "events": events }));
+            let factors = crate::identity::factors::list(&state.identity, &a.id).await?;
+            let left =
+                crate::identity::factors::recovery_codes_left(&state.identity, &a.id).await?;
+            print(json!({
+                "id": a.id, "proven": proofing::is_proven(&a), "events": events,
+                "factors": factors, "recovery_codes_left": left,
+            }));
         }
         AccountCmd::Show { identifier } => {
             let a = accounts::find_by_identifier(&state.identity, &identifier)

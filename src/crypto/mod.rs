@@ -81,3 +81,49 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A code a person types (activation codes, recovery codes): 16 characters of Crockford base32 in
+/// groups of four, 80 random bits.
+pub fn random_code() -> String {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    let chars: Vec<char> = b
+        .iter()
+        .map(|x| CROCKFORD[usize::from(x % 32)] as char)
+        .collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A code as typed: case, spaces and dashes ignored; Crockford's look-alikes read as digits.
+pub fn normalise_code(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_16_crockford_characters_in_groups_and_read_forgivingly() {
+        let c = random_code();
+        assert_eq!(c.len(), 19);
+        assert!(c
+            .split('-')
+            .all(|g| g.len() == 4 && g.bytes().all(|b| CROCKFORD.contains(&b))));
+        assert_eq!(normalise_code("abcd-efgh io l0"), "ABCDEFGH1010");
+        assert_eq!(normalise_code(&c.to_lowercase()), c.replace('-', ""));
+    }
+}

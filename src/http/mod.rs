@@ -55,6 +55,7 @@ routes! {
     paths::REVOKE => post(oauth::revoke);
     paths::LOGOUT => get(pages::flow::logout), post(pages::flow::logout);
     "/login" => get(pages::login::login_page), post(pages::login::login_submit);
+    "/login/factor" => get(pages::factors::page), post(pages::factors::submit);
     "/register" => get(pages::login::register_page), post(pages::login::register_submit);
     "/select" => get(pages::flow::select_page), post(pages::flow::select_submit);
     "/consent" => get(pages::flow::consent_page), post(pages::flow::consent_submit);
@@ -66,6 +67,10 @@ routes! {
     "/account/agents/revoke" => post(pages::account::action);
     "/account/logout-all" => post(pages::account::action);
     "/account/activate" => post(pages::account::action);
+    "/account/factors/remove" => post(pages::account::action);
+    "/account/totp/begin" => post(pages::factors::totp_begin);
+    "/account/totp" => get(pages::factors::totp_page), post(pages::factors::totp_confirm);
+    "/account/recovery-codes" => post(pages::factors::renew_codes);
     "/account/licences" => get(pages::licences::list);
     "/account/access-log" => get(pages::access_log::page);
     "/supervision" => get(supervision::page);

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod context;
 pub mod enterprises;
+pub mod factors;
 pub mod proofing;
 pub mod sessions;
 pub mod throttle;

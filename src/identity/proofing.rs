@@ -280,7 +280,12 @@ async fn prove_in(
     Ok(Proven { detached })
 }
 
-async fn notice(tx: &mut Tx, account_id: &str, kind: &str, now: i64) -> Result<(), StorageError> {
+pub(crate) async fn notice(
+    tx: &mut Tx,
+    account_id: &str,
+    kind: &str,
+    now: i64,
+) -> Result<(), StorageError> {
     let id = format!("n_{}", random_id());
     storage::proofing::insert_notice(tx, &id, account_id, kind, now).await
 }
@@ -297,7 +302,7 @@ pub async fn issue_code(
     now: i64,
 ) -> Result<String, ProofingError> {
     let index = document_index(ctx, id_kind, id_number).ok_or(ProofingError::Mismatch)?;
-    let code = new_code();
+    let code = crate::crypto::random_code();
     let id = format!("ac_{}", random_id());
     let expires = now + ttl_days.clamp(1, 90) * 86_400;
     let mut tx = ctx.db.begin().await?;
@@ -305,7 +310,7 @@ pub async fn issue_code(
         &mut tx,
         &id,
         &index,
-        &secret_hash(&normalise_code(&code)),
+        &secret_hash(&crate::crypto::normalise_code(&code)),
         department_id,
         now,
         expires,
@@ -322,35 +327,6 @@ pub async fn issue_code(
     .await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(code)
-}
-
-const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-fn new_code() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    let chars: Vec<char> = b
-        .iter()
-        .map(|x| CROCKFORD[usize::from(x % 32)] as char)
-        .collect();
-    chars
-        .chunks(4)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
-/// A code as typed: case, spaces and dashes ignored; Crockford's look-alikes read as digits.
-fn normalise_code(s: &str) -> String {
-    s.chars()
-        .filter(|c| !matches!(c, '-' | ' '))
-        .map(|c| match c.to_ascii_uppercase() {
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        })
-        .collect()
 }
 
 /// The signed-in person enters the activation code sent to them: valid (known, unused, unexpired,
@@ -374,8 +350,11 @@ pub async fn redeem(
     if !r.allowed {
         return Err(ProofingError::Throttled);
     }
-    let found =
-        storage::proofing::code_by_hash(&ctx.db, &secret_hash(&normalise_code(code))).await?;
+    let found = storage::proofing::code_by_hash(
+        &ctx.db,
+        &secret_hash(&crate::crypto::normalise_code(code)),
+    )
+    .await?;
     let Some(c) = found.filter(|c| {
         c.used_at.is_none()
             && c.expires_at > now
@@ -435,20 +414,4 @@ pub async fn notices(
     account_id: &str,
 ) -> Result<Vec<storage::proofing::Notice>, StorageError> {
     storage::proofing::notices_of(&ctx.db, account_id).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_are_16_crockford_characters_in_groups_and_read_forgivingly() {
-        let c = new_code();
-        assert_eq!(c.len(), 19);
-        assert!(c
-            .split('-')
-            .all(|g| g.len() == 4 && g.bytes().all(|b| CROCKFORD.contains(&b))));
-        assert_eq!(normalise_code("abcd-efgh io l0"), "ABCDEFGH1010");
-        assert_eq!(normalise_code(&c.to_lowercase()), c.replace('-', ""));
-    }
 }

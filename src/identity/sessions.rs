@@ -1,9 +1,10 @@
 //! SSO sessions: created at login, found by the cookie's secret (stored hashed), bounded by an idle and
 //! an absolute timeout.
 
+use super::factors::FactorError;
 use crate::crypto::{random_id, random_token, secret_hash};
 use crate::identity::context::Identity;
-use crate::storage::{self, sessions::SessionRow, StorageError};
+use crate::storage::{self, accounts::AccountRow, sessions::SessionRow, StorageError};
 
 /// The levels of assurance (`acr`): one factor; two factors; two factors and a proven identity.
 pub const LOA1: &str = "urn:tongban:loa:1";
@@ -23,17 +24,7 @@ pub async fn create(
     now: i64,
 ) -> Result<(String, SessionRow), StorageError> {
     let secret = random_token();
-    let row = SessionRow {
-        id: random_id(),
-        account_id: account_id.to_owned(),
-        auth_time: now,
-        acr: acr.to_owned(),
-        amr: amr.join(" "),
-        created_at: now,
-        last_seen: now,
-        expires_at: now + ctx.session_absolute_ttl,
-        ended_at: None,
-    };
+    let row = new_row(ctx, account_id, acr, amr, now);
     let mut tx = ctx.db.begin().await?;
     storage::sessions::insert(&mut tx, &row, &secret_hash(&secret)).await?;
     crate::audit::record(
@@ -47,6 +38,20 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok((secret, row))
+}
+
+fn new_row(ctx: &Identity, account_id: &str, acr: &str, amr: &[&str], now: i64) -> SessionRow {
+    SessionRow {
+        id: random_id(),
+        account_id: account_id.to_owned(),
+        auth_time: now,
+        acr: acr.to_owned(),
+        amr: amr.join(" "),
+        created_at: now,
+        last_seen: now,
+        expires_at: now + ctx.session_absolute_ttl,
+        ended_at: None,
+    }
 }
 
 /// The live session behind a cookie secret, if any. Refreshes `last_seen` at most once a minute.
@@ -76,18 +81,157 @@ pub async fn active(
     storage::sessions::active_for_account(&ctx.db, account_id, now).await
 }
 
-/// Sign in with a password: check it (throttled per identifier and address), then start a session
-/// at one factor (`LOA1`, `amr` `pwd`). Returns the cookie secret.
+/// The level of a sign-in: one factor `LOA1`; two `LOA2`; two and a proven identity `LOA3`.
+pub fn level(two_factors: bool, proven: bool) -> &'static str {
+    match (two_factors, proven) {
+        (false, _) => LOA1,
+        (true, false) => LOA2,
+        (true, true) => LOA3,
+    }
+}
+
+/// The highest level an account can sign in at: 1 with a password alone, 2 with a second factor,
+/// 3 with a second factor and a proven identity.
+pub async fn reach(ctx: &Identity, a: &AccountRow) -> Result<u8, StorageError> {
+    if !super::factors::has_factor(ctx, &a.id).await? {
+        return Ok(1);
+    }
+    Ok(if super::proofing::is_proven(a) { 3 } else { 2 })
+}
+
+/// Seconds a checked password waits for its second factor.
+pub const CHALLENGE_TTL: i64 = 300;
+
+/// The factor-challenge cookie's name over plain HTTP (`__Host-` prefixed under https).
+pub const CHALLENGE_COOKIE: &str = "tongban_factor";
+
+/// What a correct password leads to.
+pub enum SignIn {
+    /// A session at one factor (the account has no second factor): its cookie secret.
+    Session(String),
+    /// The account has a second factor, asked for next: the challenge's cookie secret. No
+    /// session exists until the factor is shown, so a password alone opens nothing.
+    SecondFactor(String),
+}
+
+/// Sign in with a password: check it (throttled per identifier and address). An account without a
+/// second factor gets a session at one factor (`LOA1`, `amr` `pwd`); one with a second factor gets
+/// a challenge for it.
 pub async fn password_sign_in(
     ctx: &Identity,
     ident: &str,
     password: &str,
     addr: &str,
     now: i64,
-) -> Result<String, super::accounts::LoginError> {
+) -> Result<SignIn, super::accounts::LoginError> {
     let account = super::accounts::authenticate(ctx, ident, password, addr, now).await?;
+    if super::factors::has_factor(ctx, &account.id).await? {
+        let secret = random_token();
+        storage::factors::insert_challenge(
+            &ctx.db,
+            &secret_hash(&secret),
+            &account.id,
+            "pwd",
+            now,
+            now + CHALLENGE_TTL,
+        )
+        .await?;
+        return Ok(SignIn::SecondFactor(secret));
+    }
     // One factor: loa 1, whether the identity is proven or not (loa 3 needs two factors as well).
     let (secret, _) = create(ctx, &account.id, LOA1, &["pwd"], now).await?;
     tracing::info!("login succeeded");
+    Ok(SignIn::Session(secret))
+}
+
+/// The account a live factor challenge waits for.
+pub async fn challenged(
+    ctx: &Identity,
+    challenge: &str,
+    now: i64,
+) -> Result<Option<String>, StorageError> {
+    Ok(
+        storage::factors::challenge(&ctx.db, &secret_hash(challenge), now)
+            .await?
+            .map(|(account, _)| account),
+    )
+}
+
+/// The second factor after a password: checked, it starts the session at two factors (`LOA2`, or
+/// `LOA3` for a proven identity; `amr` `pwd otp mfa`) and spends the challenge. Returns the
+/// session's cookie secret.
+pub async fn second_factor_sign_in(
+    ctx: &Identity,
+    challenge: &str,
+    code: &str,
+    addr: &str,
+    now: i64,
+) -> Result<String, FactorError> {
+    let hash = secret_hash(challenge);
+    let Some((account_id, first)) = storage::factors::challenge(&ctx.db, &hash, now).await? else {
+        return Err(FactorError::NoChallenge);
+    };
+    let shown = super::factors::verify(ctx, &account_id, code, addr, now).await?;
+    let a = super::accounts::account(ctx, &account_id)
+        .await?
+        .filter(|a| a.disabled_at.is_none())
+        .ok_or(FactorError::NoChallenge)?;
+    let acr = level(true, super::proofing::is_proven(&a));
+    let amr = [first.as_str(), shown.amr(), "mfa"];
+    let secret = random_token();
+    let row = new_row(ctx, &account_id, acr, &amr, now);
+    let mut tx = ctx.db.begin().await?;
+    if !storage::factors::take_challenge(&mut tx, &hash).await? {
+        return Err(FactorError::NoChallenge);
+    }
+    storage::sessions::insert(&mut tx, &row, &secret_hash(&secret)).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        &crate::audit::account(&account_id),
+        crate::audit::Action::LoginSucceeded,
+        &format!("session:{}", row.id),
+        serde_json::json!({ "acr": acr, "amr": amr, "second_factor": shown.as_str() }),
+    )
+    .await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    tracing::info!("login succeeded with a second factor");
     Ok(secret)
+}
+
+/// Raise a live session to two factors with a second factor (step-up): the same session, its
+/// `auth_time` unchanged, its `acr` now `LOA2` or `LOA3` and `otp mfa` added to its `amr`.
+pub async fn step_up(
+    ctx: &Identity,
+    s: &SessionRow,
+    code: &str,
+    addr: &str,
+    now: i64,
+) -> Result<(), FactorError> {
+    let shown = super::factors::verify(ctx, &s.account_id, code, addr, now).await?;
+    let a = super::accounts::account(ctx, &s.account_id)
+        .await?
+        .ok_or(FactorError::NoChallenge)?;
+    let acr = level(true, super::proofing::is_proven(&a));
+    let mut amr: Vec<&str> = s.amr.split(' ').filter(|m| !m.is_empty()).collect();
+    for m in [shown.amr(), "mfa"] {
+        if !amr.contains(&m) {
+            amr.push(m);
+        }
+    }
+    let mut tx = ctx.db.begin().await?;
+    if !storage::sessions::upgrade(&mut tx, &s.id, acr, &amr.join(" ")).await? {
+        return Err(FactorError::NoChallenge);
+    }
+    crate::audit::record(
+        &mut tx,
+        now,
+        &crate::audit::account(&s.account_id),
+        crate::audit::Action::SessionSteppedUp,
+        &format!("session:{}", s.id),
+        serde_json::json!({ "acr": acr, "amr": amr, "second_factor": shown.as_str() }),
+    )
+    .await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(())
 }

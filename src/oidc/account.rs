@@ -40,6 +40,12 @@ pub enum AccountAction {
         code: String,
         address: String,
     },
+    /// Remove a second factor, with a fresh code from one of them.
+    RemoveFactor {
+        factor_id: String,
+        code: String,
+        address: String,
+    },
 }
 
 /// Why an action did not happen.
@@ -146,6 +152,27 @@ pub async fn act(
                     .map_or_else(|| failed("activation", &e), Refused::Shown)),
             }
         }
+        AccountAction::RemoveFactor {
+            factor_id,
+            code,
+            address,
+        } => {
+            match crate::identity::factors::remove(
+                &ctx.identity,
+                &a.id,
+                &factor_id,
+                &code,
+                &address,
+                now,
+            )
+            .await
+            {
+                Ok(()) => Ok("factor_removed"),
+                Err(e) => Err(e
+                    .key()
+                    .map_or_else(|| failed("factor removal", &e), Refused::Shown)),
+            }
+        }
         AccountAction::LogoutEverywhere => {
             let all = sessions_of(ctx, a, now).await;
             logout::end_sessions(ctx, &all, now)
@@ -187,6 +214,9 @@ pub struct Overview {
     pub id_number_masked: String,
     /// What the account was told (identity proven, detached...), newest first.
     pub notices: Vec<storage::proofing::Notice>,
+    /// The confirmed second factors, and how many recovery codes are left.
+    pub factors: Vec<crate::identity::factors::Factor>,
+    pub recovery_codes_left: i64,
 }
 
 /// A consent with the names a person reads.
@@ -251,7 +281,15 @@ pub async fn overview(ctx: &Provider, a: &AccountRow, now: i64) -> Overview {
     let notices = crate::identity::proofing::notices(identity, &a.id)
         .await
         .unwrap_or_default();
+    let factors = crate::identity::factors::list(identity, &a.id)
+        .await
+        .unwrap_or_default();
+    let recovery_codes_left = crate::identity::factors::recovery_codes_left(identity, &a.id)
+        .await
+        .unwrap_or_default();
     Overview {
+        factors,
+        recovery_codes_left,
         notices,
         sessions,
         consents,

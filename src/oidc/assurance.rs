@@ -10,9 +10,12 @@ use serde_json::Value;
 use super::error::{ErrorCode, OAuthError};
 pub use crate::identity::sessions::{LOA1, LOA2, LOA3};
 
-/// The levels a session can reach today, as discovery advertises them: passwords only, so one
-/// factor. (Second factors, when they land, add `LOA2` and `LOA3` here and in `level`'s callers.)
-pub const SUPPORTED: &[&str] = &[LOA1];
+/// The levels a session can reach, as discovery advertises them: a password (1), a password and a
+/// second factor (2), and those with a proven identity (3).
+pub const SUPPORTED: &[&str] = &[LOA1, LOA2, LOA3];
+
+/// The authentication methods (RFC 8176 `amr`) a session's `amr` can hold, as discovery lists them.
+pub const METHODS: &[&str] = &["pwd", "otp", "mfa"];
 
 /// The level of an `acr` value, if it is one of ours and one a session can reach now.
 pub fn level(acr: &str) -> Option<u8> {
@@ -48,23 +51,45 @@ fn requested(acr_values: &[String], claims: Option<&Value>) -> Vec<String> {
     out
 }
 
-/// Does a session at `session_acr` meet what the request asks for? A request naming levels is met
-/// by a session at the lowest of them or above; naming only levels that cannot be reached, never.
-/// (`acr_values` and `claims` as the authorization request gave them.)
+/// What a request's level asks of a session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Nothing more: no level asked, or the session meets it.
+    Met,
+    /// A second factor: the account can reach a level asked for, the session is below it.
+    StepUp,
+}
+
+/// Whether the request asks for a level at all (`acr_values`, or an essential `acr` in `claims`).
+pub fn asks(acr_values: &[String], claims: Option<&Value>) -> bool {
+    !requested(acr_values, claims).is_empty()
+}
+
+/// Does a session at `session_acr`, for an account that can reach level `reach`
+/// (`identity::sessions::reach`), meet what the request asks for? A request naming levels is met
+/// by a session at the lowest of them or above; below it, a second factor raises the session
+/// when the account can reach a level asked for; naming only levels the account cannot reach is
+/// the error. (`acr_values` and `claims` as the authorization request gave them.)
 pub fn check(
     acr_values: &[String],
     claims: Option<&Value>,
     session_acr: &str,
-) -> Result<(), OAuthError> {
+    reach: u8,
+) -> Result<Need, OAuthError> {
     let asked = requested(acr_values, claims);
     if asked.is_empty() {
-        return Ok(());
+        return Ok(Need::Met);
     }
     let have = level(session_acr).unwrap_or(0);
-    let lowest = asked.iter().filter_map(|a| level(a)).min();
-    match lowest {
-        Some(l) if have >= l => Ok(()),
-        _ => Err(OAuthError::new(
+    let reachable = asked
+        .iter()
+        .filter_map(|a| level(a))
+        .filter(|l| *l <= reach)
+        .min();
+    match reachable {
+        _ if asked.iter().filter_map(|a| level(a)).any(|l| l <= have) => Ok(Need::Met),
+        Some(_) => Ok(Need::StepUp),
+        None => Err(OAuthError::new(
             ErrorCode::UnmetAuthenticationRequirements,
             "the level of assurance asked for cannot be reached for this account",
         )),
@@ -77,30 +102,48 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_level_asked_for_is_met_or_refused_never_lowered() {
+    fn a_level_asked_for_is_met_stepped_up_or_refused_never_lowered() {
         let none: &[String] = &[];
-        assert!(check(none, None, LOA1).is_ok(), "nothing asked");
-        assert!(check(&[LOA1.into()], None, LOA1).is_ok());
-        assert!(
-            check(&[LOA2.into()], None, LOA1).is_err(),
-            "loa 2 is not reachable yet"
+        assert_eq!(
+            check(none, None, LOA1, 1).unwrap(),
+            Need::Met,
+            "nothing asked"
         );
+        assert_eq!(check(&[LOA1.into()], None, LOA1, 1).unwrap(), Need::Met);
         assert!(
-            check(&[LOA3.into(), LOA1.into()], None, LOA1).is_ok(),
+            check(&[LOA2.into()], None, LOA1, 1).is_err(),
+            "loa 2 without a second factor"
+        );
+        assert_eq!(check(&[LOA2.into()], None, LOA1, 2).unwrap(), Need::StepUp);
+        assert_eq!(check(&[LOA2.into()], None, LOA2, 2).unwrap(), Need::Met);
+        assert_eq!(check(&[LOA2.into()], None, LOA3, 3).unwrap(), Need::Met);
+        assert!(
+            check(&[LOA3.into()], None, LOA2, 2).is_err(),
+            "loa 3 needs a proven identity"
+        );
+        assert_eq!(check(&[LOA3.into()], None, LOA2, 3).unwrap(), Need::StepUp);
+        assert_eq!(
+            check(&[LOA3.into(), LOA1.into()], None, LOA1, 1).unwrap(),
+            Need::Met,
             "the lowest acceptable"
         );
         assert!(
-            check(&["urn:other".into()], None, LOA1).is_err(),
+            check(&["urn:other".into()], None, LOA3, 3).is_err(),
             "unknown levels are unmet"
         );
         let essential = json!({ "id_token": { "acr": { "essential": true, "value": LOA3 } } });
-        assert!(check(none, Some(&essential), LOA1).is_err());
+        assert!(check(none, Some(&essential), LOA1, 2).is_err());
+        assert_eq!(
+            check(none, Some(&essential), LOA1, 3).unwrap(),
+            Need::StepUp
+        );
         let voluntary = json!({ "id_token": { "acr": { "values": [LOA3] } } });
-        assert!(
-            check(none, Some(&voluntary), LOA1).is_ok(),
+        assert_eq!(
+            check(none, Some(&voluntary), LOA1, 1).unwrap(),
+            Need::Met,
             "a voluntary claim asks nothing"
         );
-        let e = check(&[LOA2.into()], None, LOA1).unwrap_err();
+        let e = check(&[LOA2.into()], None, LOA1, 1).unwrap_err();
         assert_eq!(e.code.as_str(), "unmet_authentication_requirements");
     }
 }

@@ -240,6 +240,8 @@ pub fn parse(client: &Client, redirect_uri: String, p: &Params) -> Result<AuthRe
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
     Login,
+    /// A second factor, to raise the session to the level asked for (step-up).
+    SecondFactor,
     SelectEnterprise,
     Consent,
     Issue,
@@ -247,13 +249,15 @@ pub enum Step {
 
 /// Decide the next step. `created_at` is when the request arrived (prompt=login needs a login after it),
 /// `stored_consent` the scopes the person already granted this client, `actable` how many enterprises
-/// they may act for.
+/// they may act for, `reach` the highest level the account can sign in at
+/// (`identity::sessions::reach`).
 pub fn next_step(
     req: &AuthRequest,
     session: Option<&SessionRow>,
     created_at: i64,
     stored_consent: Option<&str>,
     actable: usize,
+    reach: u8,
     now: i64,
 ) -> Result<Step, OAuthError> {
     let none = req.has_prompt("none");
@@ -275,8 +279,18 @@ pub fn next_step(
         };
     }
     if let Some(s) = session {
-        // The level asked for, or the error: never a lower `acr`.
-        super::assurance::check(&req.acr_values, req.claims.as_ref(), &s.acr)?;
+        // The level asked for, a second factor to reach it, or the error: never a lower `acr`.
+        let need = super::assurance::check(&req.acr_values, req.claims.as_ref(), &s.acr, reach)?;
+        if need == super::assurance::Need::StepUp {
+            return if none {
+                Err(OAuthError::new(
+                    ErrorCode::LoginRequired,
+                    "a second factor is needed for the level asked for",
+                ))
+            } else {
+                Ok(Step::SecondFactor)
+            };
+        }
     }
     let wants_choice = req.has_scope("enterprise") && actable > 0;
     if wants_choice

@@ -24,6 +24,9 @@ pub struct AccessClaims {
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr: Option<String>,
+    /// RFC 8176 methods of the sign-in (`pwd`, `otp`, `mfa`...), for introspection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

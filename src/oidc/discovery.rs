@@ -51,6 +51,7 @@ pub fn metadata(issuer: &str) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "acr_values_supported": super::assurance::SUPPORTED,
+        "amr_values_supported": super::assurance::METHODS,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["zh-CN", "en"],
         "claims_locales_supported": ["zh-CN"],

@@ -21,10 +21,10 @@ pub async fn advance(
     created: i64,
     now: i64,
 ) -> Result<String, OAuthError> {
-    let (actable, consent) = match session {
+    let (actable, consent, reach) = match session {
         // A failed lookup is a server error, never "no consent yet".
         Some(s) => lookups(ctx, req, s, now).await?,
-        None => (vec![], None),
+        None => (vec![], None, 1),
     };
     let step = authorize::next_step(
         req,
@@ -32,6 +32,7 @@ pub async fn advance(
         created,
         consent.as_deref(),
         actable.len(),
+        reach,
         now,
     );
     match step {
@@ -40,6 +41,7 @@ pub async fn advance(
             Err(e)
         }
         Ok(Step::Login) => Ok(format!("/login?req={id}")),
+        Ok(Step::SecondFactor) => Ok(format!("/login/factor?req={id}")),
         Ok(Step::SelectEnterprise) => Ok(format!("/select?req={id}")),
         Ok(Step::Consent) => Ok(format!("/consent?req={id}")),
         Ok(Step::Issue) => {
@@ -68,14 +70,15 @@ pub async fn advance(
     }
 }
 
-/// The enterprises the person may act for (when the request asks for `enterprise`) and the consent
-/// already given to this client for whom they act.
+/// The enterprises the person may act for (when the request asks for `enterprise`), the consent
+/// already given to this client for whom they act, and (when the request asks for a level) the
+/// highest level the account can reach.
 async fn lookups(
     ctx: &Provider,
     req: &AuthRequest,
     s: &SessionRow,
     now: i64,
-) -> Result<(Vec<storage::enterprises::Actable>, Option<String>), StorageError> {
+) -> Result<(Vec<storage::enterprises::Actable>, Option<String>, u8), StorageError> {
     let actable = if req.has_scope("enterprise") {
         crate::identity::enterprises::actable_by(&ctx.identity, &s.account_id, now).await?
     } else {
@@ -83,7 +86,15 @@ async fn lookups(
     };
     let acting_for = req.acting_for.clone().unwrap_or_default();
     let consent = consents::consent(ctx, &s.account_id, &req.client_id, &acting_for).await?;
-    Ok((actable, consent))
+    let reach = if super::assurance::asks(&req.acr_values, req.claims.as_ref()) {
+        match crate::identity::accounts::account(&ctx.identity, &s.account_id).await? {
+            Some(a) => crate::identity::sessions::reach(&ctx.identity, &a).await?,
+            None => 1,
+        }
+    } else {
+        1
+    };
+    Ok((actable, consent, reach))
 }
 
 /// The client of a request, if it can be read (for its name and registered licence types).

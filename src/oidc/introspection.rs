@@ -83,6 +83,16 @@ pub async fn introspect(
             if let Some(act) = &c.act {
                 v["act"] = json!({ "sub": act.sub });
             }
+            // How the person signed in, for a resource server that needs a level.
+            if let Some(acr) = &c.acr {
+                v["acr"] = json!(acr);
+            }
+            if let Some(amr) = &c.amr {
+                v["amr"] = json!(amr);
+            }
+            if let Some(t) = c.auth_time {
+                v["auth_time"] = json!(t);
+            }
             return Ok(v);
         }
     }

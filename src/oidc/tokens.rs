@@ -23,6 +23,7 @@ pub struct AccessGrant<'a> {
     pub scope: &'a str,
     pub auth_time: Option<i64>,
     pub acr: Option<String>,
+    pub amr: Option<Vec<String>>,
     pub gid: Option<String>,
     pub act: Option<Act>,
 }
@@ -45,6 +46,7 @@ pub fn mint_access(
         jti: random_id(),
         auth_time: g.auth_time,
         acr: g.acr,
+        amr: g.amr,
         gid: g.gid,
         act: g.act,
     };

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clients;
 pub mod departments;
 pub mod enterprises;
+pub mod factors;
 pub mod grants;
 pub mod licence_types;
 pub mod licences;

@@ -77,6 +77,18 @@ pub async fn touch(db: &Db, id: &str, now: i64) -> Result<()> {
     Ok(())
 }
 
+/// Raise a live session's level after a second factor (step-up): same session, same `auth_time`.
+pub async fn upgrade(tx: &mut Tx, id: &str, acr: &str, amr: &str) -> Result<bool> {
+    let r =
+        sqlx::query("UPDATE sessions SET acr = $1, amr = $2 WHERE id = $3 AND ended_at IS NULL")
+            .bind(acr)
+            .bind(amr)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// Mark a session ended; `false` if it had already ended.
 pub async fn end(tx: &mut Tx, id: &str, now: i64) -> Result<bool> {
     let r = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
@@ -205,6 +217,7 @@ pub async fn purge_expired(db: &Db, now: i64) -> Result<u64> {
         // The shared throttle's ended windows and spent assertion ids (storage::throttle).
         "DELETE FROM login_attempts WHERE window_ends <= $1",
         "DELETE FROM assertion_jtis WHERE expires_at < $1",
+        "DELETE FROM factor_challenges WHERE expires_at < $1",
     ] {
         n += sqlx::query(sql)
             .bind(now)

@@ -344,6 +344,14 @@ async fn operators_prove_identities_and_mend_accounts_and_enterprises() {
     );
     let (_, events, _) = run(d, &["account", "proofing", "13800138010"], None).await;
     assert_eq!(events["events"][0]["method"], "counter_registration");
+    assert_eq!(
+        (
+            events["factors"].clone(),
+            events["recovery_codes_left"].clone()
+        ),
+        (serde_json::json!([]), serde_json::json!(0)),
+        "no second factor yet: listed, empty"
+    );
 
     // Disabled, then re-enabled.
     let (ok, _, _) = run(d, &["account", "disable", "13800138010"], None).await;

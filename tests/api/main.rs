@@ -20,6 +20,8 @@ mod demo;
 mod edge;
 mod enterprise;
 mod envelope;
+mod factors;
+mod factors_browser;
 mod licences;
 mod logs;
 mod metrics;

@@ -54,6 +54,9 @@ async fn render(
     let ctx = json!({
         "account": { "name": a.name, "email": a.email, "phone": a.phone, "id_kind": a.id_kind, "id_number_masked": o.id_number_masked, "loa": a.loa, "proven": a.proven_at.is_some() },
         "notices": o.notices.iter().map(|n| json!({ "kind": n.kind, "when": format_time(n.created_at) })).collect::<Vec<_>>(),
+        "factors": o.factors.iter().map(|f| json!({ "id": f.id, "kind": f.kind, "added": format_time(f.created_at), "last_used": f.last_used_at.map(format_time) })).collect::<Vec<_>>(),
+        "recovery_codes_left": o.recovery_codes_left,
+        "session_acr": s.acr,
         "message": message, "error": error, "sessions": sessions, "consents": consents, "actable": actable, "represented": represented,
     });
     ui.render(state, "account.html", status, ctx)
@@ -77,8 +80,10 @@ pub async fn page(
     render(&state, &ui, &s, &a, message, None, StatusCode::OK).await
 }
 
-const MESSAGES: [&str; 7] = [
+const MESSAGES: [&str; 9] = [
     "identity_proven",
+    "factor_added",
+    "factor_removed",
     "password_changed",
     "session_ended",
     "consent_withdrawn",
@@ -181,6 +186,11 @@ fn parse_action(
         },
         "/account/logout-all" => AccountAction::LogoutEverywhere,
         "/account/activate" => AccountAction::Activate {
+            code: get("code"),
+            address: address.to_owned(),
+        },
+        "/account/factors/remove" => AccountAction::RemoveFactor {
+            factor_id: get("factor_id"),
             code: get("code"),
             address: address.to_owned(),
         },

@@ -90,7 +90,7 @@ pub async fn view(
 
 /// The QR code of `url` as an SVG data URI. Rendered `|safe` in the template: only base64
 /// characters after our own prefix.
-fn qr_data_uri(url: &str) -> String {
+pub(super) fn qr_data_uri(url: &str) -> String {
     let Ok(code) = qrcode::QrCode::new(url.as_bytes()) else {
         return String::new();
     };

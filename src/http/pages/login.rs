@@ -10,7 +10,7 @@ use crate::domain::time::now;
 use crate::http::extract::{cookie, ClientAddr, OAuthParams};
 use crate::http::AppState;
 use crate::identity::accounts::{self, AccountError, LoginError, Registration};
-use crate::identity::sessions;
+use crate::identity::sessions::{self, SignIn};
 use crate::oidc::params::Params;
 use crate::storage::{accounts::AccountRow, sessions::SessionRow};
 
@@ -33,7 +33,7 @@ pub async fn current_session(
 }
 
 /// The pending authorization request id, if it is well-formed.
-fn req_id(p: &Params) -> Option<String> {
+pub(super) fn req_id(p: &Params) -> Option<String> {
     p.one("req")
         .ok()
         .flatten()
@@ -46,7 +46,7 @@ fn req_id(p: &Params) -> Option<String> {
 }
 
 /// Language hints stored with the pending request (`ui_locales`) and its client's name.
-async fn request_context(
+pub(super) async fn request_context(
     state: &AppState,
     req: Option<&str>,
 ) -> (Option<String>, Option<String>, Option<String>) {
@@ -96,11 +96,41 @@ pub async fn login_submit(
     }
     let username = p.one("username").ok().flatten().unwrap_or("");
     let password = p.one("password").ok().flatten().unwrap_or("");
-    let secret =
+    let signed_in =
         match sessions::password_sign_in(&state.identity, username, password, &addr, now()).await {
-            Ok(secret) => secret,
+            Ok(s) => s,
             Err(e) => return login_refused(&state, &ui, req.as_deref(), client_name, username, &e),
         };
+    let secret = match signed_in {
+        SignIn::Session(secret) => secret,
+        SignIn::SecondFactor(challenge) => {
+            // No session yet: the second factor comes first.
+            let to = match &req {
+                Some(r) => format!("/login/factor?req={r}"),
+                None => "/login/factor".to_owned(),
+            };
+            let mut resp = redirect(&to);
+            let cookie = super::challenge_cookie(&state);
+            let age = Some(sessions::CHALLENGE_TTL);
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                cookie_header(&state, cookie, &challenge, age),
+            );
+            ui.add_cookies(&state, &mut resp);
+            return resp;
+        }
+    };
+    signed_in_redirect(&state, &ui, req.as_deref(), &secret)
+}
+
+/// Where a finished sign-in goes (the pending request, or the account page), with the session
+/// cookie set.
+pub(super) fn signed_in_redirect(
+    state: &AppState,
+    ui: &Ui,
+    req: Option<&str>,
+    secret: &str,
+) -> Response {
     let to = match req {
         Some(r) => format!(
             "{}?req={r}",
@@ -111,9 +141,9 @@ pub async fn login_submit(
     let mut resp = redirect(&to);
     resp.headers_mut().append(
         header::SET_COOKIE,
-        cookie_header(&state, super::session_cookie(&state), &secret, None),
+        cookie_header(state, super::session_cookie(state), secret, None),
     );
-    ui.add_cookies(&state, &mut resp);
+    ui.add_cookies(state, &mut resp);
     resp
 }
 

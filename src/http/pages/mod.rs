@@ -5,6 +5,7 @@
 
 pub mod access_log;
 pub mod account;
+pub mod factors;
 pub mod flow;
 pub mod licences;
 pub mod login;
@@ -28,6 +29,7 @@ pub const LANG_COOKIE: &str = "tongban_lang";
 /// browsers refuse such cookies, so the plain names are used there.
 const HOST_SESSION_COOKIE: &str = "__Host-tongban_session";
 const HOST_CSRF_COOKIE: &str = "__Host-tongban_csrf";
+const HOST_CHALLENGE_COOKIE: &str = "__Host-tongban_factor";
 
 fn https(state: &AppState) -> bool {
     state.issuer.starts_with("https://")
@@ -39,6 +41,15 @@ pub fn session_cookie(state: &AppState) -> &'static str {
         HOST_SESSION_COOKIE
     } else {
         crate::identity::sessions::COOKIE
+    }
+}
+
+/// The name of the cookie that holds a checked password's second-factor challenge.
+pub fn challenge_cookie(state: &AppState) -> &'static str {
+    if https(state) {
+        HOST_CHALLENGE_COOKIE
+    } else {
+        crate::identity::sessions::CHALLENGE_COOKIE
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-const TEMPLATES: [(&str, &str); 16] = [
+const TEMPLATES: [(&str, &str); 19] = [
     ("base.html", include_str!("../../../templates/base.html")),
     (
         "_macros.html",
@@ -36,6 +36,15 @@ const TEMPLATES: [(&str, &str); 16] = [
         include_str!("../../../templates/logged_out.html"),
     ),
     ("error.html", include_str!("../../../templates/error.html")),
+    (
+        "factor.html",
+        include_str!("../../../templates/factor.html"),
+    ),
+    ("totp.html", include_str!("../../../templates/totp.html")),
+    (
+        "recovery_codes.html",
+        include_str!("../../../templates/recovery_codes.html"),
+    ),
     (
         "licences.html",
         include_str!("../../../templates/licences.html"),

@@ -49,6 +49,7 @@ pub(super) fn client_credentials(
             scope: &scope,
             auth_time: None,
             acr: None,
+            amr: None,
             gid: None,
             act: None,
         },

@@ -127,6 +127,7 @@ pub(crate) async fn respond(
             scope: &scope,
             auth_time: Some(rd.auth_time),
             acr: Some(rd.acr.clone()),
+            amr: Some(rd.amr.clone()),
             gid: Some(grant.id.clone()),
             act,
         },

@@ -1,0 +1,256 @@
+//! Second factors on the pages: the second step of sign-in (after a password, or to step a live
+//! session up to the level a portal asked for), and setting up, renewing and (through the account
+//! page's actions) removing them.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::json;
+
+use super::login::{current_session, req_id, request_context, signed_in_redirect};
+use super::{cookie_header, redirect, Ui};
+use crate::domain::time::now;
+use crate::http::extract::{cookie, ClientAddr, OAuthParams};
+use crate::http::AppState;
+use crate::identity::factors::{self, FactorError};
+use crate::identity::sessions;
+
+/// Whom the second factor is for: a checked password waiting (its challenge secret), or a live
+/// session to step up.
+enum Who {
+    Challenge(String),
+    Session(crate::storage::sessions::SessionRow),
+}
+
+async fn who(state: &AppState, headers: &HeaderMap, now: i64) -> Option<Who> {
+    if let Some(c) = cookie(headers, super::challenge_cookie(state)) {
+        if matches!(
+            sessions::challenged(&state.identity, &c, now).await,
+            Ok(Some(_))
+        ) {
+            return Some(Who::Challenge(c));
+        }
+    }
+    current_session(state, headers, now)
+        .await
+        .map(|(s, _)| Who::Session(s))
+}
+
+fn login_again(req: Option<&str>) -> Response {
+    match req {
+        Some(r) => redirect(&format!("/login?req={r}")),
+        None => redirect("/login"),
+    }
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
+    let req = req_id(&p);
+    let (locales, client_name, _) = request_context(&state, req.as_deref()).await;
+    let ui = Ui::new(&headers, &uri, locales.as_deref());
+    let Some(w) = who(&state, &headers, now()).await else {
+        return login_again(req.as_deref());
+    };
+    let step_up = matches!(w, Who::Session(_));
+    let ctx = json!({ "req": req, "client_name": client_name, "step_up": step_up, "error": null });
+    ui.render(&state, "factor.html", StatusCode::OK, ctx)
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ClientAddr(addr): ClientAddr,
+    OAuthParams(p): OAuthParams,
+) -> Response {
+    let req = req_id(&p);
+    let (locales, client_name, _) = request_context(&state, req.as_deref()).await;
+    let ui = Ui::new(&headers, &uri, locales.as_deref());
+    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
+        return ui.csrf_failed(&state);
+    }
+    let now = now();
+    let code = p.one("code").ok().flatten().unwrap_or("");
+    let Some(w) = who(&state, &headers, now).await else {
+        return login_again(req.as_deref());
+    };
+    let step_up = matches!(w, Who::Session(_));
+    let result = match &w {
+        Who::Challenge(c) => sessions::second_factor_sign_in(&state.identity, c, code, &addr, now)
+            .await
+            .map(Some),
+        Who::Session(s) => sessions::step_up(&state.identity, s, code, &addr, now)
+            .await
+            .map(|()| None),
+    };
+    match result {
+        Ok(Some(secret)) => {
+            let mut resp = signed_in_redirect(&state, &ui, req.as_deref(), &secret);
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                cookie_header(&state, super::challenge_cookie(&state), "", Some(0)),
+            );
+            resp
+        }
+        Ok(None) => match &req {
+            Some(r) => redirect(&format!(
+                "{}?req={r}",
+                crate::oidc::discovery::paths::AUTHORIZE_RESUME
+            )),
+            None => redirect("/account"),
+        },
+        Err(FactorError::NoChallenge) => login_again(req.as_deref()),
+        Err(e) => {
+            let (status, key) = refusal(&e);
+            let ctx =
+                json!({ "req": req, "client_name": client_name, "step_up": step_up, "error": key });
+            ui.render(&state, "factor.html", status, ctx)
+        }
+    }
+}
+
+/// The status and message key of a refused second factor.
+fn refusal(e: &FactorError) -> (StatusCode, &'static str) {
+    match e {
+        FactorError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+        FactorError::Storage(s) => {
+            tracing::error!(error = %s, "second factor failed on our side");
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+        FactorError::NoFactor | FactorError::NoEnrolment | FactorError::AlreadyEnrolled => {
+            (StatusCode::BAD_REQUEST, e.key().unwrap_or("server_error"))
+        }
+        _ => (StatusCode::UNAUTHORIZED, e.key().unwrap_or("server_error")),
+    }
+}
+
+/// The label authenticator apps show for this service: the issuer's host.
+fn issuer_label(state: &AppState) -> String {
+    url::Url::parse(&state.issuer)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "tongban".to_owned())
+}
+
+/// `POST /account/totp/begin`: a new key to set up, then its page.
+pub async fn totp_begin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
+    let ui = Ui::new(&headers, &uri, None);
+    let now = now();
+    let Some((_, a)) = current_session(&state, &headers, now).await else {
+        return redirect("/login");
+    };
+    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
+        return ui.csrf_failed(&state);
+    }
+    match factors::begin_totp(&state.identity, &a, &issuer_label(&state), now).await {
+        Ok(_) => redirect("/account/totp"),
+        Err(e) => {
+            let (status, key) = refusal(&e);
+            ui.error(&state, status, key, "")
+        }
+    }
+}
+
+/// `GET /account/totp`: the key waiting to be confirmed, as a QR code and in base32.
+pub async fn totp_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let ui = Ui::new(&headers, &uri, None);
+    let Some((_, a)) = current_session(&state, &headers, now()).await else {
+        return redirect("/login");
+    };
+    render_totp(&state, &ui, &a, None, StatusCode::OK).await
+}
+
+async fn render_totp(
+    state: &AppState,
+    ui: &Ui,
+    a: &crate::storage::accounts::AccountRow,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    match factors::pending_totp(&state.identity, a, &issuer_label(state)).await {
+        Ok(Some(e)) => {
+            let qr = super::licences::qr_data_uri(&e.uri);
+            let ctx = json!({ "qr": qr, "secret": e.secret_base32, "error": error });
+            no_store(ui.render(state, "totp.html", status, ctx))
+        }
+        Ok(None) => redirect("/account"),
+        Err(_) => ui.server_error(state),
+    }
+}
+
+/// Pages that show a secret (a TOTP key, recovery codes) are never cached.
+fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+/// `POST /account/totp`: a code from the app confirms the key; the recovery codes are shown once.
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ClientAddr(addr): ClientAddr,
+    OAuthParams(p): OAuthParams,
+) -> Response {
+    let ui = Ui::new(&headers, &uri, None);
+    let now = now();
+    let Some((_, a)) = current_session(&state, &headers, now).await else {
+        return redirect("/login");
+    };
+    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
+        return ui.csrf_failed(&state);
+    }
+    let code = p.one("code").ok().flatten().unwrap_or("");
+    match factors::confirm_totp(&state.identity, &a, code, &addr, now).await {
+        Ok(codes) => {
+            let ctx = json!({ "codes": codes, "added": true });
+            no_store(ui.render(&state, "recovery_codes.html", StatusCode::OK, ctx))
+        }
+        Err(FactorError::NoEnrolment) => redirect("/account"),
+        Err(e) => {
+            let (status, key) = refusal(&e);
+            render_totp(&state, &ui, &a, Some(key), status).await
+        }
+    }
+}
+
+/// `POST /account/recovery-codes`: ten new recovery codes, after a fresh code.
+pub async fn renew_codes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ClientAddr(addr): ClientAddr,
+    OAuthParams(p): OAuthParams,
+) -> Response {
+    let ui = Ui::new(&headers, &uri, None);
+    let now = now();
+    let Some((_, a)) = current_session(&state, &headers, now).await else {
+        return redirect("/login");
+    };
+    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
+        return ui.csrf_failed(&state);
+    }
+    let code = p.one("code").ok().flatten().unwrap_or("");
+    match factors::renew_recovery_codes(&state.identity, &a.id, code, &addr, now).await {
+        Ok(codes) => {
+            let ctx = json!({ "codes": codes, "added": false });
+            no_store(ui.render(&state, "recovery_codes.html", StatusCode::OK, ctx))
+        }
+        Err(e) => {
+            let (status, key) = refusal(&e);
+            ui.error(&state, status, key, "")
+        }
+    }
+}
