@@ -331,6 +331,18 @@ async fn login_failed(
     let object = account.map_or("account:unknown".to_owned(), |a| {
         format!("account:{}", a.id)
     });
+    record_failure(ctx, &object, address, why, now).await;
+}
+
+/// The `login.failed` audit event of a sign-in step (a password, a second factor) refused for
+/// `object` from `address`, and why. A failure to record it is logged, not shown to the person.
+pub(super) async fn record_failure(
+    ctx: &Identity,
+    object: &str,
+    address: &str,
+    why: &str,
+    now: i64,
+) {
     let record = async {
         let mut tx = ctx.db.begin().await?;
         crate::audit::record(
@@ -338,7 +350,7 @@ async fn login_failed(
             now,
             &format!("address:{address}"),
             crate::audit::Action::LoginFailed,
-            &object,
+            object,
             serde_json::json!({ "reason": why }),
         )
         .await?;

@@ -321,31 +321,12 @@ pub async fn verify(
             .then_some(Shown::RecoveryCode)
     };
     let Some(shown) = shown else {
-        failed(ctx, account_id, address, now).await;
+        let object = crate::audit::account(account_id);
+        super::accounts::record_failure(ctx, &object, address, "second_factor", now).await;
         return Err(FactorError::CodeInvalid);
     };
     ctx.throttle.succeeded(&ctx.db, &reservation).await?;
     Ok(shown)
-}
-
-/// The audit event of a wrong second factor (like a failed login).
-async fn failed(ctx: &Identity, account_id: &str, address: &str, now: i64) {
-    let record = async {
-        let mut tx = ctx.db.begin().await?;
-        crate::audit::record(
-            &mut tx,
-            now,
-            &format!("address:{address}"),
-            crate::audit::Action::LoginFailed,
-            &crate::audit::account(account_id),
-            json!({ "reason": "second_factor" }),
-        )
-        .await?;
-        tx.commit().await.map_err(StorageError::from)
-    };
-    if let Err(e) = record.await {
-        tracing::error!(error = %e, "recording a failed second factor failed");
-    }
 }
 
 /// Remove a factor, after a fresh second-factor check (`code`, from any of the account's factors).

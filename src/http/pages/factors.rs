@@ -128,6 +128,24 @@ fn refusal(e: &FactorError) -> (StatusCode, &'static str) {
     }
 }
 
+/// The account behind a form post from a signed-in browser with a good CSRF token; otherwise the
+/// response (to the login page, or the CSRF refusal).
+async fn signed_in_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    ui: &Ui,
+    p: &crate::oidc::params::Params,
+    now: i64,
+) -> Result<crate::storage::accounts::AccountRow, Response> {
+    let Some((_, a)) = current_session(state, headers, now).await else {
+        return Err(redirect("/login"));
+    };
+    if !ui.csrf_ok(state, p.one("csrf").ok().flatten()) {
+        return Err(ui.csrf_failed(state));
+    }
+    Ok(a)
+}
+
 /// The label authenticator apps show for this service: the issuer's host.
 fn issuer_label(state: &AppState) -> String {
     url::Url::parse(&state.issuer)
@@ -145,12 +163,10 @@ pub async fn totp_begin(
 ) -> Response {
     let ui = Ui::new(&headers, &uri, None);
     let now = now();
-    let Some((_, a)) = current_session(&state, &headers, now).await else {
-        return redirect("/login");
+    let a = match signed_in_form(&state, &headers, &ui, &p, now).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
     };
-    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
-        return ui.csrf_failed(&state);
-    }
     match factors::begin_totp(&state.identity, &a, &issuer_label(&state), now).await {
         Ok(_) => redirect("/account/totp"),
         Err(e) => {
@@ -206,12 +222,10 @@ pub async fn totp_confirm(
 ) -> Response {
     let ui = Ui::new(&headers, &uri, None);
     let now = now();
-    let Some((_, a)) = current_session(&state, &headers, now).await else {
-        return redirect("/login");
+    let a = match signed_in_form(&state, &headers, &ui, &p, now).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
     };
-    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
-        return ui.csrf_failed(&state);
-    }
     let code = p.one("code").ok().flatten().unwrap_or("");
     match factors::confirm_totp(&state.identity, &a, code, &addr, now).await {
         Ok(codes) => {
@@ -236,12 +250,10 @@ pub async fn renew_codes(
 ) -> Response {
     let ui = Ui::new(&headers, &uri, None);
     let now = now();
-    let Some((_, a)) = current_session(&state, &headers, now).await else {
-        return redirect("/login");
+    let a = match signed_in_form(&state, &headers, &ui, &p, now).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
     };
-    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
-        return ui.csrf_failed(&state);
-    }
     let code = p.one("code").ok().flatten().unwrap_or("");
     match factors::renew_recovery_codes(&state.identity, &a.id, code, &addr, now).await {
         Ok(codes) => {
