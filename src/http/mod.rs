@@ -56,6 +56,8 @@ routes! {
     paths::LOGOUT => get(pages::flow::logout), post(pages::flow::logout);
     "/login" => get(pages::login::login_page), post(pages::login::login_submit);
     "/login/factor" => get(pages::factors::page), post(pages::factors::submit);
+    "/login/passkey/begin" => post(pages::passkeys::assert_begin);
+    "/login/passkey" => post(pages::passkeys::sign_in);
     "/register" => get(pages::login::register_page), post(pages::login::register_submit);
     "/select" => get(pages::flow::select_page), post(pages::flow::select_submit);
     "/consent" => get(pages::flow::consent_page), post(pages::flow::consent_submit);
@@ -71,6 +73,8 @@ routes! {
     "/account/totp/begin" => post(pages::factors::totp_begin);
     "/account/totp" => get(pages::factors::totp_page), post(pages::factors::totp_confirm);
     "/account/recovery-codes" => post(pages::factors::renew_codes);
+    "/account/passkey/begin" => post(pages::passkeys::register_begin);
+    "/account/passkey" => post(pages::passkeys::register_finish);
     "/account/licences" => get(pages::licences::list);
     "/account/access-log" => get(pages::access_log::page);
     "/supervision" => get(supervision::page);
@@ -106,6 +110,7 @@ routes! {
     "/pki/root.pem" => get(api::root_pem);
     "/openapi.yaml" => get(openapi_document);
     "/static/tongban.css" => get(pages::stylesheet);
+    "/static/passkey.js" => get(pages::passkeys::script);
     "/" => get(home);
     "/healthz" => get(healthz);
     "/readyz" => get(readyz);

@@ -20,7 +20,7 @@ const NO_STORE: [(header::HeaderName, &str); 2] = [
 pub async fn discovery(State(state): State<AppState>) -> Response {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(metadata(&state.issuer)),
+        Json(metadata(&state.issuer, state.identity.passkeys.is_some())),
     )
         .into_response()
 }

@@ -27,7 +27,8 @@ use crate::http::AppState;
 
 const X_REQUEST_ID: &str = "x-request-id";
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
+/// Scripts and fetches only from this origin: the one script is the passkey bridge.
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
 
 /// Set on every response that does not set them itself.
 const SECURITY_HEADERS: [(HeaderName, &str); 5] = [

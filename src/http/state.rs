@@ -114,6 +114,7 @@ impl AppState {
             metrics: metrics.clone(),
             session_absolute_ttl: config.session_absolute_ttl,
             session_idle_ttl: config.session_idle_ttl,
+            passkeys: crate::identity::passkeys::relying_party(&issuer).map(Arc::new),
         };
         let provider = Provider {
             db: db.clone(),

@@ -19,4 +19,7 @@ pub struct Identity {
     /// Seconds an SSO session lives at most, and without use.
     pub session_absolute_ttl: i64,
     pub session_idle_ttl: i64,
+    /// The WebAuthn relying party (the issuer's host); `None` when the issuer is not on a domain
+    /// name, and then no passkeys are offered.
+    pub passkeys: Option<Arc<webauthn_rs::Webauthn>>,
 }

@@ -5,8 +5,11 @@ pub mod accounts;
 pub mod context;
 pub mod enterprises;
 pub mod factors;
+pub mod passkeys;
 pub mod proofing;
+pub mod second_factor;
 pub mod sessions;
 pub mod throttle;
+pub mod totp;
 
 pub use context::Identity;

@@ -1,7 +1,7 @@
 //! SSO sessions: created at login, found by the cookie's secret (stored hashed), bounded by an idle and
 //! an absolute timeout.
 
-use super::factors::FactorError;
+use super::factors::{FactorError, Proof};
 use crate::crypto::{random_id, random_token, secret_hash};
 use crate::identity::context::Identity;
 use crate::storage::{self, accounts::AccountRow, sessions::SessionRow, StorageError};
@@ -158,12 +158,12 @@ pub async fn challenged(
 }
 
 /// The second factor after a password: checked, it starts the session at two factors (`LOA2`, or
-/// `LOA3` for a proven identity; `amr` `pwd otp mfa`) and spends the challenge. Returns the
-/// session's cookie secret.
+/// `LOA3` for a proven identity; `amr` `pwd`, the factor's methods, `mfa`) and spends the
+/// challenge. Returns the session's cookie secret.
 pub async fn second_factor_sign_in(
     ctx: &Identity,
     challenge: &str,
-    code: &str,
+    proof: Proof<'_>,
     addr: &str,
     now: i64,
 ) -> Result<String, FactorError> {
@@ -171,13 +171,15 @@ pub async fn second_factor_sign_in(
     let Some((account_id, first)) = storage::factors::challenge(&ctx.db, &hash, now).await? else {
         return Err(FactorError::NoChallenge);
     };
-    let shown = super::factors::verify(ctx, &account_id, code, addr, now).await?;
+    let shown = super::second_factor::verify(ctx, &account_id, proof, addr, now).await?;
     let a = super::accounts::account(ctx, &account_id)
         .await?
         .filter(|a| a.disabled_at.is_none())
         .ok_or(FactorError::NoChallenge)?;
     let acr = level(true, super::proofing::is_proven(&a));
-    let amr = [first.as_str(), shown.amr(), "mfa"];
+    let mut amr = vec![first.as_str()];
+    amr.extend(shown.amr());
+    amr.push("mfa");
     let secret = random_token();
     let row = new_row(ctx, &account_id, acr, &amr, now);
     let mut tx = ctx.db.begin().await?;
@@ -200,21 +202,22 @@ pub async fn second_factor_sign_in(
 }
 
 /// Raise a live session to two factors with a second factor (step-up): the same session, its
-/// `auth_time` unchanged, its `acr` now `LOA2` or `LOA3` and `otp mfa` added to its `amr`.
+/// `auth_time` unchanged, its `acr` now `LOA2` or `LOA3` and the factor's methods and `mfa` added
+/// to its `amr`.
 pub async fn step_up(
     ctx: &Identity,
     s: &SessionRow,
-    code: &str,
+    proof: Proof<'_>,
     addr: &str,
     now: i64,
 ) -> Result<(), FactorError> {
-    let shown = super::factors::verify(ctx, &s.account_id, code, addr, now).await?;
+    let shown = super::second_factor::verify(ctx, &s.account_id, proof, addr, now).await?;
     let a = super::accounts::account(ctx, &s.account_id)
         .await?
         .ok_or(FactorError::NoChallenge)?;
     let acr = level(true, super::proofing::is_proven(&a));
     let mut amr: Vec<&str> = s.amr.split(' ').filter(|m| !m.is_empty()).collect();
-    for m in [shown.amr(), "mfa"] {
+    for m in shown.amr().iter().copied().chain(["mfa"]) {
         if !amr.contains(&m) {
             amr.push(m);
         }
@@ -234,4 +237,23 @@ pub async fn step_up(
     .await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(())
+}
+
+/// A passwordless sign-in with a passkey (user verification performed: two factors): a session at
+/// `LOA2`, or `LOA3` for a proven identity, `amr` `hwk`/`swk`, `user`, `mfa`. Returns the
+/// session's cookie secret.
+pub async fn passkey_sign_in(
+    ctx: &Identity,
+    ceremony: &str,
+    assertion: &str,
+    addr: &str,
+    now: i64,
+) -> Result<String, FactorError> {
+    let (a, shown) = super::passkeys::discover(ctx, ceremony, assertion, addr, now).await?;
+    let acr = level(true, super::proofing::is_proven(&a));
+    let mut amr: Vec<&str> = shown.amr().to_vec();
+    amr.push("mfa");
+    let (secret, _) = create(ctx, &a.id, acr, &amr, now).await?;
+    tracing::info!("login succeeded with a passkey");
+    Ok(secret)
 }

@@ -40,10 +40,13 @@ pub enum AccountAction {
         code: String,
         address: String,
     },
-    /// Remove a second factor, with a fresh code from one of them.
+    /// Remove a second factor, with a fresh check of one of them: a code, or a passkey's answer
+    /// (`ceremony`, `credential`).
     RemoveFactor {
         factor_id: String,
         code: String,
+        ceremony: String,
+        credential: String,
         address: String,
     },
 }
@@ -155,13 +158,15 @@ pub async fn act(
         AccountAction::RemoveFactor {
             factor_id,
             code,
+            ceremony,
+            credential,
             address,
         } => {
-            match crate::identity::factors::remove(
+            match crate::identity::second_factor::remove(
                 &ctx.identity,
                 &a.id,
                 &factor_id,
-                &code,
+                crate::identity::factors::Proof::from_form(&code, &ceremony, &credential),
                 &address,
                 now,
             )

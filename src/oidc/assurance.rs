@@ -14,8 +14,16 @@ pub use crate::identity::sessions::{LOA1, LOA2, LOA3};
 /// second factor (2), and those with a proven identity (3).
 pub const SUPPORTED: &[&str] = &[LOA1, LOA2, LOA3];
 
-/// The authentication methods (RFC 8176 `amr`) a session's `amr` can hold, as discovery lists them.
-pub const METHODS: &[&str] = &["pwd", "otp", "mfa"];
+/// The authentication methods (RFC 8176 `amr`) a session's `amr` can hold, as discovery lists
+/// them: a password, one-time codes, and with passkeys (when the issuer is on a domain name) a key
+/// in hardware or software with the person's verification.
+pub fn methods(passkeys: bool) -> Vec<&'static str> {
+    if passkeys {
+        vec!["pwd", "otp", "hwk", "swk", "user", "mfa"]
+    } else {
+        vec!["pwd", "otp", "mfa"]
+    }
+}
 
 /// The level of an `acr` value, if it is one of ours and one a session can reach now.
 pub fn level(acr: &str) -> Option<u8> {

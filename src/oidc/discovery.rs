@@ -18,7 +18,7 @@ pub mod paths {
     pub const LOGOUT: &str = "/logout";
 }
 
-pub fn metadata(issuer: &str) -> Value {
+pub fn metadata(issuer: &str, passkeys: bool) -> Value {
     let u = |p: &str| format!("{issuer}{p}");
     let auth_methods = AuthMethod::ALL;
     json!({
@@ -51,7 +51,7 @@ pub fn metadata(issuer: &str) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "acr_values_supported": super::assurance::SUPPORTED,
-        "amr_values_supported": super::assurance::METHODS,
+        "amr_values_supported": super::assurance::methods(passkeys),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["zh-CN", "en"],
         "claims_locales_supported": ["zh-CN"],

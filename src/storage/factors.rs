@@ -225,3 +225,69 @@ pub async fn take_challenge(tx: &mut Tx, secret_hash: &[u8]) -> Result<bool> {
         .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// A passkey of any account by its credential id (a passwordless sign-in learns the account from it).
+pub async fn by_credential_id(db: &Db, credential_id: &[u8]) -> Result<Option<FactorRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM account_factors WHERE credential_id = $1 AND kind = 'passkey' \
+         AND confirmed_at IS NOT NULL"
+    ))
+    .bind(credential_id.to_vec())
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// A passkey used: its stored credential (signature counter, backup state) and `last_used_at`.
+pub async fn passkey_used(db: &Db, id: &str, credential: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE account_factors SET credential = $1, last_used_at = $2 WHERE id = $3")
+        .bind(credential)
+        .bind(now)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// A WebAuthn ceremony waiting for the browser's answer (`passkey_ceremonies`).
+pub async fn insert_ceremony(
+    db: &Db,
+    secret_hash: &[u8],
+    account_id: Option<&str>,
+    purpose: &str,
+    state: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO passkey_ceremonies (secret_hash, account_id, purpose, state, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(secret_hash.to_vec())
+    .bind(account_id)
+    .bind(purpose)
+    .bind(state)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Take a live ceremony of `purpose`, once: (account id, state). A second answer to the same
+/// challenge finds nothing.
+pub async fn take_ceremony(
+    db: &Db,
+    secret_hash: &[u8],
+    purpose: &str,
+    now: i64,
+) -> Result<Option<(Option<String>, String)>> {
+    Ok(sqlx::query_as(
+        "DELETE FROM passkey_ceremonies WHERE secret_hash = $1 AND purpose = $2 AND expires_at > $3 \
+         RETURNING account_id, state",
+    )
+    .bind(secret_hash.to_vec())
+    .bind(purpose)
+    .bind(now)
+    .fetch_optional(&db.pool)
+    .await?)
+}

@@ -368,6 +368,32 @@ impl Browser {
         panic!("#{id} did not leave the page; {}", self.describe().await)
     }
 
+    /// A virtual authenticator (WebAuthn Level 3 §11, chromedriver's WebAuthn commands): a
+    /// platform authenticator keeping discoverable credentials, verifying its user (a PIN or a
+    /// fingerprint, as far as the page can tell) and agreeing to every ceremony. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let v = self
+            .cmd(
+                "/webauthn/authenticator",
+                Some(json!({
+                    "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                    "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true,
+                })),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("add a virtual authenticator: {e}"));
+        v.as_str().expect("authenticator id").to_owned()
+    }
+
+    /// The credentials a virtual authenticator holds.
+    pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
+        let v = self
+            .cmd(&format!("/webauthn/authenticator/{id}/credentials"), None)
+            .await
+            .unwrap_or_else(|e| panic!("read the authenticator's credentials: {e}"));
+        v.as_array().cloned().unwrap_or_default()
+    }
+
     /// End the WebDriver session (Chromium quits); the driver process ends on drop.
     pub async fn close(self) {
         if let Err(e) = self.http.delete(&self.session).send().await {

@@ -30,6 +30,7 @@ mod oidc_rp;
 mod openapi;
 mod outage;
 mod pairwise;
+mod passkeys;
 mod portal;
 mod proofing;
 mod renew;

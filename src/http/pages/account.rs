@@ -56,6 +56,8 @@ async fn render(
         "notices": o.notices.iter().map(|n| json!({ "kind": n.kind, "when": format_time(n.created_at) })).collect::<Vec<_>>(),
         "factors": o.factors.iter().map(|f| json!({ "id": f.id, "kind": f.kind, "added": format_time(f.created_at), "last_used": f.last_used_at.map(format_time) })).collect::<Vec<_>>(),
         "recovery_codes_left": o.recovery_codes_left,
+        "passkeys": state.identity.passkeys.is_some(),
+        "has_passkey": state.identity.passkeys.is_some() && o.factors.iter().any(|f| f.kind == "passkey"),
         "session_acr": s.acr,
         "message": message, "error": error, "sessions": sessions, "consents": consents, "actable": actable, "represented": represented,
     });
@@ -192,6 +194,8 @@ fn parse_action(
         "/account/factors/remove" => AccountAction::RemoveFactor {
             factor_id: get("factor_id"),
             code: get("code"),
+            ceremony: get("ceremony"),
+            credential: get("credential"),
             address: address.to_owned(),
         },
         _ => return None,

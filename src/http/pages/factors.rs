@@ -7,22 +7,35 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::json;
 
-use super::login::{current_session, req_id, request_context, signed_in_redirect};
+use super::login::{current_session, field, signed_in_redirect, FlowPage};
 use super::{cookie_header, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::extract::{cookie, ClientAddr, OAuthParams};
 use crate::http::AppState;
-use crate::identity::factors::{self, FactorError};
-use crate::identity::sessions;
+use crate::identity::factors::{FactorError, Proof};
+use crate::identity::{second_factor, sessions, totp};
 
 /// Whom the second factor is for: a checked password waiting (its challenge secret), or a live
 /// session to step up.
-enum Who {
+pub(super) enum Who {
     Challenge(String),
     Session(crate::storage::sessions::SessionRow),
 }
 
-async fn who(state: &AppState, headers: &HeaderMap, now: i64) -> Option<Who> {
+impl Who {
+    /// The account the second factor is for.
+    pub(super) async fn account(&self, state: &AppState, now: i64) -> Option<String> {
+        match self {
+            Who::Challenge(c) => sessions::challenged(&state.identity, c, now)
+                .await
+                .ok()
+                .flatten(),
+            Who::Session(s) => Some(s.account_id.clone()),
+        }
+    }
+}
+
+pub(super) async fn who(state: &AppState, headers: &HeaderMap, now: i64) -> Option<Who> {
     if let Some(c) = cookie(headers, super::challenge_cookie(state)) {
         if matches!(
             sessions::challenged(&state.identity, &c, now).await,
@@ -49,15 +62,40 @@ pub async fn page(
     uri: Uri,
     OAuthParams(p): OAuthParams,
 ) -> Response {
-    let req = req_id(&p);
-    let (locales, client_name, _) = request_context(&state, req.as_deref()).await;
-    let ui = Ui::new(&headers, &uri, locales.as_deref());
+    let FlowPage {
+        req,
+        client_name,
+        ui,
+        ..
+    } = FlowPage::new(&state, &headers, &uri, &p).await;
     let Some(w) = who(&state, &headers, now()).await else {
         return login_again(req.as_deref());
     };
-    let step_up = matches!(w, Who::Session(_));
-    let ctx = json!({ "req": req, "client_name": client_name, "step_up": step_up, "error": null });
-    ui.render(&state, "factor.html", StatusCode::OK, ctx)
+    render_prompt(&state, &ui, &w, req, client_name, None, StatusCode::OK).await
+}
+
+/// The second-factor prompt: a code field, and a passkey button when the account has a passkey.
+async fn render_prompt(
+    state: &AppState,
+    ui: &Ui,
+    w: &Who,
+    req: Option<String>,
+    client_name: Option<String>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let now = now();
+    let passkey = match w.account(state, now).await {
+        Some(a) => crate::identity::passkeys::has_passkey(&state.identity, &a)
+            .await
+            .unwrap_or(false),
+        None => false,
+    };
+    let ctx = json!({
+        "req": req, "client_name": client_name, "step_up": matches!(w, Who::Session(_)),
+        "passkey": passkey, "error": error,
+    });
+    ui.render(state, "factor.html", status, ctx)
 }
 
 pub async fn submit(
@@ -67,23 +105,25 @@ pub async fn submit(
     ClientAddr(addr): ClientAddr,
     OAuthParams(p): OAuthParams,
 ) -> Response {
-    let req = req_id(&p);
-    let (locales, client_name, _) = request_context(&state, req.as_deref()).await;
-    let ui = Ui::new(&headers, &uri, locales.as_deref());
-    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
-        return ui.csrf_failed(&state);
-    }
+    let FlowPage {
+        req,
+        client_name,
+        ui,
+        ..
+    } = match FlowPage::post(&state, &headers, &uri, &p).await {
+        Ok(page) => page,
+        Err(refused) => return refused,
+    };
     let now = now();
-    let code = p.one("code").ok().flatten().unwrap_or("");
+    let proof = proof(&p);
     let Some(w) = who(&state, &headers, now).await else {
         return login_again(req.as_deref());
     };
-    let step_up = matches!(w, Who::Session(_));
     let result = match &w {
-        Who::Challenge(c) => sessions::second_factor_sign_in(&state.identity, c, code, &addr, now)
+        Who::Challenge(c) => sessions::second_factor_sign_in(&state.identity, c, proof, &addr, now)
             .await
             .map(Some),
-        Who::Session(s) => sessions::step_up(&state.identity, s, code, &addr, now)
+        Who::Session(s) => sessions::step_up(&state.identity, s, proof, &addr, now)
             .await
             .map(|()| None),
     };
@@ -106,22 +146,33 @@ pub async fn submit(
         Err(FactorError::NoChallenge) => login_again(req.as_deref()),
         Err(e) => {
             let (status, key) = refusal(&e);
-            let ctx =
-                json!({ "req": req, "client_name": client_name, "step_up": step_up, "error": key });
-            ui.render(&state, "factor.html", status, ctx)
+            render_prompt(&state, &ui, &w, req, client_name, Some(key), status).await
         }
     }
 }
 
+/// The second factor a form shows: a code, or a passkey's answer filled in by the script.
+fn proof(p: &crate::oidc::params::Params) -> Proof<'_> {
+    Proof::from_form(
+        field(p, "code"),
+        field(p, "ceremony"),
+        field(p, "credential"),
+    )
+}
+
 /// The status and message key of a refused second factor.
-fn refusal(e: &FactorError) -> (StatusCode, &'static str) {
+pub(super) fn refusal(e: &FactorError) -> (StatusCode, &'static str) {
     match e {
         FactorError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
         FactorError::Storage(s) => {
             tracing::error!(error = %s, "second factor failed on our side");
             (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
         }
-        FactorError::NoFactor | FactorError::NoEnrolment | FactorError::AlreadyEnrolled => {
+        FactorError::NoFactor
+        | FactorError::NoEnrolment
+        | FactorError::AlreadyEnrolled
+        | FactorError::PasskeysUnavailable
+        | FactorError::PasskeyRefused => {
             (StatusCode::BAD_REQUEST, e.key().unwrap_or("server_error"))
         }
         _ => (StatusCode::UNAUTHORIZED, e.key().unwrap_or("server_error")),
@@ -130,7 +181,7 @@ fn refusal(e: &FactorError) -> (StatusCode, &'static str) {
 
 /// The account behind a form post from a signed-in browser with a good CSRF token; otherwise the
 /// response (to the login page, or the CSRF refusal).
-async fn signed_in_form(
+pub(super) async fn signed_in_form(
     state: &AppState,
     headers: &HeaderMap,
     ui: &Ui,
@@ -167,7 +218,7 @@ pub async fn totp_begin(
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    match factors::begin_totp(&state.identity, &a, &issuer_label(&state), now).await {
+    match totp::begin_totp(&state.identity, &a, &issuer_label(&state), now).await {
         Ok(_) => redirect("/account/totp"),
         Err(e) => {
             let (status, key) = refusal(&e);
@@ -192,7 +243,7 @@ async fn render_totp(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    match factors::pending_totp(&state.identity, a, &issuer_label(state)).await {
+    match totp::pending_totp(&state.identity, a, &issuer_label(state)).await {
         Ok(Some(e)) => {
             let qr = super::licences::qr_data_uri(&e.uri);
             let ctx = json!({ "qr": qr, "secret": e.secret_base32, "error": error });
@@ -204,7 +255,7 @@ async fn render_totp(
 }
 
 /// Pages that show a secret (a TOTP key, recovery codes) are never cached.
-fn no_store(mut resp: Response) -> Response {
+pub(super) fn no_store(mut resp: Response) -> Response {
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
@@ -226,8 +277,7 @@ pub async fn totp_confirm(
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let code = p.one("code").ok().flatten().unwrap_or("");
-    match factors::confirm_totp(&state.identity, &a, code, &addr, now).await {
+    match totp::confirm_totp(&state.identity, &a, field(&p, "code"), &addr, now).await {
         Ok(codes) => {
             let ctx = json!({ "codes": codes, "added": true });
             no_store(ui.render(&state, "recovery_codes.html", StatusCode::OK, ctx))
@@ -254,8 +304,7 @@ pub async fn renew_codes(
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let code = p.one("code").ok().flatten().unwrap_or("");
-    match factors::renew_recovery_codes(&state.identity, &a.id, code, &addr, now).await {
+    match second_factor::renew_recovery_codes(&state.identity, &a.id, proof(&p), &addr, now).await {
         Ok(codes) => {
             let ctx = json!({ "codes": codes, "added": false });
             no_store(ui.render(&state, "recovery_codes.html", StatusCode::OK, ctx))

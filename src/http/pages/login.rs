@@ -64,20 +64,69 @@ pub(super) async fn request_context(
     (r.ui_locales, name, r.login_hint)
 }
 
+/// A page of the sign-in flow: the pending request's id (`req`), its client's name and login
+/// hint, and the page's `Ui` in the language the request asked for.
+pub(super) struct FlowPage {
+    pub req: Option<String>,
+    pub client_name: Option<String>,
+    pub hint: Option<String>,
+    pub ui: Ui,
+}
+
+impl FlowPage {
+    pub async fn new(state: &AppState, headers: &HeaderMap, uri: &Uri, p: &Params) -> FlowPage {
+        let req = req_id(p);
+        let (locales, client_name, hint) = request_context(state, req.as_deref()).await;
+        let ui = Ui::new(headers, uri, locales.as_deref());
+        FlowPage {
+            req,
+            client_name,
+            hint,
+            ui,
+        }
+    }
+
+    /// The same for a form post: the CSRF refusal when its token is not this browser's.
+    pub async fn post(
+        state: &AppState,
+        headers: &HeaderMap,
+        uri: &Uri,
+        p: &Params,
+    ) -> Result<FlowPage, Response> {
+        let page = Self::new(state, headers, uri, p).await;
+        if page.ui.csrf_ok(state, p.one("csrf").ok().flatten()) {
+            Ok(page)
+        } else {
+            Err(page.ui.csrf_failed(state))
+        }
+    }
+}
+
+/// A form field's value, empty when absent.
+pub(super) fn field<'a>(p: &'a Params, k: &str) -> &'a str {
+    p.one(k).ok().flatten().unwrap_or("")
+}
+
 pub async fn login_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
     OAuthParams(p): OAuthParams,
 ) -> Response {
-    let req = req_id(&p);
-    let (locales, client_name, hint) = request_context(&state, req.as_deref()).await;
-    let ui = Ui::new(&headers, &uri, locales.as_deref());
+    let FlowPage {
+        req,
+        client_name,
+        hint,
+        ui,
+    } = FlowPage::new(&state, &headers, &uri, &p).await;
     ui.render(
         &state,
         "login.html",
         StatusCode::OK,
-        json!({ "req": req, "client_name": client_name, "login_hint": hint, "error": null }),
+        json!({
+            "req": req, "client_name": client_name, "login_hint": hint, "error": null,
+            "passkeys": state.identity.passkeys.is_some(),
+        }),
     )
 }
 
@@ -88,14 +137,16 @@ pub async fn login_submit(
     ClientAddr(addr): ClientAddr,
     OAuthParams(p): OAuthParams,
 ) -> Response {
-    let req = req_id(&p);
-    let (locales, client_name, _) = request_context(&state, req.as_deref()).await;
-    let ui = Ui::new(&headers, &uri, locales.as_deref());
-    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
-        return ui.csrf_failed(&state);
-    }
-    let username = p.one("username").ok().flatten().unwrap_or("");
-    let password = p.one("password").ok().flatten().unwrap_or("");
+    let FlowPage {
+        req,
+        client_name,
+        ui,
+        ..
+    } = match FlowPage::post(&state, &headers, &uri, &p).await {
+        Ok(page) => page,
+        Err(refused) => return refused,
+    };
+    let (username, password) = (field(&p, "username"), field(&p, "password"));
     let signed_in =
         match sessions::password_sign_in(&state.identity, username, password, &addr, now()).await {
             Ok(s) => s,
@@ -170,8 +221,10 @@ fn login_refused(
         LoginError::Storage(_) | LoginError::Hashing => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNAUTHORIZED,
     };
-    let ctx =
-        json!({ "req": req, "client_name": client_name, "login_hint": username, "error": e.key() });
+    let ctx = json!({
+        "req": req, "client_name": client_name, "login_hint": username, "error": e.key(),
+        "passkeys": state.identity.passkeys.is_some(),
+    });
     ui.render(state, "login.html", status, ctx)
 }
 
@@ -181,9 +234,7 @@ pub async fn register_page(
     uri: Uri,
     OAuthParams(p): OAuthParams,
 ) -> Response {
-    let req = req_id(&p);
-    let (locales, _, _) = request_context(&state, req.as_deref()).await;
-    let ui = Ui::new(&headers, &uri, locales.as_deref());
+    let FlowPage { req, ui, .. } = FlowPage::new(&state, &headers, &uri, &p).await;
     ui.render(
         &state,
         "register.html",
@@ -198,13 +249,11 @@ pub async fn register_submit(
     uri: Uri,
     OAuthParams(p): OAuthParams,
 ) -> Response {
-    let req = req_id(&p);
-    let (locales, _, _) = request_context(&state, req.as_deref()).await;
-    let ui = Ui::new(&headers, &uri, locales.as_deref());
-    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
-        return ui.csrf_failed(&state);
-    }
-    let get = |k: &str| p.one(k).ok().flatten().unwrap_or("").to_owned();
+    let FlowPage { req, ui, .. } = match FlowPage::post(&state, &headers, &uri, &p).await {
+        Ok(page) => page,
+        Err(refused) => return refused,
+    };
+    let get = |k: &str| field(&p, k).to_owned();
     let reg = Registration {
         name: get("name"),
         id_kind: get("id_kind"),

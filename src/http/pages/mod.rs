@@ -9,6 +9,7 @@ pub mod factors;
 pub mod flow;
 pub mod licences;
 pub mod login;
+pub mod passkeys;
 pub mod templates;
 
 pub use templates::{Pages, STYLESHEET};

@@ -17,8 +17,8 @@ mod spawn;
 pub use departments::TestDepartment;
 pub use driver::{Driver, Landing};
 pub use spawn::{
-    is_postgres, spawn_app, spawn_app_with, spawn_postgres_app, spawn_postgres_app_with,
-    spawn_tls_app, Node,
+    is_postgres, spawn_app, spawn_app_with, spawn_localhost_app, spawn_postgres_app,
+    spawn_postgres_app_with, spawn_tls_app, Node,
 };
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -49,6 +49,20 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     spawn_in(dir, url, configure).await
 }
 
+/// A server whose issuer is `http://localhost:PORT` (listening on 127.0.0.1): WebAuthn needs a
+/// domain name for its relying party, so passkeys are offered only there.
+pub async fn spawn_localhost_app() -> TestApp {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        l.local_addr().unwrap().port()
+    };
+    spawn_app_with(|c| {
+        c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        c.issuer = format!("http://localhost:{port}");
+    })
+    .await
+}
+
 /// A server on a new PostgreSQL database whatever `TONGBAN_TEST_DATABASE` says (the tests of several
 /// nodes on one database).
 pub async fn spawn_postgres_app() -> TestApp {

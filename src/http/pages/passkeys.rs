@@ -1,0 +1,176 @@
+//! Passkeys on the pages. A ceremony begins with a small JSON POST made by the pages' script
+//! (`/static/passkey.js`): the options for the browser's authenticator and the secret naming the
+//! ceremony. It ends as an ordinary form post carrying the authenticator's answer: adding a
+//! passkey (`POST /account/passkey`), a passwordless sign-in (`POST /login/passkey`), or, through
+//! the `ceremony` and `credential` fields of the second-factor and fresh-check forms, any place a
+//! code is accepted.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::factors::{no_store, refusal, signed_in_form, who};
+use super::login::{field, signed_in_redirect, FlowPage};
+use super::{redirect, Ui};
+use crate::domain::time::now;
+use crate::http::error::ApiError;
+use crate::http::extract::{ClientAddr, OAuthParams};
+use crate::http::AppState;
+use crate::identity::factors::FactorError;
+use crate::identity::passkeys::{self, Ceremony};
+use crate::identity::sessions;
+
+/// The script, served at `/static/passkey.js`.
+pub const SCRIPT: &str = include_str!("../../../templates/static/passkey.js");
+
+pub async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// A begun ceremony as the script reads it: `{ceremony, publicKey}`; or a problem.
+fn begun(result: Result<Ceremony, FactorError>) -> Response {
+    match result {
+        Ok(c) => {
+            let options = c.options.get("publicKey").cloned().unwrap_or_default();
+            let body = json!({ "ceremony": c.secret, "publicKey": options });
+            no_store(axum::Json(body).into_response())
+        }
+        Err(FactorError::Storage(e)) => ApiError::internal(e).into_response(),
+        Err(e) => {
+            let (status, key) = refusal(&e);
+            ApiError::new(
+                status,
+                key,
+                "The passkey ceremony cannot begin",
+                e.to_string(),
+            )
+            .into_response()
+        }
+    }
+}
+
+fn forbidden(detail: &str) -> Response {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "The request is not from this service's page",
+        detail,
+    )
+    .into_response()
+}
+
+/// `POST /account/passkey/begin`: options to create a passkey for the signed-in account.
+pub async fn register_begin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
+    let ui = Ui::new(&headers, &uri, None);
+    let now = now();
+    let Ok(a) = signed_in_form(&state, &headers, &ui, &p, now).await else {
+        return forbidden("sign in, and post from the account page");
+    };
+    begun(passkeys::begin_registration(&state.identity, &a, now).await)
+}
+
+/// `POST /account/passkey`: the authenticator's new credential; the first factor's recovery codes
+/// are shown once, else back to the account page.
+pub async fn register_finish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
+    let ui = Ui::new(&headers, &uri, None);
+    let now = now();
+    let a = match signed_in_form(&state, &headers, &ui, &p, now).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let (ceremony, credential) = (field(&p, "ceremony"), field(&p, "credential"));
+    let added = passkeys::finish_registration(&state.identity, &a, ceremony, credential, now).await;
+    match added {
+        Ok(codes) if codes.is_empty() => redirect("/account#factors"),
+        Ok(codes) => {
+            let ctx = json!({ "codes": codes, "added": true });
+            no_store(ui.render(&state, "recovery_codes.html", StatusCode::OK, ctx))
+        }
+        Err(e) => {
+            let (status, key) = refusal(&e);
+            ui.error(&state, status, key, "")
+        }
+    }
+}
+
+/// `POST /login/passkey/begin`: options to sign in. `mode=discover`: a passwordless sign-in (any
+/// passkey of this site); otherwise a passkey of the account this browser is signing in as (after
+/// its password) or is signed in as (a step-up, or a fresh check).
+pub async fn assert_begin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    OAuthParams(p): OAuthParams,
+) -> Response {
+    let ui = Ui::new(&headers, &uri, None);
+    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
+        return forbidden("post from this service's page");
+    }
+    let now = now();
+    if p.one("mode").ok().flatten() == Some("discover") {
+        return begun(passkeys::begin_discovery(&state.identity, now).await);
+    }
+    let account = match who(&state, &headers, now).await {
+        Some(w) => w.account(&state, now).await,
+        None => None,
+    };
+    let Some(account) = account else {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "factor_no_challenge",
+            "No sign-in is waiting for a passkey",
+            "sign in with your password first, or use mode=discover",
+        )
+        .into_response();
+    };
+    begun(passkeys::begin_assertion(&state.identity, &account, now).await)
+}
+
+/// `POST /login/passkey`: a passwordless sign-in with the authenticator's answer.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ClientAddr(addr): ClientAddr,
+    OAuthParams(p): OAuthParams,
+) -> Response {
+    let FlowPage {
+        req,
+        client_name,
+        ui,
+        ..
+    } = match FlowPage::post(&state, &headers, &uri, &p).await {
+        Ok(page) => page,
+        Err(refused) => return refused,
+    };
+    let (ceremony, credential) = (field(&p, "ceremony"), field(&p, "credential"));
+    match sessions::passkey_sign_in(&state.identity, ceremony, credential, &addr, now()).await {
+        Ok(secret) => signed_in_redirect(&state, &ui, req.as_deref(), &secret),
+        Err(e) => {
+            let (status, key) = refusal(&e);
+            let ctx = json!({
+                "req": req, "client_name": client_name, "login_hint": null, "error": key,
+                "passkeys": true,
+            });
+            ui.render(&state, "login.html", status, ctx)
+        }
+    }
+}
