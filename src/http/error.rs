@@ -43,6 +43,7 @@ pub fn licence_status(e: &LicenceError) -> (StatusCode, &'static str) {
         L::KeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused"),
         L::ShareGone => (StatusCode::GONE, "share-gone"),
         L::NotProven => (StatusCode::FORBIDDEN, "identity-not-proven"),
+        L::SecondFactorNeeded(_) => (StatusCode::FORBIDDEN, "second-factor-required"),
         L::TooLarge => (StatusCode::BAD_REQUEST, "too-large"),
         L::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
         L::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -300,6 +301,15 @@ impl IntoResponse for ApiError {
             .into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             retry_after(&mut resp);
+        }
+        if self.kind == "insufficient-user-authentication" {
+            // RFC 9470 §3: the level to ask for, on the bearer challenge.
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(
+                    "Bearer error=\"insufficient_user_authentication\", acr_values=\"urn:tongban:loa:2\"",
+                ),
+            );
         }
         resp
     }

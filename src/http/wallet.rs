@@ -77,11 +77,23 @@ async fn portal_read(
         .as_deref()
         .ok_or_else(|| unauthorized("the token does not represent a person"))?;
     use crate::licences::consent_read::{self, ConsentReadError as E};
-    consent_read::read(&state.licences, gid, purpose, t)
+    let level = claims
+        .acr
+        .as_deref()
+        .and_then(crate::oidc::assurance::level)
+        .unwrap_or(1);
+    consent_read::read(&state.licences, gid, level, purpose, t)
         .await
         .map_err(|e| match e {
             E::GrantGone | E::HolderGone => unauthorized(&e.to_string()),
             E::NotProven => crate::licences::LicenceError::NotProven.into(),
+            // RFC 9470: the portal asks again with acr_values (the header names the level).
+            E::Licence(e @ crate::licences::LicenceError::SecondFactorNeeded(_)) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "insufficient-user-authentication",
+                "A stronger sign-in is needed",
+                e.to_string(),
+            ),
             E::Licence(e) => e.into(),
             E::Storage(e) => ApiError::internal(e),
         })
@@ -163,22 +175,19 @@ pub async fn create_share(
     ApiJson(req): ApiJson<NewShare>,
 ) -> Result<Response, ApiError> {
     let t = now();
-    let (_, a) = current_session(&state, &headers, t)
+    let (session, a) = current_session(&state, &headers, t)
         .await
         .ok_or_else(|| unauthorized("sign in first"))?;
     let need = crate::identity::enterprises::Permission::LicencesShare;
     let holder = holdings::holder_of(&state.licences, &a, req.as_uscc.as_deref(), need, t).await?;
-    let share = shares::create_share(
-        &state.licences,
-        &a.id,
-        &holder,
-        &id,
-        &req.disclose,
-        &req.purpose,
-        req.expires_in,
-        t,
-    )
-    .await?;
+    let level = crate::oidc::assurance::level(&session.acr).unwrap_or(1);
+    let new = shares::NewShare {
+        licence_id: &id,
+        disclose: &req.disclose,
+        purpose: &req.purpose,
+        ttl: req.expires_in,
+    };
+    let share = shares::create_share(&state.licences, &a.id, &holder, level, new, t).await?;
     let url = format!("{}/api/v1/shares/{}", state.issuer, share.token);
     let page = format!("{}/shares/{}", state.issuer, share.token);
     Ok((

@@ -48,6 +48,21 @@ pub struct LicenceType {
     pub issuers: Vec<String>,
     #[serde(default)]
     pub queriers: Vec<Querier>,
+    /// Whether sharing a licence of this type, and a portal's read of it under consent, need a
+    /// sign-in with a second factor (`urn:tongban:loa:2` or higher). Absent: yes for a type held
+    /// by citizens with disclosable fields (personal data its holder chooses to reveal), no
+    /// otherwise ([`LicenceType::needs_second_factor`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_factor_to_share: Option<bool>,
+}
+
+impl LicenceType {
+    /// Whether shares and consent reads of this type need a session with a second factor.
+    pub fn needs_second_factor(&self) -> bool {
+        self.second_factor_to_share.unwrap_or_else(|| {
+            self.holder_kinds.contains(&HolderKind::Citizen) && !self.disclosable.is_empty()
+        })
+    }
 }
 
 fn one() -> usize {

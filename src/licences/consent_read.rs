@@ -28,9 +28,12 @@ pub enum ConsentReadError {
 }
 
 /// The licences of the grant's holder whose types the holder consented to show this grant's client.
+/// `level` is the token's level of assurance (1 to 3): a consented type that needs a second factor
+/// ([`super::catalogue::LicenceType::needs_second_factor`]) needs 2 or more, else nothing is read.
 pub async fn read(
     ctx: &Licences,
     grant_id: &str,
+    level: u8,
     purpose: &str,
     now: i64,
 ) -> Result<Vec<LicenceView>, ConsentReadError> {
@@ -51,6 +54,11 @@ pub async fn read(
         .filter_map(|s| s.strip_prefix("licence_type:"))
         .map(str::to_owned)
         .collect();
+    if level < 2 {
+        for code in &types {
+            super::shares::needs_no_second_factor(ctx, code).await?;
+        }
+    }
     let identity = &provider.identity;
     let person = accounts::account(identity, &grant.account_id)
         .await?

@@ -94,6 +94,10 @@ pub enum LicenceError {
     /// Licences follow only a proven identity: a claimed one reaches none.
     #[error("prove your identity first (at a service counter, or with an activation code): a claimed identity reaches no licence")]
     NotProven,
+    /// The type's licences are shared, and read under consent, only from a sign-in with a second
+    /// factor; this one had none.
+    #[error("a licence of type {0} is shared and read under consent only after a sign-in with a second factor (urn:tongban:loa:2)")]
+    SecondFactorNeeded(String),
     #[error("this share has expired, been withdrawn or never existed")]
     ShareGone,
 

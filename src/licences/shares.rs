@@ -25,18 +25,32 @@ pub struct ShareLink {
     pub expires_at: i64,
 }
 
-/// Create a share of one of the holder's licences revealing only `disclose`.
-#[allow(clippy::too_many_arguments)]
+/// What a share asks for: the licence, what it reveals, why, for how long.
+pub struct NewShare<'a> {
+    pub licence_id: &'a str,
+    pub disclose: &'a [String],
+    pub purpose: &'a str,
+    /// Seconds, 60 to 30 days.
+    pub ttl: i64,
+}
+
+/// Create a share of one of the holder's licences revealing only `disclose`. `level` is the
+/// session's level of assurance (1 to 3): a type that needs a second factor to be shared
+/// ([`super::catalogue::LicenceType::needs_second_factor`]) needs 2 or more.
 pub async fn create_share(
     ctx: &Licences,
     account_id: &str,
     holder: &super::holdings::Holder,
-    licence_id: &str,
-    disclose: &[String],
-    purpose: &str,
-    ttl: i64,
+    level: u8,
+    new: NewShare<'_>,
     now: i64,
 ) -> Result<ShareLink, LicenceError> {
+    let NewShare {
+        licence_id,
+        disclose,
+        purpose,
+        ttl,
+    } = new;
     let purpose = check_purpose(purpose)?;
     let holder_index = holder.index.as_slice();
     if !(60..=30 * 86_400).contains(&ttl) {
@@ -44,6 +58,12 @@ pub async fn create_share(
     }
     if !storage::licences::holds(&ctx.db, licence_id, holder_index).await? {
         return Err(LicenceError::NotYours);
+    }
+    if level < 2 {
+        let row = storage::licences::get(&ctx.db, licence_id)
+            .await?
+            .ok_or(LicenceError::NotYours)?;
+        needs_no_second_factor(ctx, &row.type_code).await?;
     }
     let token = random_token();
     let share = storage::licences::ShareRow {
@@ -89,6 +109,20 @@ pub async fn create_share(
         token,
         expires_at: share.expires_at,
     })
+}
+
+/// Refuse a type whose licences are shared and read under consent only after a second factor,
+/// for a sign-in without one.
+pub(super) async fn needs_no_second_factor(
+    ctx: &Licences,
+    type_code: &str,
+) -> Result<(), LicenceError> {
+    match super::lookup::licence_type(ctx, type_code).await? {
+        Some(t) if t.needs_second_factor() => {
+            Err(LicenceError::SecondFactorNeeded(type_code.to_owned()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Withdraw one of the account's live shares; false if there is none with this id.

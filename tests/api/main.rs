@@ -34,6 +34,7 @@ mod passkeys;
 mod portal;
 mod proofing;
 mod renew;
+mod share_assurance;
 mod shutdown;
 mod sso_browser;
 mod supervision;

@@ -11,7 +11,7 @@ use crate::licences::{request, world, ENTERPRISE, MARKET_REGULATOR};
 use tongban::identity::proofing;
 
 /// A licence type held by citizens (a driving licence, say), issued by the market regulator.
-fn citizen_type() -> Value {
+pub fn citizen_type() -> Value {
     json!({
         "code": format!("{MARKET_REGULATOR}005"),
         "name_zh": "机动车驾驶证", "name_en": "Driving licence",
