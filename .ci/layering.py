@@ -46,12 +46,13 @@ LAYERS = {
     # the domain layers, each on the ones below it
     "licences": {"oidc", "identity", "audit", "pki", "tlog", "crypto", "storage"} | BOTTOM,
     "oidc": {"identity", "audit", "crypto", "storage"} | BOTTOM,
-    "identity": {"audit", "crypto", "storage"} | BOTTOM,
+    "identity": {"audit", "crypto", "storage", "mail"} | BOTTOM,
     "audit": {"tlog", "crypto", "storage"} | BOTTOM,
     # pure parts
     "pki": {"crypto", "domain"},
     "tlog": {"crypto"},
     "crypto": {"sched", "domain"},
+    "mail": {"config"},
     "storage": {"tlog", "crypto", "domain", "config"},
     "domain": set(),
     "config": set(),

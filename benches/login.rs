@@ -145,7 +145,7 @@ async fn identity(dir: &std::path::Path) -> Identity {
 }
 
 async fn citizen(ctx: &Identity, email: &str, now: i64) -> tongban::storage::accounts::AccountRow {
-    let base = format!("1101011980010{}", 100 + email.len());
+    let base = format!("11010119800101{:03}", email.len());
     let check = tongban::domain::ResidentId::check_char(base.as_bytes()) as char;
     let reg = tongban::identity::accounts::Registration {
         name: "测试".into(),
@@ -172,6 +172,31 @@ fn totp_at(secret: &str, now: i64) -> String {
     t.generate(u64::try_from(now).unwrap())
 }
 
+const ADDR: &str = "192.0.2.1";
+
+async fn password(ctx: &Identity, now: i64) {
+    let s = sessions::password_sign_in(ctx, "pwd@example.cn", PASSWORD, ADDR, now)
+        .await
+        .unwrap();
+    assert!(matches!(s, SignIn::Session(_)));
+}
+
+/// The password step of the TOTP account: its challenge.
+async fn challenge(ctx: &Identity, now: i64) -> String {
+    match sessions::password_sign_in(ctx, "totp@example.cn", PASSWORD, ADDR, now).await {
+        Ok(SignIn::SecondFactor(c)) => c,
+        _ => panic!("a second factor is asked"),
+    }
+}
+
+/// The second step: the app's code for `now`.
+async fn totp_step(ctx: &Identity, challenge: &str, secret: &str, now: i64) {
+    let code = totp_at(secret, now);
+    sessions::second_factor_sign_in(ctx, challenge, Proof::Code(&code), ADDR, now)
+        .await
+        .unwrap();
+}
+
 fn logins(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -190,7 +215,7 @@ fn logins(c: &mut Criterion) {
             &ctx,
             &totp,
             &totp_at(&e.secret_base32, now),
-            "192.0.2.1",
+            ADDR,
             now,
         )
         .await
@@ -207,42 +232,68 @@ fn logins(c: &mut Criterion) {
         (ctx, e.secret_base32, soft)
     });
 
+    // Paired, interleaved (the machine drifts by ±20% within seconds): a password sign-in and a
+    // password + TOTP sign-in, then the reverse order, PAIRS times; medians and their ratio.
+    const PAIRS: usize = 100;
+    let (mut pwd, mut two) = (Vec::with_capacity(PAIRS), Vec::with_capacity(PAIRS));
+    for i in 0..PAIRS {
+        for first in [i % 2 == 0, i % 2 != 0] {
+            now += 30;
+            let t = Instant::now();
+            rt.block_on(async {
+                if first {
+                    password(&ctx, now).await;
+                } else {
+                    let c = challenge(&ctx, now).await;
+                    totp_step(&ctx, &c, &secret, now).await;
+                }
+            });
+            if first {
+                pwd.push(t.elapsed())
+            } else {
+                two.push(t.elapsed())
+            }
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (mp, mt) = (median(&mut pwd), median(&mut two));
+    println!(
+        "paired, {PAIRS} pairs: password {mp:?}, password + TOTP {mt:?}, ratio {:.3}",
+        mt.as_secs_f64() / mp.as_secs_f64()
+    );
+
     let mut g = c.benchmark_group("login");
     g.sample_size(30).measurement_time(Duration::from_secs(20));
     g.bench_function("password", |b| {
         b.iter(|| {
             now += 30;
-            rt.block_on(async {
-                let s =
-                    sessions::password_sign_in(&ctx, "pwd@example.cn", PASSWORD, "192.0.2.1", now)
-                        .await
-                        .unwrap();
-                assert!(matches!(s, SignIn::Session(_)));
-            })
+            rt.block_on(password(&ctx, now))
         })
     });
     g.bench_function("password_and_totp", |b| {
         b.iter(|| {
             now += 30;
             rt.block_on(async {
-                let s =
-                    sessions::password_sign_in(&ctx, "totp@example.cn", PASSWORD, "192.0.2.1", now)
-                        .await
-                        .unwrap();
-                let SignIn::SecondFactor(challenge) = s else {
-                    panic!("a second factor is asked")
-                };
-                let code = totp_at(&secret, now);
-                sessions::second_factor_sign_in(
-                    &ctx,
-                    &challenge,
-                    Proof::Code(&code),
-                    "192.0.2.1",
-                    now,
-                )
-                .await
-                .unwrap();
+                let c = challenge(&ctx, now).await;
+                totp_step(&ctx, &c, &secret, now).await;
             })
+        })
+    });
+    // The second step alone (the code checked, its step accepted, the session opened).
+    g.bench_function("totp_step_only", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                now += 30;
+                let c = rt.block_on(challenge(&ctx, now));
+                let t = Instant::now();
+                rt.block_on(totp_step(&ctx, &c, &secret, now));
+                spent += t.elapsed();
+            }
+            spent
         })
     });
     g.bench_function("passkey", |b| {
@@ -261,7 +312,7 @@ fn logins(c: &mut Criterion) {
                     &ctx,
                     &begun.secret,
                     &answer,
-                    "192.0.2.1",
+                    ADDR,
                     now,
                 ))
                 .unwrap();

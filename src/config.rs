@@ -62,6 +62,23 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` is believed: addresses or CIDR networks, separated by
     /// commas (e.g. `10.0.0.0/8, 127.0.0.1`). Empty: the TCP peer is the client.
     pub trusted_proxies: String,
+    /// Outgoing mail (email verification links, password reset, security notices): the SMTP relay.
+    /// Empty: no mail is sent (messages wait in the outbox until a relay is configured).
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `starttls` (the default, port 587), `tls` (implicit TLS, port 465) or `none` (plain text: only
+    /// for a relay on the same host).
+    pub smtp_tls: String,
+    /// SMTP credentials (AUTH PLAIN/LOGIN over the encrypted connection); empty: none.
+    pub smtp_username: String,
+    pub smtp_password: String,
+    /// The From address, e.g. `统一身份认证 <noreply@id.example.cn>`; required with `smtp_host`.
+    pub smtp_from: String,
+    /// SMS gateway for phone codes and links: a `POST` of JSON `{"to": "+86…", "text": "…",
+    /// "kind": "…"}` with `Authorization: Bearer <sms_gateway_token>`; any 2xx answer is a sent
+    /// message. Empty: no SMS is sent.
+    pub sms_gateway_url: String,
+    pub sms_gateway_token: String,
 }
 
 impl Default for Config {
@@ -92,6 +109,14 @@ impl Default for Config {
             tls_key: String::new(),
             shutdown_grace_secs: 20,
             trusted_proxies: String::new(),
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_tls: "starttls".into(),
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            smtp_from: String::new(),
+            sms_gateway_url: String::new(),
+            sms_gateway_token: String::new(),
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod domain;
 pub mod http;
 pub mod identity;
 pub mod licences;
+pub mod mail;
 pub mod metrics;
 pub mod oidc;
 pub mod pki;

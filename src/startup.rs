@@ -131,6 +131,8 @@ pub struct Server {
     pub state: AppState,
     /// Set when `tls_cert` and `tls_key` are: the node terminates TLS itself.
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Where mail and SMS go (the outbox's delivery).
+    mail: crate::mail::Transport,
 }
 
 impl Server {
@@ -155,12 +157,18 @@ impl Server {
         } else {
             format!("http://{addr}")
         };
+        // A half-configured mail relay or SMS gateway is refused here, before anything is served.
+        let mail = crate::mail::Transport::from_config(&config)?;
+        if !mail.has_email() {
+            tracing::warn!("no SMTP relay (smtp_host): mail waits in the outbox undelivered");
+        }
         let state = build_state(config, issuer, Opening::MayCreate).await?;
         Ok(Self {
             listener,
             addr,
             state,
             tls,
+            mail,
         })
     }
 
@@ -176,7 +184,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        spawn_background(self.state.clone());
+        spawn_background(self.state.clone(), self.mail.clone());
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
         let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
         let draining = self.state.clone();
@@ -232,7 +240,18 @@ impl Server {
 /// Upkeep: purge expired rows, pick up key rotations made elsewhere, and refresh the revocation deny
 /// list from the database, so a revocation made by another node or by the CLI holds here within
 /// 2 seconds (revocations made through this node hold at once).
-fn spawn_background(state: AppState) {
+fn spawn_background(state: AppState, mail: crate::mail::Transport) {
+    // Mail and SMS: what is queued goes at once on this node (woken), and what other nodes queued
+    // or what failed before within a second.
+    let identity = state.identity.clone();
+    tokio::spawn(async move {
+        loop {
+            let _ = tokio::time::timeout(Duration::from_secs(1), identity.outbox.notified()).await;
+            if let Err(e) = crate::identity::notices::deliver(&identity, &mail, now()).await {
+                tracing::warn!(error = %e, "delivering mail and SMS failed");
+            }
+        }
+    });
     // Other nodes' changes (PostgreSQL LISTEN/NOTIFY): caches dropped within milliseconds.
     tokio::spawn(crate::cluster::listen(state.licences.clone()));
     // The sealer, every second on SQLite and every 200 ms on PostgreSQL: events recorded by other

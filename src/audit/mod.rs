@@ -73,6 +73,14 @@ pub enum Action {
     RecoveryCodesRenewed,
     /// A live session was raised to a higher level by a second factor.
     SessionSteppedUp,
+    /// The person showed they receive mail at their address, or texts at their number.
+    EmailVerified,
+    PhoneVerified,
+    /// A password was changed (knowing the old one) or reset (through a verified address).
+    PasswordChanged,
+    PasswordReset,
+    /// A security notice was queued for the person's verified email.
+    NoticeQueued,
 }
 
 impl Action {
@@ -115,6 +123,11 @@ impl Action {
             Self::FactorRemoved => "factor.removed",
             Self::RecoveryCodesRenewed => "recovery_codes.renewed",
             Self::SessionSteppedUp => "session.stepped_up",
+            Self::EmailVerified => "contact.email_verified",
+            Self::PhoneVerified => "contact.phone_verified",
+            Self::PasswordChanged => "password.changed",
+            Self::PasswordReset => "password.reset",
+            Self::NoticeQueued => "notice.queued",
         }
     }
 }

@@ -58,6 +58,8 @@ routes! {
     "/login/factor" => get(pages::factors::page), post(pages::factors::submit);
     "/login/passkey/begin" => post(pages::passkeys::assert_begin);
     "/login/passkey" => post(pages::passkeys::sign_in);
+    "/login/forgot" => get(pages::recovery::forgot_page), post(pages::recovery::forgot_submit);
+    "/login/reset" => get(pages::recovery::reset_page), post(pages::recovery::reset_submit);
     "/register" => get(pages::login::register_page), post(pages::login::register_submit);
     "/select" => get(pages::flow::select_page), post(pages::flow::select_submit);
     "/consent" => get(pages::flow::consent_page), post(pages::flow::consent_submit);
@@ -69,6 +71,10 @@ routes! {
     "/account/agents/revoke" => post(pages::account::action);
     "/account/logout-all" => post(pages::account::action);
     "/account/activate" => post(pages::account::action);
+    "/account/email/send" => post(pages::account::action);
+    "/account/email/verify" => get(pages::recovery::verify_page), post(pages::recovery::verify_submit);
+    "/account/phone/send" => post(pages::account::action);
+    "/account/phone/verify" => post(pages::account::action);
     "/account/factors/remove" => post(pages::account::action);
     "/account/totp/begin" => post(pages::factors::totp_begin);
     "/account/totp" => get(pages::factors::totp_page), post(pages::factors::totp_confirm);

@@ -115,6 +115,8 @@ impl AppState {
             session_absolute_ttl: config.session_absolute_ttl,
             session_idle_ttl: config.session_idle_ttl,
             passkeys: crate::identity::passkeys::relying_party(&issuer).map(Arc::new),
+            issuer: issuer.clone(),
+            outbox: Arc::new(tokio::sync::Notify::new()),
         };
         let provider = Provider {
             db: db.clone(),

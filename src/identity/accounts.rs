@@ -385,7 +385,20 @@ pub async fn change_password(
         .hash(new.to_owned())
         .await
         .map_err(|_| AccountError::Hashing)?;
-    storage::accounts::set_password(&ctx.db, &account.id, &hash, now).await?;
+    let mut tx = ctx.db.begin().await?;
+    storage::accounts::set_password_in(&mut tx, &account.id, &hash, now).await?;
+    super::notices::notice(ctx, &mut tx, &account.id, "password_changed", now).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        &crate::audit::account(&account.id),
+        crate::audit::Action::PasswordChanged,
+        &crate::audit::account(&account.id),
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    ctx.outbox.notify_one();
     Ok(())
 }
 

@@ -22,4 +22,8 @@ pub struct Identity {
     /// The WebAuthn relying party (the issuer's host); `None` when the issuer is not on a domain
     /// name, and then no passkeys are offered.
     pub passkeys: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The public base URL, for the links mail carries.
+    pub issuer: String,
+    /// Woken when a message is queued (the delivery task also looks every second).
+    pub outbox: Arc<tokio::sync::Notify>,
 }

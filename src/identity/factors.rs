@@ -130,7 +130,16 @@ pub(super) async fn add_confirmed(
     let codes = fresh_codes(first);
     let mut tx = ctx.db.begin().await?;
     storage::factors::insert(&mut tx, row).await?;
-    added(&mut tx, &row.account_id, &row.id, &row.kind, &codes, now).await?;
+    added(
+        ctx,
+        &mut tx,
+        &row.account_id,
+        &row.id,
+        &row.kind,
+        &codes,
+        now,
+    )
+    .await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(codes)
 }
@@ -155,6 +164,7 @@ pub(super) fn code_hashes(codes: &[String]) -> Vec<Vec<u8>> {
 /// In the transaction that confirms a factor: the first factor's recovery codes, the account's
 /// notice and the audit event.
 pub(super) async fn added(
+    ctx: &Identity,
     tx: &mut storage::Tx,
     account_id: &str,
     factor_id: &str,
@@ -165,7 +175,7 @@ pub(super) async fn added(
     if !codes.is_empty() {
         storage::factors::set_recovery_codes(tx, account_id, &code_hashes(codes), now).await?;
     }
-    super::proofing::notice(tx, account_id, "factor_added", now).await?;
+    super::notices::notice(ctx, tx, account_id, "factor_added", now).await?;
     crate::audit::record(
         tx,
         now,

@@ -145,7 +145,7 @@ pub async fn prove(
         return Err(ProofingError::Mismatch);
     }
     let mut tx = ctx.db.begin().await?;
-    let proven = prove_in(&mut tx, &a.id, &index, proof, now).await?;
+    let proven = prove_in(ctx, &mut tx, &a.id, &index, proof, now).await?;
     tx.commit().await.map_err(StorageError::from)?;
     tracing::info!(method = proof.method.as_str(), "identity proven");
     Ok(proven)
@@ -169,7 +169,7 @@ pub async fn register_at_counter(
     }
     let mut tx = ctx.db.begin().await?;
     accounts::insert_prepared(&mut tx, &p, now).await?;
-    prove_in(&mut tx, &p.id, &p.index, proof, now)
+    prove_in(ctx, &mut tx, &p.id, &p.index, proof, now)
         .await
         .map_err(|e| match e {
             ProofingError::Storage(e) => accounts::AccountError::Storage(e),
@@ -227,6 +227,7 @@ async fn counter_department(
 /// In `tx`: mark the account proven under `index`, detach the number from every account that only
 /// claimed it (each told by a notice), and record the proofing event and the audit events.
 async fn prove_in(
+    ctx: &Identity,
     tx: &mut Tx,
     account_id: &str,
     index: &[u8],
@@ -246,7 +247,7 @@ async fn prove_in(
     let detached = storage::proofing::claimants(tx, index, account_id).await?;
     for other in &detached {
         storage::proofing::detach(tx, other, now).await?;
-        notice(tx, other, "identity_detached", now).await?;
+        super::notices::notice(ctx, tx, other, "identity_detached", now).await?;
         crate::audit::record(
             tx,
             now,
@@ -267,7 +268,7 @@ async fn prove_in(
         at: now,
     };
     storage::proofing::insert_event(tx, &event).await?;
-    notice(tx, account_id, "identity_proven", now).await?;
+    super::notices::notice(ctx, tx, account_id, "identity_proven", now).await?;
     crate::audit::record(
         tx,
         now,
@@ -278,16 +279,6 @@ async fn prove_in(
     )
     .await?;
     Ok(Proven { detached })
-}
-
-pub(crate) async fn notice(
-    tx: &mut Tx,
-    account_id: &str,
-    kind: &str,
-    now: i64,
-) -> Result<(), StorageError> {
-    let id = format!("n_{}", random_id());
-    storage::proofing::insert_notice(tx, &id, account_id, kind, now).await
 }
 
 /// A department issues an activation code for an identity number, to be sent by letter to the
@@ -373,7 +364,7 @@ pub async fn redeem(
     if !storage::proofing::spend_code(&mut tx, &c.id, &a.id, now).await? {
         return Err(ProofingError::CodeInvalid);
     }
-    let proven = prove_in(&mut tx, &a.id, &c.id_number_index, &proof, now).await?;
+    let proven = prove_in(ctx, &mut tx, &a.id, &c.id_number_index, &proof, now).await?;
     tx.commit().await.map_err(StorageError::from)?;
     throttle.succeeded(&ctx.db, &r).await?;
     tracing::info!("identity proven by activation code");

@@ -61,7 +61,7 @@ pub async fn remove(
         return Err(FactorError::NoFactor);
     }
     storage::factors::clear_recovery_codes_if_none(&mut tx, account_id).await?;
-    super::proofing::notice(&mut tx, account_id, "factor_removed", now).await?;
+    super::notices::notice(ctx, &mut tx, account_id, "factor_removed", now).await?;
     crate::audit::record(
         &mut tx,
         now,

@@ -257,3 +257,32 @@ pub async fn passkey_sign_in(
     tracing::info!("login succeeded with a passkey");
     Ok(secret)
 }
+
+/// The device cookie's name over plain HTTP (`__Host-` prefixed under https): a random secret that
+/// names this browser, so a sign-in from a browser the account has not used before is noticed.
+pub const DEVICE_COOKIE: &str = "tongban_device";
+
+/// Note the browser a sign-in came from (`device`: its cookie's secret, if it has one). A browser
+/// the account has not signed in from before is a security notice (`new_sign_in`), unless it is
+/// the account's first. Returns a new secret for the cookie when the browser had none.
+pub async fn note_device(
+    ctx: &Identity,
+    account_id: &str,
+    device: Option<&str>,
+    now: i64,
+) -> Result<Option<String>, StorageError> {
+    let fresh = device.is_none().then(random_token);
+    let secret = device.or(fresh.as_deref()).unwrap_or_default();
+    let hash = secret_hash(&format!("device {secret}"));
+    let (known, devices) = storage::sessions::device(&ctx.db, account_id, &hash).await?;
+    let mut tx = ctx.db.begin().await?;
+    storage::sessions::device_seen(&mut tx, account_id, &hash, now).await?;
+    if !known && devices > 0 {
+        super::notices::notice(ctx, &mut tx, account_id, "new_sign_in", now).await?;
+    }
+    tx.commit().await?;
+    if !known && devices > 0 {
+        ctx.outbox.notify_one();
+    }
+    Ok(fresh)
+}

@@ -165,7 +165,7 @@ pub async fn confirm_totp(
     if !storage::factors::confirm(&mut tx, &f.id, Some(step), now).await? {
         return Err(FactorError::NoEnrolment);
     }
-    super::factors::added(&mut tx, &a.id, &f.id, "totp", &codes, now).await?;
+    super::factors::added(ctx, &mut tx, &a.id, &f.id, "totp", &codes, now).await?;
     tx.commit().await.map_err(StorageError::from)?;
     ctx.throttle.succeeded(&ctx.db, &reservation).await?;
     Ok(codes)

@@ -5,6 +5,7 @@
 use super::context::Provider;
 use super::logout;
 use crate::identity::accounts;
+use crate::identity::contacts;
 use crate::identity::enterprises;
 use crate::identity::sessions;
 use crate::storage::{self, accounts::AccountRow};
@@ -39,6 +40,13 @@ pub enum AccountAction {
     Activate {
         code: String,
         address: String,
+    },
+    /// Send a verification link to the account's email address.
+    SendEmailLink,
+    /// Send a code to the account's phone, and confirm it.
+    SendPhoneCode,
+    VerifyPhone {
+        code: String,
     },
     /// Remove a second factor, with a fresh check of one of them: a code, or a passkey's answer
     /// (`ceremony`, `credential`).
@@ -178,6 +186,18 @@ pub async fn act(
                     .map_or_else(|| failed("factor removal", &e), Refused::Shown)),
             }
         }
+        AccountAction::SendEmailLink => contact(
+            contacts::send_email_link(&ctx.identity, a, now).await,
+            "email_link_sent",
+        ),
+        AccountAction::SendPhoneCode => contact(
+            contacts::send_phone_code(&ctx.identity, a, now).await,
+            "phone_code_sent",
+        ),
+        AccountAction::VerifyPhone { code } => contact(
+            contacts::verify_phone(&ctx.identity, a, &code, now).await,
+            "phone_verified",
+        ),
         AccountAction::LogoutEverywhere => {
             let all = sessions_of(ctx, a, now).await;
             logout::end_sessions(ctx, &all, now)
@@ -195,6 +215,35 @@ fn failed(what: &str, e: &dyn std::fmt::Display) -> Refused {
 }
 
 /// The ids of the person's sessions that have not ended (none if they cannot be read).
+fn contact(
+    r: Result<(), contacts::ContactError>,
+    done: &'static str,
+) -> Result<&'static str, Refused> {
+    r.map(|()| done).map_err(|e| {
+        e.key()
+            .map_or_else(|| failed("contact verification", &e), Refused::Shown)
+    })
+}
+
+/// Set a new password with a reset link (`identity::contacts::reset_password`), then end every
+/// session of the account, each portal told by back-channel logout: whoever knew the old password
+/// is out everywhere.
+pub async fn reset_password(
+    ctx: &Provider,
+    token: &str,
+    new: &str,
+    now: i64,
+) -> Result<(), contacts::ContactError> {
+    let account_id = contacts::reset_password(&ctx.identity, token, new, now).await?;
+    let live: Vec<String> = sessions::active(&ctx.identity, &account_id, now)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    logout::end_sessions(ctx, &live, now).await?;
+    Ok(())
+}
+
 async fn sessions_of(ctx: &Provider, a: &AccountRow, now: i64) -> Vec<String> {
     sessions::active(&ctx.identity, &a.id, now)
         .await

@@ -28,14 +28,20 @@ pub fn person_claims(ctx: &Provider, a: &AccountRow, scopes: &[&str]) -> Map<Str
     if has("email") {
         if let Some(e) = &a.email {
             c.insert("email".into(), json!(e));
-            // Email addresses are not verified by a confirmation mail yet: say so.
-            c.insert("email_verified".into(), json!(false));
+            // True only once the person opened the link sent to this address.
+            c.insert(
+                "email_verified".into(),
+                json!(a.email_verified_at.is_some()),
+            );
         }
     }
     if has("phone") {
         if let Some(p) = &a.phone {
             c.insert("phone_number".into(), json!(format!("+86{p}")));
-            c.insert("phone_number_verified".into(), json!(false));
+            c.insert(
+                "phone_number_verified".into(),
+                json!(a.phone_verified_at.is_some()),
+            );
         }
     }
     if has("id_number") {

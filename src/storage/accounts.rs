@@ -21,10 +21,13 @@ pub struct AccountRow {
     pub claimed_index: Option<Vec<u8>>,
     /// When the identity was proven (None: only claimed).
     pub proven_at: Option<i64>,
+    /// When the person showed they receive mail at `email`, and texts at `phone` (None: not yet).
+    pub email_verified_at: Option<i64>,
+    pub phone_verified_at: Option<i64>,
 }
 
 const COLUMNS: &str =
-    "id, name, id_kind, id_number_sealed, id_number_index, email, phone, password_hash, loa, disabled_at, created_at, claimed_index, proven_at";
+    "id, name, id_kind, id_number_sealed, id_number_index, email, phone, password_hash, loa, disabled_at, created_at, claimed_index, proven_at, email_verified_at, phone_verified_at";
 
 pub struct NewAccount<'a> {
     pub id: &'a str,
@@ -101,6 +104,17 @@ pub async fn by_phone(db: &Db, phone: &str) -> Result<Option<AccountRow>> {
             .fetch_optional(&db.pool)
             .await?,
     )
+}
+
+/// Set the password hash in the caller's transaction.
+pub async fn set_password_in(tx: &mut Tx, id: &str, hash: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 pub async fn set_password(db: &Db, id: &str, hash: &str, now: i64) -> Result<()> {

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod clients;
+pub mod contacts;
 pub mod departments;
 pub mod enterprises;
 pub mod factors;

@@ -228,3 +228,37 @@ pub async fn purge_expired(db: &Db, now: i64) -> Result<u64> {
     }
     Ok(n)
 }
+
+/// Whether the account has signed in from this device before; (known, how many devices it has).
+pub async fn device(db: &Db, account_id: &str, device_hash: &[u8]) -> Result<(bool, i64)> {
+    let (known, all): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN device_hash = $1 THEN 1 ELSE 0 END), 0), COUNT(*) \
+         FROM account_devices WHERE account_id = $2",
+    )
+    .bind(device_hash.to_vec())
+    .bind(account_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok((known > 0, all))
+}
+
+/// Remember a device of the account (or note that it was seen again).
+pub async fn device_seen(
+    tx: &mut Tx,
+    account_id: &str,
+    device_hash: &[u8],
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO account_devices (account_id, device_hash, first_seen, last_seen) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (account_id, device_hash) DO UPDATE SET last_seen = $5",
+    )
+    .bind(account_id)
+    .bind(device_hash.to_vec())
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -11,7 +11,7 @@ use crate::helpers::{
 };
 
 /// A back-channel logout receiver: each logout token posted to it arrives on the channel.
-async fn logout_receiver() -> (String, mpsc::UnboundedReceiver<String>) {
+pub async fn logout_receiver() -> (String, mpsc::UnboundedReceiver<String>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = axum::Router::new().route(
         "/bcl",

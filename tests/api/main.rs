@@ -33,6 +33,7 @@ mod pairwise;
 mod passkeys;
 mod portal;
 mod proofing;
+mod recovery;
 mod renew;
 mod share_assurance;
 mod shutdown;

@@ -52,7 +52,7 @@ async fn render(
         })
         .collect();
     let ctx = json!({
-        "account": { "name": a.name, "email": a.email, "phone": a.phone, "id_kind": a.id_kind, "id_number_masked": o.id_number_masked, "loa": a.loa, "proven": a.proven_at.is_some() },
+        "account": { "name": a.name, "email": a.email, "phone": a.phone, "email_verified": a.email_verified_at.is_some(), "phone_verified": a.phone_verified_at.is_some(), "id_kind": a.id_kind, "id_number_masked": o.id_number_masked, "loa": a.loa, "proven": a.proven_at.is_some() },
         "notices": o.notices.iter().map(|n| json!({ "kind": n.kind, "when": format_time(n.created_at) })).collect::<Vec<_>>(),
         "factors": o.factors.iter().map(|f| json!({ "id": f.id, "kind": f.kind, "added": format_time(f.created_at), "last_used": f.last_used_at.map(format_time) })).collect::<Vec<_>>(),
         "recovery_codes_left": o.recovery_codes_left,
@@ -187,6 +187,9 @@ fn parse_action(
             grant_id: get("grant_id"),
         },
         "/account/logout-all" => AccountAction::LogoutEverywhere,
+        "/account/email/send" => AccountAction::SendEmailLink,
+        "/account/phone/send" => AccountAction::SendPhoneCode,
+        "/account/phone/verify" => AccountAction::VerifyPhone { code: get("code") },
         "/account/activate" => AccountAction::Activate {
             code: get("code"),
             address: address.to_owned(),

@@ -129,7 +129,7 @@ pub async fn submit(
     };
     match result {
         Ok(Some(secret)) => {
-            let mut resp = signed_in_redirect(&state, &ui, req.as_deref(), &secret);
+            let mut resp = signed_in_redirect(&state, &headers, &ui, req.as_deref(), &secret).await;
             resp.headers_mut().append(
                 header::SET_COOKIE,
                 cookie_header(&state, super::challenge_cookie(&state), "", Some(0)),

@@ -171,17 +171,32 @@ pub async fn login_submit(
             return resp;
         }
     };
-    signed_in_redirect(&state, &ui, req.as_deref(), &secret)
+    signed_in_redirect(&state, &headers, &ui, req.as_deref(), &secret).await
 }
 
 /// Where a finished sign-in goes (the pending request, or the account page), with the session
-/// cookie set.
-pub(super) fn signed_in_redirect(
+/// cookie set; the browser is noted (a new one is a security notice) and given its device
+/// cookie if it has none.
+pub(super) async fn signed_in_redirect(
     state: &AppState,
+    headers: &HeaderMap,
     ui: &Ui,
     req: Option<&str>,
     secret: &str,
 ) -> Response {
+    let now = now();
+    let device = cookie(headers, super::device_cookie(state));
+    let noted = match sessions::current(&state.identity, secret, now).await {
+        Ok(Some(s)) => {
+            sessions::note_device(&state.identity, &s.account_id, device.as_deref(), now)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "noting the sign-in's device failed");
+                    None
+                })
+        }
+        _ => None,
+    };
     let to = match req {
         Some(r) => format!(
             "{}?req={r}",
@@ -194,6 +209,12 @@ pub(super) fn signed_in_redirect(
         header::SET_COOKIE,
         cookie_header(state, super::session_cookie(state), secret, None),
     );
+    if let Some(d) = noted {
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            cookie_header(state, super::device_cookie(state), &d, Some(400 * 86_400)),
+        );
+    }
     ui.add_cookies(state, &mut resp);
     resp
 }

@@ -10,6 +10,7 @@ pub mod flow;
 pub mod licences;
 pub mod login;
 pub mod passkeys;
+pub mod recovery;
 pub mod templates;
 
 pub use templates::{Pages, STYLESHEET};
@@ -31,6 +32,7 @@ pub const LANG_COOKIE: &str = "tongban_lang";
 const HOST_SESSION_COOKIE: &str = "__Host-tongban_session";
 const HOST_CSRF_COOKIE: &str = "__Host-tongban_csrf";
 const HOST_CHALLENGE_COOKIE: &str = "__Host-tongban_factor";
+const HOST_DEVICE_COOKIE: &str = "__Host-tongban_device";
 
 fn https(state: &AppState) -> bool {
     state.issuer.starts_with("https://")
@@ -42,6 +44,15 @@ pub fn session_cookie(state: &AppState) -> &'static str {
         HOST_SESSION_COOKIE
     } else {
         crate::identity::sessions::COOKIE
+    }
+}
+
+/// The name of the cookie that names this browser to the accounts signed in from it.
+pub fn device_cookie(state: &AppState) -> &'static str {
+    if https(state) {
+        HOST_DEVICE_COOKIE
+    } else {
+        crate::identity::sessions::DEVICE_COOKIE
     }
 }
 

@@ -163,7 +163,7 @@ pub async fn sign_in(
     };
     let (ceremony, credential) = (field(&p, "ceremony"), field(&p, "credential"));
     match sessions::passkey_sign_in(&state.identity, ceremony, credential, &addr, now()).await {
-        Ok(secret) => signed_in_redirect(&state, &ui, req.as_deref(), &secret),
+        Ok(secret) => signed_in_redirect(&state, &headers, &ui, req.as_deref(), &secret).await,
         Err(e) => {
             let (status, key) = refusal(&e);
             let ctx = json!({

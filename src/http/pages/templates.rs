@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-const TEMPLATES: [(&str, &str); 19] = [
+const TEMPLATES: [(&str, &str); 22] = [
     ("base.html", include_str!("../../../templates/base.html")),
     (
         "_macros.html",
@@ -41,6 +41,15 @@ const TEMPLATES: [(&str, &str); 19] = [
         include_str!("../../../templates/factor.html"),
     ),
     ("totp.html", include_str!("../../../templates/totp.html")),
+    (
+        "forgot.html",
+        include_str!("../../../templates/forgot.html"),
+    ),
+    ("reset.html", include_str!("../../../templates/reset.html")),
+    (
+        "verify_email.html",
+        include_str!("../../../templates/verify_email.html"),
+    ),
     (
         "recovery_codes.html",
         include_str!("../../../templates/recovery_codes.html"),
