@@ -98,10 +98,22 @@ impl Transport {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| MailError::Smtp(e.to_string()))?;
-        smtp.send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| MailError::Smtp(e.to_string()))
+        smtp.send(message).await.map(|_| ()).map_err(|e| {
+            // Never the server's text: a refusal usually quotes the address. Its class and code.
+            let class = if e.is_permanent() {
+                "permanent failure"
+            } else if e.is_transient() {
+                "transient failure"
+            } else if e.is_timeout() {
+                "timeout"
+            } else if e.is_tls() {
+                "TLS failure"
+            } else {
+                "connection or protocol failure"
+            };
+            let code = e.status().map(|c| format!(" {c}")).unwrap_or_default();
+            MailError::Smtp(format!("{class}{code}"))
+        })
     }
 
     /// Send a text message through the gateway.

@@ -42,6 +42,7 @@ CREATE TABLE outbox (
     last_error    TEXT
 );
 CREATE INDEX outbox_due ON outbox (sent_at, next_at);
+CREATE INDEX outbox_account ON outbox (account_id, kind, created_at);
 
 -- The browsers an account has signed in from (the hash of a long-lived cookie's secret): a sign-in
 -- from one not seen before is a security notice (`new_sign_in`).

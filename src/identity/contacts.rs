@@ -5,9 +5,10 @@
 //! - Phone: a 6-digit code by the SMS gateway (stored hashed, 10 minutes, 5 tries).
 //! - Password reset: asked with an email address or phone number; when it names an account with
 //!   that address verified, a link (15 minutes, once) goes there. The answer is the same whether
-//!   or not an account exists (the request queues a message or does nothing, both a few
-//!   milliseconds). Setting the new password spends the link, notifies, and the caller ends every
-//!   session (`oidc::account::reset_password`, with back-channel logout).
+//!   or not an account exists, and is given before the request is looked at. Setting the new
+//!   password spends the link, revokes every grant (offline ones too), notifies, and every session
+//!   ends (`oidc::account::reset_password`, with back-channel logout).
+//! - Each kind of message goes to an account at most five times a day, a minute apart.
 
 use serde_json::json;
 
@@ -35,6 +36,8 @@ pub enum ContactError {
     LinkInvalid,
     #[error("code_invalid: the code is wrong or expired")]
     CodeInvalid,
+    #[error("too_many: too many messages asked for; wait and try again")]
+    TooMany,
     #[error("the new password is not acceptable: {0}")]
     Password(PolicyError),
     #[error("password hashing failed")]
@@ -52,10 +55,27 @@ impl ContactError {
             Self::AlreadyVerified => "contact_already_verified",
             Self::LinkInvalid => "contact_link_invalid",
             Self::CodeInvalid => "contact_code_invalid",
+            Self::TooMany => "contact_too_many",
             Self::Password(p) => (*p).key(),
             Self::Hashing | Self::Storage(_) => return None,
         })
     }
+}
+
+/// Messages of one kind an account may be sent in a day, and the least seconds between two: a
+/// victim's inbox or phone cannot be flooded through someone else's account or a reset request.
+const PER_DAY: i64 = 5;
+const GAP: i64 = 60;
+
+/// Whether the account may be sent another message of `kind` now.
+async fn may_send(
+    ctx: &Identity,
+    account_id: &str,
+    kind: &str,
+    now: i64,
+) -> Result<bool, StorageError> {
+    let (n, last) = storage::contacts::sent_since(&ctx.db, account_id, kind, now - 86_400).await?;
+    Ok(n < PER_DAY && last.is_none_or(|t| now - t >= GAP))
 }
 
 /// The phone number as the SMS gateway takes it (E.164; numbers are stored without `+86`).
@@ -72,6 +92,9 @@ pub async fn send_email_link(ctx: &Identity, a: &AccountRow, now: i64) -> Result
     let email = a.email.clone().ok_or(ContactError::NoEmail)?;
     if a.email_verified_at.is_some() {
         return Err(ContactError::AlreadyVerified);
+    }
+    if !may_send(ctx, &a.id, "verify_email", now).await? {
+        return Err(ContactError::TooMany);
     }
     let token = random_token();
     let link = format!("{}/account/email/verify?token={token}", ctx.issuer);
@@ -138,8 +161,12 @@ pub async fn verify_email(ctx: &Identity, token: &str, now: i64) -> Result<Strin
     Ok(t.account_id)
 }
 
-fn phone_hash(account_id: &str, code: &str) -> Vec<u8> {
-    secret_hash(&format!("phone code {account_id} {code}"))
+/// A phone code as stored: keyed (HMAC with the data key's index key), as six digits alone are
+/// found from a plain hash at once.
+fn phone_hash(ctx: &Identity, account_id: &str, code: &str) -> Vec<u8> {
+    ctx.keys
+        .data()
+        .blind_index(&format!("phone code {account_id} {code}"))
 }
 
 /// Send a 6-digit code to the account's phone by SMS.
@@ -148,12 +175,17 @@ pub async fn send_phone_code(ctx: &Identity, a: &AccountRow, now: i64) -> Result
     if a.phone_verified_at.is_some() {
         return Err(ContactError::AlreadyVerified);
     }
+    if !may_send(ctx, &a.id, "phone_code", now).await? {
+        return Err(ContactError::TooMany);
+    }
     let n = rand::Rng::gen_range(&mut rand::rngs::OsRng, 0..1_000_000u32);
     let code = format!("{n:06}");
     let mut tx = ctx.db.begin().await?;
+    // One live code at a time: the new one replaces the others (and their tries).
+    storage::contacts::drop_tokens(&mut tx, &a.id, "phone").await?;
     storage::contacts::insert_token(
         &mut tx,
-        &phone_hash(&a.id, &code),
+        &phone_hash(ctx, &a.id, &code),
         &a.id,
         "phone",
         &phone,
@@ -187,8 +219,10 @@ pub async fn verify_phone(
     };
     let hash = t.token_hash.clone();
     let code: String = code.chars().filter(char::is_ascii_digit).collect();
-    if t.attempts >= PHONE_TRIES || !constant_time_eq(&phone_hash(&a.id, &code), &hash) {
-        storage::contacts::token_attempt(&ctx.db, &hash).await?;
+    // The try is counted before the comparison, atomically: the sixth guess finds no token.
+    if !storage::contacts::count_try(&ctx.db, &hash, PHONE_TRIES, now).await?
+        || !constant_time_eq(&phone_hash(ctx, &a.id, &code), &hash)
+    {
         return Err(ContactError::CodeInvalid);
     }
     let mut tx = ctx.db.begin().await?;
@@ -213,7 +247,8 @@ pub async fn verify_phone(
 /// Ask for a password reset with an email address or phone number. Nothing says whether an
 /// account exists: a link goes to the address only when it names an enabled account on which
 /// that address is verified (a verified email first, else a verified phone); otherwise nothing
-/// happens. At most one link a minute per account.
+/// happens. At most one link a minute and five a day per account; earlier links keep working. The
+/// page answers before this runs (`http::pages::recovery`), so its time tells nothing either.
 pub async fn request_reset(ctx: &Identity, identifier: &str, now: i64) -> Result<(), StorageError> {
     let ident = identifier.trim();
     let Some(a) = super::accounts::find_by_identifier(ctx, ident).await? else {
@@ -227,10 +262,8 @@ pub async fn request_reset(ctx: &Identity, identifier: &str, now: i64) -> Result
         (_, _, Some(p), Some(_)) => ("sms", "reset_sms", e164(p)),
         _ => return Ok(()),
     };
-    if let Some(t) = storage::contacts::live_token_of(&ctx.db, &a.id, "reset", now).await? {
-        if t.expires_at - RESET_TTL + 60 > now {
-            return Ok(());
-        }
+    if !may_send(ctx, &a.id, kind, now).await? {
+        return Ok(());
     }
     let token = random_token();
     let link = format!("{}/login/reset?token={token}", ctx.issuer);
@@ -258,16 +291,24 @@ pub async fn request_reset(ctx: &Identity, identifier: &str, now: i64) -> Result
     Ok(())
 }
 
-/// Set a new password with a reset link's token, once: the account's id (the caller ends its
-/// sessions). The person is told by mail (`password_reset`).
-pub async fn reset_password(
+/// A reset checked and its new password hashed, nothing written yet.
+pub struct PreparedReset {
+    pub account_id: String,
+    token_hash: Vec<u8>,
+    password_hash: String,
+    via: &'static str,
+}
+
+/// Check a reset link's token and the new password (the policy, then argon2id): nothing is
+/// written, the link is not spent.
+pub async fn prepare_reset(
     ctx: &Identity,
     token: &str,
     new: &str,
     now: i64,
-) -> Result<String, ContactError> {
-    let hash = secret_hash(token);
-    let t = storage::contacts::token(&ctx.db, &hash)
+) -> Result<PreparedReset, ContactError> {
+    let token_hash = secret_hash(token);
+    let t = storage::contacts::token(&ctx.db, &token_hash)
         .await?
         .filter(|t| t.purpose == "reset" && t.used_at.is_none() && t.expires_at > now)
         .ok_or(ContactError::LinkInvalid)?;
@@ -278,27 +319,44 @@ pub async fn reset_password(
     idents.extend(a.email.as_deref());
     idents.extend(a.phone.as_deref());
     check_policy(new, &idents).map_err(ContactError::Password)?;
-    let hashed = ctx
+    let password_hash = ctx
         .passwords
         .hash(new.to_owned())
         .await
         .map_err(|_| ContactError::Hashing)?;
-    let mut tx = ctx.db.begin().await?;
-    if !storage::contacts::use_token(&mut tx, &hash, now).await? {
+    Ok(PreparedReset {
+        account_id: a.id,
+        token_hash,
+        password_hash,
+        via: if t.address.contains('@') {
+            "email"
+        } else {
+            "sms"
+        },
+    })
+}
+
+/// In the caller's transaction (which also revokes the account's grants): spend the link, once,
+/// set the password, tell the person (`password_reset`) and audit it.
+pub async fn apply_reset(
+    ctx: &Identity,
+    tx: &mut storage::Tx,
+    r: &PreparedReset,
+    now: i64,
+) -> Result<(), ContactError> {
+    if !storage::contacts::use_token(tx, &r.token_hash, now).await? {
         return Err(ContactError::LinkInvalid);
     }
-    storage::accounts::set_password_in(&mut tx, &a.id, &hashed, now).await?;
-    super::notices::notice(ctx, &mut tx, &a.id, "password_reset", now).await?;
+    storage::accounts::set_password_in(tx, &r.account_id, &r.password_hash, now).await?;
+    super::notices::notice(ctx, tx, &r.account_id, "password_reset", now).await?;
     crate::audit::record(
-        &mut tx,
+        tx,
         now,
-        &crate::audit::account(&a.id),
+        &crate::audit::account(&r.account_id),
         crate::audit::Action::PasswordReset,
-        &crate::audit::account(&a.id),
-        json!({ "via": if t.address.contains('@') { "email" } else { "sms" } }),
+        &crate::audit::account(&r.account_id),
+        json!({ "via": r.via }),
     )
     .await?;
-    tx.commit().await.map_err(StorageError::from)?;
-    ctx.outbox.notify_one();
-    Ok(a.id)
+    Ok(())
 }

@@ -31,6 +31,8 @@ pub enum FactorError {
     PasskeysUnavailable,
     #[error("passkey_refused: the passkey's answer could not be accepted")]
     PasskeyRefused,
+    #[error("fresh_sign_in: sign in again (with your second factor, if you have one) to add one")]
+    FreshSignInNeeded,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -47,6 +49,7 @@ impl FactorError {
             Self::AlreadyEnrolled => "factor_already_enrolled",
             Self::PasskeysUnavailable => "passkeys_unavailable",
             Self::PasskeyRefused => "passkey_refused",
+            Self::FreshSignInNeeded => "factor_fresh_sign_in",
             Self::Storage(_) => return None,
         })
     }

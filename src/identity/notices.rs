@@ -127,23 +127,21 @@ fn render(kind: &str, params: &Value) -> Option<(String, String)> {
 
 /// Send what is due; returns how many went. Messages for a channel that is not configured wait.
 pub async fn deliver(ctx: &Identity, out: &Transport, now: i64) -> Result<usize, StorageError> {
-    let due = storage::contacts::claim_due(&ctx.db, now, LEASE, 50).await?;
     let mut sent = 0;
-    for m in due {
+    // One message claimed at a time, so each has its whole lease for its own delivery.
+    for _ in 0..50 {
+        let claimed = storage::contacts::claim_due(&ctx.db, now, LEASE, 1).await?;
+        let Some(m) = claimed.into_iter().next() else {
+            break;
+        };
         let ready = match m.channel.as_str() {
             "email" => out.has_email(),
             "sms" => out.has_sms(),
             _ => false,
         };
         if !ready {
-            storage::contacts::not_sent(
-                &ctx.db,
-                &m.id,
-                "channel not configured",
-                Some(now + 60),
-                now,
-            )
-            .await?;
+            // Not an attempt: it waits, unclaimed, for the channel to be configured.
+            storage::contacts::postpone(&ctx.db, &m.id, now + 60).await?;
             continue;
         }
         let payload = m

@@ -55,6 +55,14 @@ pub async fn remove(
     address: &str,
     now: i64,
 ) -> Result<(), FactorError> {
+    // A factor that is not the account's is refused before the check spends a code.
+    if !super::factors::list(ctx, account_id)
+        .await?
+        .iter()
+        .any(|f| f.id == factor_id)
+    {
+        return Err(FactorError::NoFactor);
+    }
     verify(ctx, account_id, proof, address, now).await?;
     let mut tx = ctx.db.begin().await?;
     if !storage::factors::remove(&mut tx, account_id, factor_id).await? {

@@ -286,3 +286,20 @@ pub async fn note_device(
     }
     Ok(fresh)
 }
+
+/// Seconds after a sign-in during which its session may add a second factor.
+pub const FRESH_FOR: i64 = 600;
+
+/// Whether session `s` may add a second factor now: signed in within [`FRESH_FOR`] seconds and,
+/// when the account already has a factor, with one (a session above loa 1). Otherwise a session
+/// cookie taken from a browser would let the thief add their own authenticator (and, with the
+/// first factor, get the recovery codes).
+pub async fn may_add_factor(ctx: &Identity, s: &SessionRow, now: i64) -> Result<(), FactorError> {
+    if now - s.auth_time > FRESH_FOR {
+        return Err(FactorError::FreshSignInNeeded);
+    }
+    if s.acr == LOA1 && super::factors::has_factor(ctx, &s.account_id).await? {
+        return Err(FactorError::FreshSignInNeeded);
+    }
+    Ok(())
+}

@@ -225,23 +225,15 @@ fn contact(
     })
 }
 
-/// Set a new password with a reset link (`identity::contacts::reset_password`), then end every
-/// session of the account, each portal told by back-channel logout: whoever knew the old password
-/// is out everywhere.
+/// Set a new password with a reset link: every session ends (back-channel logout) and every
+/// grant is revoked (`logout::password_reset`).
 pub async fn reset_password(
     ctx: &Provider,
     token: &str,
     new: &str,
     now: i64,
 ) -> Result<(), contacts::ContactError> {
-    let account_id = contacts::reset_password(&ctx.identity, token, new, now).await?;
-    let live: Vec<String> = sessions::active(&ctx.identity, &account_id, now)
-        .await?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    logout::end_sessions(ctx, &live, now).await?;
-    Ok(())
+    logout::password_reset(ctx, token, new, now).await
 }
 
 async fn sessions_of(ctx: &Provider, a: &AccountRow, now: i64) -> Vec<String> {

@@ -9,6 +9,7 @@ use super::clients;
 use super::denylist::DenyKind;
 use super::registration::Client;
 use super::tokens::{client_sid, logout_token_claims, sign_for_client};
+use crate::identity::contacts;
 use crate::oidc::context::Provider;
 use crate::storage::{self, sessions::SessionClient, sessions::SessionRow, StorageError, Tx};
 
@@ -66,13 +67,46 @@ pub async fn disable_account(
     deny_grants(ctx, &mut tx, &revoked, now).await?;
     tx.commit().await?;
     remember_denied(ctx, &revoked, now);
-    let sessions: Vec<String> = storage::sessions::active_for_account(&ctx.db, account_id, now)
-        .await?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let sessions = live_sessions(ctx, account_id, now).await?;
     end_sessions(ctx, &sessions, now).await?;
     Ok(sessions.len())
+}
+
+/// A password reset (`identity::contacts`): the sessions end first (portals told), then, in one
+/// transaction, the link is spent, the password set and every grant (offline ones too) revoked;
+/// then any session opened meanwhile with the old password ends too. A failure before the
+/// transaction leaves the link unspent and the password as it was.
+pub async fn password_reset(
+    ctx: &Provider,
+    token: &str,
+    new: &str,
+    now: i64,
+) -> Result<(), contacts::ContactError> {
+    let r = contacts::prepare_reset(&ctx.identity, token, new, now).await?;
+    end_sessions(ctx, &live_sessions(ctx, &r.account_id, now).await?, now).await?;
+    let mut tx = ctx.db.begin().await?;
+    contacts::apply_reset(&ctx.identity, &mut tx, &r, now).await?;
+    let revoked = storage::grants::revoke_account_grants(&mut tx, &r.account_id, now).await?;
+    deny_grants(ctx, &mut tx, &revoked, now).await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    remember_denied(ctx, &revoked, now);
+    ctx.identity.outbox.notify_one();
+    end_sessions(ctx, &live_sessions(ctx, &r.account_id, now).await?, now).await?;
+    Ok(())
+}
+
+async fn live_sessions(
+    ctx: &Provider,
+    account_id: &str,
+    now: i64,
+) -> Result<Vec<String>, StorageError> {
+    Ok(
+        storage::sessions::active_for_account(&ctx.db, account_id, now)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect(),
+    )
 }
 
 /// The operator makes `new_rep` the legal representative of `enterprise_id`: audited; the old

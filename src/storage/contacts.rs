@@ -17,7 +17,7 @@ pub struct TokenRow {
     pub attempts: i64,
 }
 
-/// Store a token; an earlier unused token of the same purpose for the account stops working.
+/// Store a token (earlier ones of the same purpose keep working until they expire or are used).
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_token(
     tx: &mut Tx,
@@ -28,14 +28,6 @@ pub async fn insert_token(
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE contact_tokens SET used_at = $1 WHERE account_id = $2 AND purpose = $3 AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(account_id)
-    .bind(purpose)
-    .execute(&mut **tx)
-    .await?;
     sqlx::query(
         "INSERT INTO contact_tokens (token_hash, account_id, purpose, address, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -81,13 +73,47 @@ pub async fn live_token_of(
     .await?)
 }
 
-/// Count a wrong code against a token.
-pub async fn token_attempt(db: &Db, token_hash: &[u8]) -> Result<()> {
-    sqlx::query("UPDATE contact_tokens SET attempts = attempts + 1 WHERE token_hash = $1")
-        .bind(token_hash.to_vec())
-        .execute(&db.pool)
+/// Count a try at a token before its code is compared, atomically: false when the token has had
+/// `max` tries already, is used or has expired (parallel guesses cannot share one count).
+pub async fn count_try(db: &Db, token_hash: &[u8], max: i64, now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE contact_tokens SET attempts = attempts + 1 WHERE token_hash = $1 AND attempts < $2 \
+         AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(token_hash.to_vec())
+    .bind(max)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Forget an account's tokens of `purpose` (a new phone code replaces the old ones).
+pub async fn drop_tokens(tx: &mut Tx, account_id: &str, purpose: &str) -> Result<()> {
+    sqlx::query("DELETE FROM contact_tokens WHERE account_id = $1 AND purpose = $2")
+        .bind(account_id)
+        .bind(purpose)
+        .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// How many messages of `kind` were queued for the account since `since`, and when the last was.
+pub async fn sent_since(
+    db: &Db,
+    account_id: &str,
+    kind: &str,
+    since: i64,
+) -> Result<(i64, Option<i64>)> {
+    Ok(sqlx::query_as(
+        "SELECT COUNT(*), MAX(created_at) FROM outbox WHERE account_id = $1 AND kind = $2 \
+         AND created_at >= $3",
+    )
+    .bind(account_id)
+    .bind(kind)
+    .bind(since)
+    .fetch_one(&db.pool)
+    .await?)
 }
 
 /// Spend a token, once: false if it was already used or has expired.
@@ -198,6 +224,16 @@ pub async fn claim_due(db: &Db, now: i64, lease: i64, limit: i64) -> Result<Vec<
         out.extend(claimed);
     }
     Ok(out)
+}
+
+/// Put a message off until `next_at` without counting an attempt (its channel is not configured).
+pub async fn postpone(db: &Db, id: &str, next_at: i64) -> Result<()> {
+    sqlx::query("UPDATE outbox SET next_at = $1, claimed_until = NULL WHERE id = $2")
+        .bind(next_at)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
 }
 
 /// A message went: its payload (address, link, code) is dropped, the record stays.

@@ -219,6 +219,7 @@ pub async fn purge_expired(db: &Db, now: i64) -> Result<u64> {
         "DELETE FROM assertion_jtis WHERE expires_at < $1",
         "DELETE FROM factor_challenges WHERE expires_at < $1",
         "DELETE FROM passkey_ceremonies WHERE expires_at < $1",
+        "DELETE FROM contact_tokens WHERE expires_at < $1",
     ] {
         n += sqlx::query(sql)
             .bind(now)

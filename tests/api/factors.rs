@@ -411,3 +411,34 @@ async fn a_proven_identity_with_a_second_factor_reaches_loa_3_and_wrong_codes_ar
         .await;
     assert_eq!(page(&l).1, 429, "throttled, even with a good code");
 }
+
+/// Adding a factor needs a fresh sign-in that used the factors already there: a password-only
+/// session left open in another browser (a cookie a thief could hold) may not add one.
+#[tokio::test]
+async fn a_factor_is_added_only_from_a_sign_in_with_the_factors_there_are() {
+    let app = spawn_app().await;
+    let (_, _, email) = app.citizen("韩新因子").await;
+    let old = sign_in(&app, &email).await;
+    let new = sign_in(&app, &email).await;
+    enrol(&new).await;
+    let Landing::Page(_, 200, account) = old.get("/account").await else {
+        panic!("account page")
+    };
+    let l = old.submit("/account/totp/begin", &account, &[]).await;
+    let (_, status, html) = page(&l);
+    assert_eq!(status, 403, "{html}");
+    let csrf = crate::helpers::form_value(&account, "csrf").unwrap();
+    let r = old
+        .http
+        .post(format!("{}/account/passkey/begin", app.addr))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        p["type"],
+        "https://tongban.example/problems/factor_fresh_sign_in"
+    );
+}

@@ -369,18 +369,7 @@ async fn phone_verification_through_the_sms_gateway() {
             ..Default::default()
         })
         .await;
-    let phone = format!("139{:08}", rand_digits());
-    let reg = tongban::identity::accounts::Registration {
-        name: "冯手机".into(),
-        id_kind: "resident".into(),
-        id_number: crate::helpers::resident_id(),
-        email: String::new(),
-        phone: phone.clone(),
-        password: PASSWORD.into(),
-    };
-    tongban::identity::accounts::register(&app.state.identity, &reg, tongban::domain::time::now())
-        .await
-        .unwrap();
+    let phone = with_phone(&app, "冯手机").await;
     let d = signed_in(&app, &phone).await;
     assert_eq!(
         id_token(&app, &d, &portal, "openid phone").await["phone_number_verified"],
@@ -421,6 +410,70 @@ async fn phone_verification_through_the_sms_gateway() {
         id_token(&app, &fresh, &portal, "openid phone").await["phone_number_verified"],
         true
     );
+}
+
+/// A citizen registered with a phone number (no email); returns the number.
+async fn with_phone(app: &TestApp, name: &str) -> String {
+    let phone = format!("139{:08}", rand_digits());
+    let reg = tongban::identity::accounts::Registration {
+        name: name.into(),
+        id_kind: "resident".into(),
+        id_number: crate::helpers::resident_id(),
+        email: String::new(),
+        phone: phone.clone(),
+        password: PASSWORD.into(),
+    };
+    tongban::identity::accounts::register(&app.state.identity, &reg, tongban::domain::time::now())
+        .await
+        .unwrap();
+    phone
+}
+
+/// The 6-digit code of an SMS text.
+fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap_or_else(|| panic!("a 6-digit code in {text:?}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn phone_codes_resist_guessing_and_flooding() {
+    let sink = SmtpSink::start().await;
+    let (url, mut texts) = sms_gateway().await;
+    let app = app_with_smtp(&sink, Some((url, "gateway-secret".into()))).await;
+    let phone = with_phone(&app, "褚猜码").await;
+    let d = signed_in(&app, &phone).await;
+    let (s, _) = post_from(&d, "/account", "/account/phone/send", &[]).await;
+    assert_eq!(s, 303);
+    // A second code within the minute: refused, nothing sent.
+    let (s, page) = post_from(&d, "/account", "/account/phone/send", &[]).await;
+    assert_eq!(s, 400, "{page}");
+    let (_, sms) = tokio::time::timeout(WITHIN, texts.recv())
+        .await
+        .expect("an SMS")
+        .unwrap();
+    let code = code_in(sms["text"].as_str().unwrap());
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    // Five wrong guesses, sent at once: then the right code is refused too.
+    let field = [("code", wrong)];
+    let guesses: Vec<_> = (0..5)
+        .map(|_| post_from(&d, "/account", "/account/phone/verify", &field))
+        .collect();
+    // Polled together: the guesses race, as an attacker's would.
+    for (s, _) in futures_util::future::join_all(guesses).await {
+        assert_eq!(s, 400);
+    }
+    let (s, _) = post_from(&d, "/account", "/account/phone/verify", &[("code", &code)]).await;
+    assert_eq!(s, 400, "the sixth try finds no code, right or wrong");
+    let (n,): (Option<i64>,) =
+        sqlx::query_as("SELECT phone_verified_at FROM accounts WHERE phone = $1")
+            .bind(&phone)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(n, None);
+    assert!(texts.try_recv().is_err(), "exactly one SMS was sent");
 }
 
 fn rand_digits() -> u32 {

@@ -175,6 +175,9 @@ pub(super) fn refusal(e: &FactorError) -> (StatusCode, &'static str) {
         | FactorError::PasskeyRefused => {
             (StatusCode::BAD_REQUEST, e.key().unwrap_or("server_error"))
         }
+        FactorError::FreshSignInNeeded => {
+            (StatusCode::FORBIDDEN, e.key().unwrap_or("server_error"))
+        }
         _ => (StatusCode::UNAUTHORIZED, e.key().unwrap_or("server_error")),
     }
 }
@@ -188,11 +191,30 @@ pub(super) async fn signed_in_form(
     p: &crate::oidc::params::Params,
     now: i64,
 ) -> Result<crate::storage::accounts::AccountRow, Response> {
-    let Some((_, a)) = current_session(state, headers, now).await else {
+    adding_form(state, headers, ui, p, now, false).await
+}
+
+/// [`signed_in_form`] for a form that adds a second factor: the session must also be fresh
+/// ([`crate::identity::sessions::may_add_factor`]), else the refusal page.
+pub(super) async fn adding_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    ui: &Ui,
+    p: &crate::oidc::params::Params,
+    now: i64,
+    adding: bool,
+) -> Result<crate::storage::accounts::AccountRow, Response> {
+    let Some((s, a)) = current_session(state, headers, now).await else {
         return Err(redirect("/login"));
     };
     if !ui.csrf_ok(state, p.one("csrf").ok().flatten()) {
         return Err(ui.csrf_failed(state));
+    }
+    if adding {
+        if let Err(e) = crate::identity::sessions::may_add_factor(&state.identity, &s, now).await {
+            let (status, key) = refusal(&e);
+            return Err(ui.error(state, status, key, ""));
+        }
     }
     Ok(a)
 }
@@ -214,7 +236,7 @@ pub async fn totp_begin(
 ) -> Response {
     let ui = Ui::new(&headers, &uri, None);
     let now = now();
-    let a = match signed_in_form(&state, &headers, &ui, &p, now).await {
+    let a = match adding_form(&state, &headers, &ui, &p, now, true).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -273,7 +295,7 @@ pub async fn totp_confirm(
 ) -> Response {
     let ui = Ui::new(&headers, &uri, None);
     let now = now();
-    let a = match signed_in_form(&state, &headers, &ui, &p, now).await {
+    let a = match adding_form(&state, &headers, &ui, &p, now, true).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::factors::{no_store, refusal, signed_in_form, who};
+use super::factors::{adding_form, no_store, refusal, who};
 use super::login::{field, signed_in_redirect, FlowPage};
 use super::{redirect, Ui};
 use crate::domain::time::now;
@@ -76,9 +76,15 @@ pub async fn register_begin(
 ) -> Response {
     let ui = Ui::new(&headers, &uri, None);
     let now = now();
-    let Ok(a) = signed_in_form(&state, &headers, &ui, &p, now).await else {
+    let Some((s, a)) = super::login::current_session(&state, &headers, now).await else {
         return forbidden("sign in, and post from the account page");
     };
+    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
+        return forbidden("post from the account page");
+    }
+    if let Err(e) = crate::identity::sessions::may_add_factor(&state.identity, &s, now).await {
+        return begun(Err(e));
+    }
     begun(passkeys::begin_registration(&state.identity, &a, now).await)
 }
 
@@ -92,7 +98,7 @@ pub async fn register_finish(
 ) -> Response {
     let ui = Ui::new(&headers, &uri, None);
     let now = now();
-    let a = match signed_in_form(&state, &headers, &ui, &p, now).await {
+    let a = match adding_form(&state, &headers, &ui, &p, now, true).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -128,9 +134,17 @@ pub async fn assert_begin(
     if p.one("mode").ok().flatten() == Some("discover") {
         return begun(passkeys::begin_discovery(&state.identity, now).await);
     }
-    let account = match who(&state, &headers, now).await {
-        Some(w) => w.account(&state, now).await,
-        None => None,
+    // The account page's fresh checks name the signed-in account (`mode=session`), whatever
+    // sign-in this browser may have left unfinished.
+    let account = if p.one("mode").ok().flatten() == Some("session") {
+        super::login::current_session(&state, &headers, now)
+            .await
+            .map(|(s, _)| s.account_id)
+    } else {
+        match who(&state, &headers, now).await {
+            Some(w) => w.account(&state, now).await,
+            None => None,
+        }
     };
     let Some(account) = account else {
         return ApiError::new(

@@ -43,12 +43,16 @@ pub async fn forgot_submit(
         Ok(page) => page,
         Err(refused) => return refused,
     };
-    let identifier = field(&p, "identifier");
-    if !identifier.trim().is_empty() {
-        if let Err(e) = contacts::request_reset(&state.identity, identifier, now()).await {
-            // Logged, not shown: the answer must not differ.
-            tracing::error!(error = %e, "password reset request failed");
-        }
+    let identifier = field(&p, "identifier").trim().to_owned();
+    if !identifier.is_empty() {
+        // Looked at after the answer is on its way: neither its content nor its time can differ
+        // between an address that names an account and one that does not.
+        let identity = state.identity.clone();
+        tokio::spawn(async move {
+            if let Err(e) = contacts::request_reset(&identity, &identifier, now()).await {
+                tracing::error!(error = %e, "password reset request failed");
+            }
+        });
     }
     ui.render(
         &state,
