@@ -86,6 +86,7 @@ routes! {
     "/supervision" => get(supervision::page);
     "/api/v1/supervision" => get(supervision::json);
     "/account/licences/{id}" => get(pages::licences::view);
+    "/account/licences/{id}/shares" => post(pages::licences::create_share);
     "/account/licences/{id}/download" => get(pages::licences::download);
     "/licences/{id}/check" => get(pages::licences::check);
     "/shares/{token}" => get(pages::licences::share);

@@ -131,6 +131,11 @@ const UNDOCUMENTED: &[(&str, &str, &[&str])] = &[
     ("GET", "/supervision", &["from", "to", "lang"]),
     ("GET", "/account/licences/{id}", &["lang"]),
     ("GET", "/account/licences/{id}/download", &[]),
+    (
+        "POST",
+        "/account/licences/{id}/shares",
+        &["disclose", "purpose", "expires_in", "as", "csrf"],
+    ),
     ("GET", "/licences/{id}/check", &["lang"]),
     ("GET", "/shares/{token}", &["lang"]),
     ("GET", "/static/tongban.css", &[]),

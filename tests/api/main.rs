@@ -36,6 +36,7 @@ mod proofing;
 mod recovery;
 mod renew;
 mod share_assurance;
+mod share_browser;
 mod shutdown;
 mod sso_browser;
 mod supervision;

@@ -62,6 +62,27 @@ async fn personal_licences_are_shared_and_read_by_portals_only_after_a_second_fa
         "https://tongban.example/problems/second-factor-required"
     );
     assert_eq!(share(&d, &ids[1]).await.0, 201);
+    // The same from the licence page's form: refused with the page saying how to go on.
+    let Landing::Page(_, 200, licence_page) = d.get(&format!("/account/licences/{}", ids[0])).await
+    else {
+        panic!("licence page")
+    };
+    let action = format!("/account/licences/{}/shares", ids[0]);
+    let fields = [
+        ("disclose", "class"),
+        ("purpose", "租车"),
+        ("expires_in", "3600"),
+    ];
+    let l = d.submit(&action, &licence_page, &fields).await;
+    assert_eq!(page(&l).1, 403);
+    let l = d
+        .submit(
+            &format!("/account/licences/{}/shares", ids[1]),
+            &licence_page,
+            &[("purpose", " "), ("expires_in", "3600")],
+        )
+        .await;
+    assert_eq!(page(&l).1, 400, "a purpose is needed");
 
     // With an authenticator app, a fresh sign-in with the code is loa 3: it shares.
     let (secret, recovery) = enrol(&d).await;

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::login::{current_session, field, signed_in_redirect, FlowPage};
-use super::{cookie_header, redirect, Ui};
+use super::{cookie_header, no_store, redirect, Ui};
 use crate::domain::time::now;
 use crate::http::extract::{cookie, ClientAddr, OAuthParams};
 use crate::http::AppState;
@@ -274,15 +274,6 @@ async fn render_totp(
         Ok(None) => redirect("/account"),
         Err(_) => ui.server_error(state),
     }
-}
-
-/// Pages that show a secret (a TOTP key, recovery codes) are never cached.
-pub(super) fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    resp
 }
 
 /// `POST /account/totp`: a code from the app confirms the key; the recovery codes are shown once.

@@ -68,24 +68,128 @@ pub async fn view(
     let Some((_, a)) = current_session(&state, &headers, t).await else {
         return redirect("/login");
     };
-    if !holdings::proven(&a) {
-        return ui.error(&state, StatusCode::FORBIDDEN, "identity_not_proven", "");
+    render_licence(&state, &ui, &a, &id, None, StatusCode::OK).await
+}
+
+/// One licence's page, with the share form (and `error`, the refusal of a share just asked for).
+async fn render_licence(
+    state: &AppState,
+    ui: &Ui,
+    a: &crate::storage::accounts::AccountRow,
+    id: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let t = now();
+    if !holdings::proven(a) {
+        return ui.error(state, StatusCode::FORBIDDEN, "identity_not_proven", "");
     }
-    let page = match holdings::licence_page(&state.licences, &a, &id, t).await {
+    let page = match holdings::licence_page(&state.licences, a, id, t).await {
         Ok(Some(p)) => p,
-        Ok(None) => return ui.error(&state, StatusCode::NOT_FOUND, "not_found", ""),
-        Err(_) => return ui.server_error(&state),
+        Ok(None) => return ui.error(state, StatusCode::NOT_FOUND, "not_found", ""),
+        Err(_) => return ui.server_error(state),
     };
     let (l, issuer) = (&page.view, &page.issuer_name);
     let claims = page.report.claims.clone().unwrap_or_default();
-    let fields = fields(&claims, page.licence_type.as_deref());
+    let lt = page.licence_type.as_deref();
+    let fields = fields(&claims, lt);
     let qr = qr_data_uri(&format!("{}/licences/{}/check", state.issuer, l.id));
+    let disclosable: Vec<Value> = lt
+        .map(|t| {
+            t.disclosable
+                .iter()
+                .map(|f| json!({ "name": f, "label": t.field_title(f).unwrap_or(f) }))
+                .collect()
+        })
+        .unwrap_or_default();
+    // An enterprise's licence is shared acting for the enterprise.
+    let as_uscc = claims
+        .get("holders")
+        .and_then(Value::as_array)
+        .and_then(|h| h.iter().find(|h| h["kind"] == "enterprise"))
+        .and_then(|h| h["id"].as_str().map(str::to_owned));
     let ctx = json!({
         "id": l.id, "type_name": l.type_name.clone().unwrap_or(l.type_code.clone()), "status": l.status, "issuer": issuer,
         "issued": format_time(l.issued_at), "expires": l.expires_at.map(format_time),
         "holders": claims.get("holders").cloned().unwrap_or(json!([])), "fields": fields, "qr": qr,
+        "disclosable": disclosable, "as_uscc": as_uscc, "error": error,
     });
-    ui.render(&state, "licence.html", StatusCode::OK, ctx)
+    ui.render(state, "licence.html", status, ctx)
+}
+
+/// `POST /account/licences/{id}/shares`: a share of the licence revealing the fields ticked, for
+/// the purpose given, for the time chosen; then its link and QR code, shown once.
+pub async fn create_share(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ApiPath(id): ApiPath<String>,
+    crate::http::extract::OAuthParams(p): crate::http::extract::OAuthParams,
+) -> Response {
+    let t = now();
+    let ui = Ui::new(&headers, &uri, None);
+    let Some((session, a)) = current_session(&state, &headers, t).await else {
+        return redirect("/login");
+    };
+    if !ui.csrf_ok(&state, p.one("csrf").ok().flatten()) {
+        return ui.csrf_failed(&state);
+    }
+    let disclose: Vec<String> = p.all("disclose").into_iter().map(str::to_owned).collect();
+    let purpose = super::login::field(&p, "purpose");
+    let ttl = super::login::field(&p, "expires_in")
+        .parse::<i64>()
+        .unwrap_or(0);
+    let as_uscc = Some(super::login::field(&p, "as")).filter(|s| !s.is_empty());
+    let need = crate::identity::enterprises::Permission::LicencesShare;
+    let level = crate::oidc::assurance::level(&session.acr).unwrap_or(1);
+    let created = match holdings::holder_of(&state.licences, &a, as_uscc, need, t).await {
+        Ok(holder) => {
+            let new = shares::NewShare {
+                licence_id: &id,
+                disclose: &disclose,
+                purpose,
+                ttl,
+            };
+            shares::create_share(&state.licences, &a.id, &holder, level, new, t).await
+        }
+        Err(e) => Err(e),
+    };
+    let share = match created {
+        Ok(s) => s,
+        Err(e) => {
+            let (status, key) = match e {
+                LicenceError::SecondFactorNeeded(_) => {
+                    (StatusCode::FORBIDDEN, "share_needs_second_factor")
+                }
+                LicenceError::Purpose | LicenceError::ShareLifetime => {
+                    (StatusCode::BAD_REQUEST, "share_purpose_missing")
+                }
+                LicenceError::NotPermitted(_) | LicenceError::NotActable => {
+                    (StatusCode::FORBIDDEN, "share_not_permitted")
+                }
+                LicenceError::NotProven => (StatusCode::FORBIDDEN, "identity_not_proven"),
+                LicenceError::NotYours => {
+                    return ui.error(&state, StatusCode::NOT_FOUND, "not_found", "")
+                }
+                e => return ui.failure(&state, matches!(e, LicenceError::Unavailable)),
+            };
+            return render_licence(&state, &ui, &a, &id, Some(key), status).await;
+        }
+    };
+    let page = format!("{}/shares/{}", state.issuer, share.token);
+    let lt = match holdings::licence_page(&state.licences, &a, &id, t).await {
+        Ok(Some(p)) => p.licence_type,
+        _ => None,
+    };
+    let revealed: Vec<&str> = disclose
+        .iter()
+        .map(|f| lt.as_deref().and_then(|t| t.field_title(f)).unwrap_or(f))
+        .collect();
+    let ctx = json!({
+        "id": id, "page": page, "qr": qr_data_uri(&page), "purpose": purpose.trim(),
+        "expires": format_time(share.expires_at), "revealed": revealed,
+    });
+    super::no_store(ui.render(&state, "share_created.html", StatusCode::CREATED, ctx))
 }
 
 /// The QR code of `url` as an SVG data URI. Rendered `|safe` in the template: only base64

@@ -319,6 +319,15 @@ pub fn redirect(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
+/// Pages that show a secret (a TOTP key, recovery codes, a share link) are never cached.
+pub fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
 pub async fn stylesheet() -> Response {
     (
         [

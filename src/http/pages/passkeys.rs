@@ -10,8 +10,9 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::factors::{adding_form, no_store, refusal, who};
+use super::factors::{adding_form, refusal, who};
 use super::login::{field, signed_in_redirect, FlowPage};
+use super::no_store;
 use super::{redirect, Ui};
 use crate::domain::time::now;
 use crate::http::error::ApiError;

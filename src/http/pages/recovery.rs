@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::json;
 
-use super::factors::no_store;
 use super::login::{field, FlowPage};
+use super::no_store;
 use super::Ui;
 use crate::domain::time::now;
 use crate::http::extract::OAuthParams;

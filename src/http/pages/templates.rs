@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-const TEMPLATES: [(&str, &str); 22] = [
+const TEMPLATES: [(&str, &str); 23] = [
     ("base.html", include_str!("../../../templates/base.html")),
     (
         "_macros.html",
@@ -49,6 +49,10 @@ const TEMPLATES: [(&str, &str); 22] = [
     (
         "verify_email.html",
         include_str!("../../../templates/verify_email.html"),
+    ),
+    (
+        "share_created.html",
+        include_str!("../../../templates/share_created.html"),
     ),
     (
         "recovery_codes.html",
