@@ -179,8 +179,15 @@ tongban demo · 通办演示
      (single sign-on). Choose {ename}: the tax portal shows you acting for the enterprise.
   3. Click \"退出 Sign out\" on either portal, then reload the other: you are signed out of both.
 
-  Also: {provider}/account/licences (her licences and the enterprise's),
-        {provider}/account/access-log (who read them, on what grounds).
+  Also: {provider}/account/licences (her licences and the enterprise's; open one and
+        \"Share this licence\" makes a link showing only the fields you tick),
+        {provider}/account/access-log (who read them, on what grounds),
+        {provider}/account (sign-in security: an authenticator app, recovery codes),
+        {provider}/licence-types/{btype} (what a licence's vct names).
+
+  Department systems 部门业务系统 (OAuth client_credentials at {provider}/token):
+{departments}
+  e.g. curl -u {first_client} -d grant_type=client_credentials -d scope=licences:issue {provider}/token
 
   Press Ctrl-C to stop.
 ",
@@ -194,6 +201,18 @@ tongban demo · 通办演示
             ename = e.name,
             uscc = e.uscc,
             spouse = w.spouse.name,
+            btype = w.business_licence_type,
+            departments = w
+                .department_clients
+                .iter()
+                .map(|(id, secret, name)| format!("    {name}  client {id}  secret {secret}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            first_client = w
+                .department_clients
+                .first()
+                .map(|(id, secret, _)| format!("{id}:{secret}"))
+                .unwrap_or_default(),
         )
     }
 }

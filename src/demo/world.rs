@@ -62,6 +62,8 @@ pub struct Seeded {
     pub licences: Vec<IssuedLicence>,
     pub housing_portal: Setup,
     pub tax_portal: Setup,
+    /// The departments' systems: (client id, secret, department name), for `client_credentials`.
+    pub department_clients: Vec<(String, String, String)>,
 }
 
 /// The business licence (营业执照): defined and issued by the market regulator, held by enterprises.
@@ -229,6 +231,7 @@ pub async fn seed(
     .await?;
     let admin = api.token(operator, &secret).await?;
     let mut department_tokens = Vec::new();
+    let mut department_clients = Vec::new();
     for (uscc, client_id, name_zh, name_en, iss) in [
         (
             MARKET_REGULATOR,
@@ -258,6 +261,7 @@ pub async fn seed(
         let dept = json!({ "uscc": uscc, "name_zh": name_zh, "name_en": name_en, "iss": iss, "client_id": client_id });
         api.post("/api/v1/admin/departments", &admin, &dept).await?;
         department_tokens.push(api.token(client_id, &secret).await?);
+        department_clients.push((client_id.to_owned(), secret, name_zh.to_owned()));
     }
     let business_licence_type = format!("{MARKET_REGULATOR}001");
     let marriage_certificate_type = format!("{CIVIL_AFFAIRS}001");
@@ -370,6 +374,7 @@ pub async fn seed(
             housing_secret,
         ),
         tax_portal: Setup::new(PortalKind::Tax, tax_url, "demo-tax", tax_secret),
+        department_clients,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod proofing;
 pub mod ratelimit;
 pub mod state;
 pub mod transparency;
+pub mod types;
 
 pub use state::AppState;
 mod stamp;
@@ -47,6 +48,7 @@ routes! {
     paths::DISCOVERY => get(oauth::discovery);
     paths::AS_METADATA => get(oauth::discovery);
     paths::JWKS => get(oauth::jwks);
+    "/licence-types/{code}" => get(types::type_metadata);
     paths::AUTHORIZE => get(pages::flow::authorize), post(pages::flow::authorize);
     paths::AUTHORIZE_RESUME => get(pages::flow::resume);
     paths::TOKEN => post(oauth::token);

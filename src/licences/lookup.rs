@@ -106,3 +106,27 @@ pub async fn type_names(ctx: &Licences, codes: &[String], lang: &str) -> Vec<(St
     }
     out
 }
+
+/// A licence type as its `vct` URL publishes it: the definition and the departments that issue it.
+pub struct PublishedType {
+    pub definition: Arc<LicenceType>,
+    pub issuers: Vec<storage::departments::DepartmentRow>,
+}
+
+/// The type `code` for its public metadata page, if registered.
+pub async fn published_type(
+    ctx: &Licences,
+    code: &str,
+) -> Result<Option<PublishedType>, StorageError> {
+    let Some(definition) = licence_type(ctx, code).await? else {
+        return Ok(None);
+    };
+    let mut issuers = Vec::new();
+    for uscc in &definition.issuers {
+        issuers.extend(storage::departments::by_uscc(&ctx.db, uscc).await?);
+    }
+    Ok(Some(PublishedType {
+        definition,
+        issuers,
+    }))
+}

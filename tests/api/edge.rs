@@ -20,6 +20,7 @@ const UNDOCUMENTED: &[(&str, &str, &[&str])] = &[
     ("GET", "/.well-known/openid-configuration", &["lang"]),
     ("GET", "/.well-known/oauth-authorization-server", &["lang"]),
     ("GET", "/jwks", &["lang"]),
+    ("GET", "/licence-types/{code}", &[]),
     ("GET", "/authorize", AUTHORIZE),
     ("POST", "/authorize", AUTHORIZE),
     ("GET", "/authorize/resume", &["req", "lang"]),

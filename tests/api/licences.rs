@@ -583,3 +583,57 @@ async fn a_batch_cut_short_is_resumed_with_its_idempotency_key() {
     assert_eq!(changed["results"][0]["status"], 422, "{changed}");
     assert_eq!(count_licences(&w.app).await, 2);
 }
+
+/// A licence's `vct` URL resolves, unauthenticated, to the type's metadata (SD-JWT VC Type
+/// Metadata): names by language, claims with their titles and whether each is disclosable, the
+/// schema, the issuing department by name; an unknown code is a 404 problem.
+#[tokio::test]
+async fn the_vct_url_publishes_the_licence_types_metadata() {
+    let w = world().await;
+    let (s, issued, _) = w
+        .app
+        .post_json("/api/v1/licences", &w.token, &request(&w), &[])
+        .await;
+    assert_eq!(s, 201, "{issued}");
+    let jwt = issued["licence"]
+        .as_str()
+        .unwrap()
+        .split('~')
+        .next()
+        .unwrap();
+    let vct = crate::helpers::claims(jwt)["vct"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(vct, format!("{}/licence-types/{}", w.app.addr, w.type_code));
+    let r = reqwest::get(&vct).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let meta: Value = r.json().await.unwrap();
+    assert_eq!(meta["vct"], vct.as_str());
+    assert_eq!(
+        meta["display"][1],
+        json!({ "lang": "en", "name": "Business licence" })
+    );
+    let claims = meta["claims"].as_array().unwrap();
+    let address = claims
+        .iter()
+        .find(|c| c["path"] == json!(["address"]))
+        .unwrap();
+    assert_eq!(address["sd"], "always");
+    assert_eq!(address["display"][0]["label"], "住所");
+    let name = claims
+        .iter()
+        .find(|c| c["path"] == json!(["company_name"]))
+        .unwrap();
+    assert_eq!(name["sd"], "never");
+    assert_eq!(meta["issuers"][0]["name_zh"], "福州市市场监督管理局");
+    assert_eq!(meta["schema"]["type"], "object");
+    let r = reqwest::get(format!(
+        "{}/licence-types/91350100M000100Y43999",
+        w.app.addr
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+}
