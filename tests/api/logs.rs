@@ -229,6 +229,10 @@ async fn a_debug_level_log_of_a_whole_session_holds_none_of_its_secrets() {
         log.contains("started processing request"),
         "the log is at debug level"
     );
+    assert!(
+        !log.contains('\u{1b}'),
+        "a log written to a pipe carries no ANSI colour codes"
+    );
     for (what, secret) in &secrets {
         assert!(secret.len() >= 16, "{what} is a real secret");
         if let Some(at) = log.find(secret.as_str()) {
