@@ -15,23 +15,38 @@ use crate::oidc::clients::{self, AuthMethod, ClientConfig, GrantType, SubjectTyp
 
 #[derive(Subcommand)]
 pub(super) enum ClientCmd {
+    /// Register a client: a portal (authorization code) or a department system
+    /// (client_credentials); prints its id and, for a confidential client, its secret (shown once).
     Add(Box<ClientAdd>),
+    /// List the registered clients (id and name).
     List,
-    Show { client_id: String },
-    Remove { client_id: String },
+    /// Show one client's registration.
+    Show {
+        /// The client's id.
+        client_id: String,
+    },
+    /// Remove a client: its grants end and it can no longer get tokens.
+    Remove {
+        /// The client's id.
+        client_id: String,
+    },
 }
 
 #[derive(Args)]
 pub(super) struct ClientAdd {
+    /// The name people see on the consent page, e.g. "住房公积金 Housing fund".
     #[arg(long)]
     pub(super) name: String,
     /// Choose the client id (default: generated).
     #[arg(long)]
     pub(super) id: Option<String>,
+    /// A redirect URI, matched exactly (repeat for several).
     #[arg(long = "redirect-uri")]
     pub(super) redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to, matched exactly (repeat).
     #[arg(long = "post-logout-redirect-uri")]
     pub(super) post_logout_redirect_uris: Vec<String>,
+    /// The client's back-channel logout endpoint (OpenID Connect Back-Channel Logout).
     #[arg(long)]
     pub(super) backchannel_logout_uri: Option<String>,
     /// authorization_code, refresh_token, client_credentials (repeat).
@@ -40,11 +55,16 @@ pub(super) struct ClientAdd {
     /// client_secret_basic, client_secret_post, private_key_jwt or none.
     #[arg(long, default_value = "client_secret_basic")]
     pub(super) auth_method: String,
+    /// A scope the client may ask for (repeat): openid, profile, email, phone, id_number,
+    /// enterprise, licences, offline_access; department systems: licences:issue, licences:revoke,
+    /// licences:query, licences:verify, admin.
     #[arg(long = "scope", default_values = ["openid", "profile"])]
     pub(super) scopes: Vec<String>,
     /// pairwise (default) or public.
     #[arg(long, default_value = "pairwise")]
     pub(super) subject_type: String,
+    /// The sector identifier (a host) for pairwise subjects shared by several clients of one
+    /// organisation; default: the redirect URIs' host.
     #[arg(long)]
     pub(super) sector: Option<String>,
     /// ES256 or RS256.
@@ -62,14 +82,20 @@ pub(super) struct ClientAdd {
 pub(super) enum AccountCmd {
     /// Register a citizen in person. The password is read from standard input.
     Add {
+        /// The person's name, as on the identity document.
         #[arg(long)]
         name: String,
+        /// The identity document: resident (居民身份证), passport, hk_macao_permit or
+        /// taiwan_permit.
         #[arg(long, default_value = "resident")]
         id_kind: String,
+        /// The document's number (a resident ID number is checked against GB 11643).
         #[arg(long)]
         id_number: String,
+        /// An email address (sign-in name; verified later by a link).
         #[arg(long, default_value = "")]
         email: String,
+        /// A mobile number (sign-in name; verified later by an SMS code).
         #[arg(long, default_value = "")]
         phone: String,
         /// The person's identity document was checked at the counter: the identity is proven at
@@ -85,8 +111,10 @@ pub(super) enum AccountCmd {
     Prove {
         /// The account: email, phone or (if proven) ID number.
         identifier: String,
+        /// The document checked (resident, passport...).
         #[arg(long, default_value = "resident")]
         id_kind: String,
+        /// The document's number.
         #[arg(long)]
         id_number: String,
         /// The name on the document.
@@ -98,6 +126,7 @@ pub(super) enum AccountCmd {
     },
     /// Give an account the counter role of a department: it may prove identities in person.
     Counter {
+        /// The staff member's account: email, phone or ID number.
         identifier: String,
         /// The department's id.
         #[arg(long)]
@@ -109,8 +138,10 @@ pub(super) enum AccountCmd {
         /// The department sending the letter.
         #[arg(long)]
         department: String,
+        /// The identity document the code is bound to (resident, passport...).
         #[arg(long, default_value = "resident")]
         id_kind: String,
+        /// Its number: the code proves only this identity.
         #[arg(long)]
         id_number: String,
         /// Days the code stays valid (1 to 90).
@@ -119,33 +150,53 @@ pub(super) enum AccountCmd {
     },
     /// List an account's proofing events and its second factors (kind, added, last used; never a
     /// secret), with how many recovery codes are left.
-    Proofing { identifier: String },
+    Proofing {
+        /// The account: email, phone or ID number.
+        identifier: String,
+    },
     /// Show an account by ID number, email or phone.
-    Show { identifier: String },
+    Show {
+        /// The account: email, phone or ID number.
+        identifier: String,
+    },
     /// Disable an account and end its sessions.
-    Disable { identifier: String },
+    Disable {
+        /// The account: email, phone or ID number.
+        identifier: String,
+    },
     /// Re-enable a disabled account.
-    Enable { identifier: String },
+    Enable {
+        /// The account: email, phone or ID number.
+        identifier: String,
+    },
     /// Give an account the auditor role: it may see the supervision page.
-    Auditor { identifier: String },
+    Auditor {
+        /// The account: email, phone or ID number.
+        identifier: String,
+    },
 }
 
 #[derive(Subcommand)]
 pub(super) enum EnterpriseCmd {
     /// Register an enterprise; the legal representative is given by ID number, email or phone.
     Add {
+        /// The unified social credit code (GB 32100, 18 characters).
         #[arg(long)]
         uscc: String,
+        /// The registered name.
         #[arg(long)]
         name: String,
+        /// The legal representative's account: ID number, email or phone.
         #[arg(long)]
         legal_representative: String,
     },
     /// Change an enterprise's legal representative (a proven identity, by ID number, email or
     /// phone): the old one's portal sign-ins for the enterprise end; its agents are listed for review.
     SetRepresentative {
+        /// The enterprise's unified social credit code.
         #[arg(long)]
         uscc: String,
+        /// The new legal representative's account: ID number, email or phone.
         #[arg(long)]
         legal_representative: String,
     },

@@ -14,10 +14,13 @@ use crate::domain::time::now;
 pub(super) enum DepartmentCmd {
     /// Register a department: issues its licence-signing and status-list certificates.
     Add {
+        /// The department's unified social credit code (GB 32100).
         #[arg(long)]
         uscc: String,
+        /// Its name in Chinese, as people read it on licences.
         #[arg(long)]
         name_zh: String,
+        /// Its name in English.
         #[arg(long)]
         name_en: String,
         /// The `iss` URL its licences carry (https).
@@ -27,19 +30,25 @@ pub(super) enum DepartmentCmd {
         #[arg(long)]
         client_id: Option<String>,
     },
+    /// List the departments and their certificates.
     List,
     /// Issue new certificates (the old ones stay valid until they expire or are revoked, and the
     /// licences they signed keep verifying): for one department, or `--all` of them (e.g. to
     /// replace certificates written before they were strict DER).
     Renew {
+        /// The department's unified social credit code.
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         uscc: Option<String>,
+        /// Every department.
         #[arg(long)]
         all: bool,
     },
     /// Revoke a department certificate by serial; licences it signed earlier stay validly signed.
     RevokeCert {
+        /// The certificate's serial number (hex, as `department list` shows it).
         serial: String,
+        /// Why, recorded with the revocation and in the audit log (e.g. key_compromise,
+        /// superseded, cessation_of_operation).
         #[arg(long, default_value = "key_compromise")]
         reason: String,
     },
@@ -47,10 +56,14 @@ pub(super) enum DepartmentCmd {
 
 #[derive(Subcommand)]
 pub(super) enum LicenceTypeCmd {
-    /// Register a licence type from a JSON definition file (see README).
+    /// Register a licence type from a JSON definition file (its format: `LicenceTypeDefinition` in
+    /// openapi/tongban.yaml, served at /openapi.yaml; a sample:
+    /// examples/licence-types/business-licence.json).
     Add {
+        /// The JSON definition file.
         file: PathBuf,
     },
+    /// List the registered licence types (code and names).
     List,
 }
 

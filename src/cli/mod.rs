@@ -101,6 +101,7 @@ enum Command {
 enum KeysCmd {
     /// Promote the next keys, retire the active ones, publish new next keys.
     Rotate,
+    /// List the signing keys (kid, algorithm, state) without their secrets.
     List,
 }
 
@@ -262,5 +263,32 @@ mod tests {
             super::redact_password("sqlite://data/tongban.db?mode=rwc"),
             "sqlite://data/tongban.db?mode=rwc"
         );
+    }
+
+    /// Every subcommand and every flag says what it is for (`--help` is the operator's manual).
+    #[test]
+    fn every_command_and_flag_has_a_help_text() {
+        use clap::CommandFactory;
+        fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in c.get_subcommands().filter(|s| s.get_name() != "help") {
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+            for a in c.get_arguments() {
+                let id = a.get_id().as_str();
+                if ["help", "version"].contains(&id) || a.is_hide_set() {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} <{id}>"));
+                }
+            }
+        }
+        let mut missing = vec![];
+        walk(&super::Cli::command(), "tongban", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
     }
 }
