@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod docs;
 pub mod error;
 pub mod extract;
 mod nul;
@@ -118,6 +119,7 @@ routes! {
     "/status-lists/{department}" => get(api::status_list);
     "/pki/root.pem" => get(api::root_pem);
     "/openapi.yaml" => get(openapi_document);
+    "/docs" => get(docs::page);
     "/static/tongban.css" => get(pages::stylesheet);
     "/static/passkey.js" => get(pages::passkeys::script);
     "/" => get(home);

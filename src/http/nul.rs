@@ -117,6 +117,7 @@ fn refuse(
     let machine = path.starts_with("/api/")
         || path.starts_with("/status-lists/")
         || path.starts_with("/pki/")
+        || path.starts_with("/licence-types/")
         || path.starts_with("/.well-known/")
         || [
             paths::JWKS,

@@ -140,6 +140,7 @@ const UNDOCUMENTED: &[(&str, &str, &[&str])] = &[
     ("GET", "/licences/{id}/check", &["lang"]),
     ("GET", "/shares/{token}", &["lang"]),
     ("GET", "/static/tongban.css", &[]),
+    ("GET", "/docs", &["lang"]),
     ("GET", "/static/passkey.js", &[]),
     ("GET", "/", &[]),
     ("GET", "/healthz", &[]),

@@ -17,6 +17,7 @@ mod cluster;
 mod crash;
 mod csrf;
 mod demo;
+mod docs_page;
 mod edge;
 mod enterprise;
 mod envelope;

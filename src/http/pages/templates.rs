@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-const TEMPLATES: [(&str, &str); 23] = [
+const TEMPLATES: [(&str, &str); 24] = [
     ("base.html", include_str!("../../../templates/base.html")),
     (
         "_macros.html",
@@ -50,6 +50,7 @@ const TEMPLATES: [(&str, &str); 23] = [
         "verify_email.html",
         include_str!("../../../templates/verify_email.html"),
     ),
+    ("docs.html", include_str!("../../../templates/docs.html")),
     (
         "share_created.html",
         include_str!("../../../templates/share_created.html"),
