@@ -64,6 +64,11 @@ pub struct PagePeriod {
     pub to: Option<String>,
 }
 
+/// A form field's value, if one was typed.
+fn given(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// `YYYY-MM-DD` as the Unix time of that day's start (UTC).
 fn date(s: &str) -> Option<i64> {
     let mut parts = s.trim().splitn(3, '-').map(|p| p.parse::<i64>().ok());
@@ -89,21 +94,29 @@ pub async fn page(
     let Some((_, a)) = current_session(&state, &headers, t).await else {
         return redirect("/login");
     };
-    let to = q.to.as_deref().and_then(date).map(|d| d + DAY);
-    let from = q.from.as_deref().and_then(date);
-    let (from, to, f) = match for_auditor(&state.audit, &a.id, from, to, t).await {
+    // A date that is given but does not read as one is refused like a bad period, in the page's
+    // language, with the form kept as typed (never a parser's message).
+    let (to_in, from_in) = (given(q.to.as_deref()), given(q.from.as_deref()));
+    let to = to_in.and_then(date).map(|d| d + DAY);
+    let from = from_in.and_then(date);
+    let unreadable = (to_in.is_some() && to.is_none()) || (from_in.is_some() && from.is_none());
+    let refused = |key: &str| {
+        let ctx = json!({ "from": from_in, "to": to_in, "rows": [], "error": key });
+        ui.render(&state, "supervision.html", StatusCode::BAD_REQUEST, ctx)
+    };
+    let result = if unreadable {
+        Err(SupervisionError::BadPeriod(
+            crate::audit::supervision::BadPeriod,
+        ))
+    } else {
+        for_auditor(&state.audit, &a.id, from, to, t).await
+    };
+    let (from, to, f) = match result {
         Ok(r) => r,
         Err(SupervisionError::NotAuditor) => {
             return ui.error(&state, StatusCode::FORBIDDEN, "not_auditor", "")
         }
-        Err(e @ SupervisionError::BadPeriod(_)) => {
-            return ui.error(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "bad_period",
-                &e.to_string(),
-            )
-        }
+        Err(SupervisionError::BadPeriod(_)) => return refused("bad_period"),
         Err(SupervisionError::Storage(e)) => return ui.failure(&state, e.is_unavailable()),
     };
     let rows: Vec<_> = f
@@ -120,6 +133,6 @@ pub async fn page(
         &state,
         "supervision.html",
         StatusCode::OK,
-        json!({ "from": ymd(from), "to": ymd(to - 1), "rows": rows }),
+        json!({ "from": ymd(from), "to": ymd(to - 1), "rows": rows, "error": null }),
     )
 }

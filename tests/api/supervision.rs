@@ -182,4 +182,26 @@ async fn auditors_see_each_departments_figures_for_a_period() {
     ] {
         assert!(row.contains(cell), "{cell} in {row}");
     }
+    // A period the page cannot show, or a date it cannot read: the form again, with the reason in
+    // the page's language (no parser's message), the dates as typed.
+    for query in [
+        "from=2020-01-01&to=2030-12-31",
+        "from=2024-03-01&to=2024-02-01",
+        "from=01/02/2024&to=2024-02-01",
+    ] {
+        let Landing::Page(_, 400, page) =
+            rep.get(&format!("/supervision?lang=zh-CN&{query}")).await
+        else {
+            panic!("{query}: refused")
+        };
+        assert!(page.contains("无法显示该时间段"), "{query}");
+        assert!(
+            !page.contains("invalid digit") && !page.contains("need from"),
+            "{query}"
+        );
+        assert!(
+            page.contains("name=\"from\""),
+            "{query}: the form is there to correct"
+        );
+    }
 }
