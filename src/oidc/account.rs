@@ -194,10 +194,15 @@ pub async fn act(
             contacts::send_phone_code(&ctx.identity, a, now).await,
             "phone_code_sent",
         ),
-        AccountAction::VerifyPhone { code } => contact(
-            contacts::verify_phone(&ctx.identity, a, &code, now).await,
-            "phone_verified",
-        ),
+        AccountAction::VerifyPhone { code } => {
+            let done = contact(
+                contacts::verify_phone(&ctx.identity, a, &code, now).await,
+                "phone_verified",
+            );
+            // Cached userinfo answers say `phone_number_verified: false` (a minute at most).
+            ctx.userinfo.invalidate_all();
+            done
+        }
         AccountAction::LogoutEverywhere => {
             let all = sessions_of(ctx, a, now).await;
             logout::end_sessions(ctx, &all, now)

@@ -158,12 +158,13 @@ pub async fn verify_submit(
         Err(refused) => return refused,
     };
     match contacts::verify_email(&state.identity, field(&p, "token"), now()).await {
-        Ok(_) => ui.render(
-            &state,
-            "verify_email.html",
-            StatusCode::OK,
-            json!({ "done": true }),
-        ),
+        Ok(_) => {
+            // Userinfo answers cached on this node say `email_verified: false`: drop them (other
+            // nodes' copies live at most their minute).
+            state.provider.userinfo.invalidate_all();
+            let ctx = json!({ "done": true });
+            ui.render(&state, "verify_email.html", StatusCode::OK, ctx)
+        }
         Err(ContactError::Storage(e)) => {
             tracing::error!(error = %e, "email verification failed");
             ui.server_error(&state)
