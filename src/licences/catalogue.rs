@@ -298,19 +298,3 @@ impl LicenceType {
             .map(|q| q.legal_basis.as_str())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The sample file the README and `licence-type add --help` point to is a valid definition.
-    #[test]
-    fn the_sample_licence_type_file_is_valid() {
-        let t: LicenceType = serde_json::from_str(include_str!(
-            "../../examples/licence-types/business-licence.json"
-        ))
-        .expect("it parses as a definition");
-        t.validate().expect("it validates");
-        assert!(!t.needs_second_factor(), "it says so explicitly");
-    }
-}

@@ -637,3 +637,24 @@ async fn the_vct_url_publishes_the_licence_types_metadata() {
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
 }
+
+/// The sample definition the README and `licence-type add --help` point to registers as written
+/// (through the CLI, as the README shows), and is then published at its `vct` URL.
+#[tokio::test]
+async fn the_sample_licence_type_file_registers_through_the_cli() {
+    let app = spawn_app().await;
+    app.department(MARKET_REGULATOR, "福州市市场监督管理局")
+        .await;
+    app.department(OTHER_DEPARTMENT, "北京住房公积金管理中心")
+        .await;
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/licence-types/business-licence.json"
+    );
+    let (ok, out, err) = app.cli(&["licence-type", "add", file]).await;
+    assert!(ok, "{out} {err}");
+    let r = reqwest::get(format!("{}/licence-types/{MARKET_REGULATOR}001", app.addr))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
