@@ -165,8 +165,22 @@ async fn auditors_see_each_departments_figures_for_a_period() {
     let Landing::Page(_, 403, _) = rep.get("/supervision").await else {
         panic!("not an auditor yet")
     };
+    let Landing::Page(_, 200, account) = rep.get("/account").await else {
+        panic!("account page")
+    };
+    assert!(
+        !account.contains("id=\"account-supervision\""),
+        "no link for a non-auditor"
+    );
     let (ok, out, err) = w.app.cli(&["account", "auditor", &w.rep_email]).await;
     assert!(ok, "{out} {err}");
+    let Landing::Page(_, 200, account) = rep.get("/account").await else {
+        panic!("account page")
+    };
+    assert!(
+        account.contains("href=\"/supervision\""),
+        "an auditor's account page links to it"
+    );
     let Landing::Page(_, 200, page) = rep.get("/supervision?lang=en").await else {
         panic!()
     };

@@ -25,6 +25,10 @@ async fn render(
 ) -> Response {
     let now = now();
     let o = account::overview(&state.provider, a, now).await;
+    // Auditors find the supervision figures from their account page.
+    let auditor = crate::audit::supervision::is_auditor(&state.audit, &a.id)
+        .await
+        .unwrap_or(false);
     let sessions: Vec<Value> = o.sessions
         .iter()
         .map(|x| json!({ "id": x.id, "created": format_time(x.created_at), "last_seen": format_time(x.last_seen), "current": x.id == s.id }))
@@ -57,6 +61,7 @@ async fn render(
         "factors": o.factors.iter().map(|f| json!({ "id": f.id, "kind": f.kind, "added": format_time(f.created_at), "last_used": f.last_used_at.map(format_time) })).collect::<Vec<_>>(),
         "recovery_codes_left": o.recovery_codes_left,
         "passkeys": state.identity.passkeys.is_some(),
+        "auditor": auditor,
         "has_passkey": state.identity.passkeys.is_some() && o.factors.iter().any(|f| f.kind == "passkey"),
         "session_acr": s.acr,
         "message": message, "error": error, "sessions": sessions, "consents": consents, "actable": actable, "represented": represented,
