@@ -7,7 +7,7 @@
 //!   that address verified, a link (15 minutes, once) goes there. The answer is the same whether
 //!   or not an account exists, and is given before the request is looked at. Setting the new
 //!   password spends the link, revokes every grant (offline ones too), notifies, and every session
-//!   ends (`oidc::account::reset_password`, with back-channel logout).
+//!   ends (`oidc::logout::password_reset`, with back-channel logout).
 //! - Each kind of message goes to an account at most five times a day, a minute apart.
 
 use serde_json::json;

@@ -105,10 +105,16 @@ pub const CHALLENGE_TTL: i64 = 300;
 /// The factor-challenge cookie's name over plain HTTP (`__Host-` prefixed under https).
 pub const CHALLENGE_COOKIE: &str = "tongban_factor";
 
+/// A session just started: its cookie secret (to set in the browser) and whose it is.
+pub struct Started {
+    pub secret: String,
+    pub account_id: String,
+}
+
 /// What a correct password leads to.
 pub enum SignIn {
-    /// A session at one factor (the account has no second factor): its cookie secret.
-    Session(String),
+    /// A session at one factor (the account has no second factor).
+    Session(Started),
     /// The account has a second factor, asked for next: the challenge's cookie secret. No
     /// session exists until the factor is shown, so a password alone opens nothing.
     SecondFactor(String),
@@ -141,7 +147,10 @@ pub async fn password_sign_in(
     // One factor: loa 1, whether the identity is proven or not (loa 3 needs two factors as well).
     let (secret, _) = create(ctx, &account.id, LOA1, &["pwd"], now).await?;
     tracing::info!("login succeeded");
-    Ok(SignIn::Session(secret))
+    Ok(SignIn::Session(Started {
+        secret,
+        account_id: account.id,
+    }))
 }
 
 /// The account a live factor challenge waits for.
@@ -159,14 +168,14 @@ pub async fn challenged(
 
 /// The second factor after a password: checked, it starts the session at two factors (`LOA2`, or
 /// `LOA3` for a proven identity; `amr` `pwd`, the factor's methods, `mfa`) and spends the
-/// challenge. Returns the session's cookie secret.
+/// challenge.
 pub async fn second_factor_sign_in(
     ctx: &Identity,
     challenge: &str,
     proof: Proof<'_>,
     addr: &str,
     now: i64,
-) -> Result<String, FactorError> {
+) -> Result<Started, FactorError> {
     let hash = secret_hash(challenge);
     let Some((account_id, first)) = storage::factors::challenge(&ctx.db, &hash, now).await? else {
         return Err(FactorError::NoChallenge);
@@ -198,7 +207,7 @@ pub async fn second_factor_sign_in(
     .await?;
     tx.commit().await.map_err(StorageError::from)?;
     tracing::info!("login succeeded with a second factor");
-    Ok(secret)
+    Ok(Started { secret, account_id })
 }
 
 /// Raise a live session to two factors with a second factor (step-up): the same session, its
@@ -240,22 +249,24 @@ pub async fn step_up(
 }
 
 /// A passwordless sign-in with a passkey (user verification performed: two factors): a session at
-/// `LOA2`, or `LOA3` for a proven identity, `amr` `hwk`/`swk`, `user`, `mfa`. Returns the
-/// session's cookie secret.
+/// `LOA2`, or `LOA3` for a proven identity, `amr` `hwk`/`swk`, `user`, `mfa`.
 pub async fn passkey_sign_in(
     ctx: &Identity,
     ceremony: &str,
     assertion: &str,
     addr: &str,
     now: i64,
-) -> Result<String, FactorError> {
+) -> Result<Started, FactorError> {
     let (a, shown) = super::passkeys::discover(ctx, ceremony, assertion, addr, now).await?;
     let acr = level(true, super::proofing::is_proven(&a));
     let mut amr: Vec<&str> = shown.amr().to_vec();
     amr.push("mfa");
     let (secret, _) = create(ctx, &a.id, acr, &amr, now).await?;
     tracing::info!("login succeeded with a passkey");
-    Ok(secret)
+    Ok(Started {
+        secret,
+        account_id: a.id,
+    })
 }
 
 /// The device cookie's name over plain HTTP (`__Host-` prefixed under https): a random secret that

@@ -230,17 +230,6 @@ fn contact(
     })
 }
 
-/// Set a new password with a reset link: every session ends (back-channel logout) and every
-/// grant is revoked (`logout::password_reset`).
-pub async fn reset_password(
-    ctx: &Provider,
-    token: &str,
-    new: &str,
-    now: i64,
-) -> Result<(), contacts::ContactError> {
-    logout::password_reset(ctx, token, new, now).await
-}
-
 async fn sessions_of(ctx: &Provider, a: &AccountRow, now: i64) -> Vec<String> {
     sessions::active(&ctx.identity, &a.id, now)
         .await

@@ -128,8 +128,9 @@ pub async fn submit(
             .map(|()| None),
     };
     match result {
-        Ok(Some(secret)) => {
-            let mut resp = signed_in_redirect(&state, &headers, &ui, req.as_deref(), &secret).await;
+        Ok(Some(started)) => {
+            let mut resp =
+                signed_in_redirect(&state, &headers, &ui, req.as_deref(), &started).await;
             resp.headers_mut().append(
                 header::SET_COOKIE,
                 cookie_header(&state, super::challenge_cookie(&state), "", Some(0)),
@@ -149,6 +150,12 @@ pub async fn submit(
             render_prompt(&state, &ui, &w, req, client_name, Some(key), status).await
         }
     }
+}
+
+/// The recovery codes, shown once (`added`: with a factor just set up), never cached.
+pub(super) fn codes_page(state: &AppState, ui: &Ui, codes: &[String], added: bool) -> Response {
+    let ctx = json!({ "codes": codes, "added": added });
+    no_store(ui.render(state, "recovery_codes.html", StatusCode::OK, ctx))
 }
 
 /// The second factor a form shows: a code, or a passkey's answer filled in by the script.
@@ -291,10 +298,7 @@ pub async fn totp_confirm(
         Err(resp) => return resp,
     };
     match totp::confirm_totp(&state.identity, &a, field(&p, "code"), &addr, now).await {
-        Ok(codes) => {
-            let ctx = json!({ "codes": codes, "added": true });
-            no_store(ui.render(&state, "recovery_codes.html", StatusCode::OK, ctx))
-        }
+        Ok(codes) => codes_page(&state, &ui, &codes, true),
         Err(FactorError::NoEnrolment) => redirect("/account"),
         Err(e) => {
             let (status, key) = refusal(&e);
@@ -318,10 +322,7 @@ pub async fn renew_codes(
         Err(resp) => return resp,
     };
     match second_factor::renew_recovery_codes(&state.identity, &a.id, proof(&p), &addr, now).await {
-        Ok(codes) => {
-            let ctx = json!({ "codes": codes, "added": false });
-            no_store(ui.render(&state, "recovery_codes.html", StatusCode::OK, ctx))
-        }
+        Ok(codes) => codes_page(&state, &ui, &codes, false),
         Err(e) => {
             let (status, key) = refusal(&e);
             ui.error(&state, status, key, "")

@@ -177,9 +177,14 @@ pub async fn create_share(
         }
     };
     let page = format!("{}/shares/{}", state.issuer, share.token);
-    let lt = match holdings::licence_page(&state.licences, &a, &id, t).await {
-        Ok(Some(p)) => p.licence_type,
-        _ => None,
+    // The fields' titles, from the type the identifier names (a cached read, no second check of
+    // the licence).
+    let lt = match crate::licences::id::LicenceId::parse(&id) {
+        Ok(lid) => crate::licences::lookup::licence_type(&state.licences, lid.type_code().as_str())
+            .await
+            .ok()
+            .flatten(),
+        Err(_) => None,
     };
     let revealed: Vec<&str> = disclose
         .iter()

@@ -152,8 +152,8 @@ pub async fn login_submit(
             Ok(s) => s,
             Err(e) => return login_refused(&state, &ui, req.as_deref(), client_name, username, &e),
         };
-    let secret = match signed_in {
-        SignIn::Session(secret) => secret,
+    let started = match signed_in {
+        SignIn::Session(started) => started,
         SignIn::SecondFactor(challenge) => {
             // No session yet: the second factor comes first.
             let to = match &req {
@@ -171,7 +171,7 @@ pub async fn login_submit(
             return resp;
         }
     };
-    signed_in_redirect(&state, &headers, &ui, req.as_deref(), &secret).await
+    signed_in_redirect(&state, &headers, &ui, req.as_deref(), &started).await
 }
 
 /// Where a finished sign-in goes (the pending request, or the account page), with the session
@@ -182,21 +182,21 @@ pub(super) async fn signed_in_redirect(
     headers: &HeaderMap,
     ui: &Ui,
     req: Option<&str>,
-    secret: &str,
+    started: &sessions::Started,
 ) -> Response {
-    let now = now();
+    let secret = started.secret.as_str();
     let device = cookie(headers, super::device_cookie(state));
-    let noted = match sessions::current(&state.identity, secret, now).await {
-        Ok(Some(s)) => {
-            sessions::note_device(&state.identity, &s.account_id, device.as_deref(), now)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "noting the sign-in's device failed");
-                    None
-                })
-        }
-        _ => None,
-    };
+    let noted = sessions::note_device(
+        &state.identity,
+        &started.account_id,
+        device.as_deref(),
+        now(),
+    )
+    .await
+    .unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "noting the sign-in's device failed");
+        None
+    });
     let to = match req {
         Some(r) => format!(
             "{}?req={r}",

@@ -107,10 +107,7 @@ pub async fn register_finish(
     let added = passkeys::finish_registration(&state.identity, &a, ceremony, credential, now).await;
     match added {
         Ok(codes) if codes.is_empty() => redirect("/account#factors"),
-        Ok(codes) => {
-            let ctx = json!({ "codes": codes, "added": true });
-            no_store(ui.render(&state, "recovery_codes.html", StatusCode::OK, ctx))
-        }
+        Ok(codes) => super::factors::codes_page(&state, &ui, &codes, true),
         Err(e) => {
             let (status, key) = refusal(&e);
             ui.error(&state, status, key, "")
@@ -178,7 +175,7 @@ pub async fn sign_in(
     };
     let (ceremony, credential) = (field(&p, "ceremony"), field(&p, "credential"));
     match sessions::passkey_sign_in(&state.identity, ceremony, credential, &addr, now()).await {
-        Ok(secret) => signed_in_redirect(&state, &headers, &ui, req.as_deref(), &secret).await,
+        Ok(started) => signed_in_redirect(&state, &headers, &ui, req.as_deref(), &started).await,
         Err(e) => {
             let (status, key) = refusal(&e);
             let ctx = json!({

@@ -112,7 +112,7 @@ pub async fn reset_submit(
     if new != field(&p, "new_password_confirm") {
         return again("password_mismatch", StatusCode::BAD_REQUEST);
     }
-    match crate::oidc::account::reset_password(&state.provider, token, new, now()).await {
+    match crate::oidc::logout::password_reset(&state.provider, token, new, now()).await {
         Ok(()) => {
             let ctx = json!({ "done": true });
             ui.render(&state, "reset.html", StatusCode::OK, ctx)
